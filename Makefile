@@ -1,0 +1,47 @@
+# The whole set-up is `make setup`; `make demo` and `make test` are the README's two commands.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# torch is pinned to 2.13.0; where pip finds the CPU build locally it takes it. Elsewhere, set
+# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu to avoid the multi-GB CUDA build.
+PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
+
+.PHONY: setup test lint format synth demo clean
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make setup   install everything into .venv and node_modules"
+	@echo "make demo    the main job end to end on the local cloud"
+	@echo "make test    lint + the whole test suite"
+	@echo "make synth   cdk synth of every environment"
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) --upgrade pip
+	$(PIP_INSTALL) torch==2.13.0
+	$(PIP_INSTALL) -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: setup lint
+	$(BIN)/pytest
+
+synth: setup
+	npx cdk synth --all --quiet
+
+clean:
+	rm -rf cdk.out .pytest_cache .ruff_cache

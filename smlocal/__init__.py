@@ -1,0 +1,1 @@
+"""smlocal: the project's CLI and the pieces every room shares (manifests, catalog, AWS access)."""

@@ -1,0 +1,5 @@
+"""The base of every error a user can cause and fix; the CLI prints these without a traceback."""
+
+
+class UserError(Exception):
+    """An expected mistake (bad input, missing resource): the message says what and how to fix."""

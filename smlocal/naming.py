@@ -1,0 +1,24 @@
+"""Names shared across rooms: CloudFormation stack names and their output keys.
+
+The stacks declare them, and the CLI (predict, status, promote) reads deployed resources back
+through them, so they live here, in a module that imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+# Stack outputs of an EndpointStack (read back by `smlocal predict` / `status` / `promote`).
+OUTPUT_ENDPOINT_NAME = "EndpointName"
+OUTPUT_ENDPOINT_CONFIG_NAME = "EndpointConfigName"
+OUTPUT_MODEL_NAME = "ModelName"
+OUTPUT_ROLE_ARN = "RoleArn"
+OUTPUT_BUCKET_NAME = "BucketName"
+
+
+def platform_stack_name(account: str, region: str) -> str:
+    """The one PlatformStack of an account and region (role + default bucket)."""
+    return f"SageMakerPlatform-{account}-{region}"
+
+
+def endpoint_stack_name(env_name: str) -> str:
+    """The EndpointStack of one environment (model, endpoint config, endpoint)."""
+    return f"SageMakerEndpoint-{env_name}"

@@ -8,7 +8,9 @@ import typer
 
 
 def validate(
-    directory: Path = typer.Option(None, "--dir", help="Manifests folder [default: environments/]"),
+    directory: Path = typer.Option(
+        None, "--envdir", help="Manifests folder [default: environments/]"
+    ),
 ) -> None:
     """Validate every environment manifest, alone and together; exit 2 on the first bad one."""
     from rich.console import Console
@@ -24,6 +26,53 @@ def validate(
         )
 
 
+def status(
+    env: str = typer.Option(..., "--env", help="Environment name (environments/<env>.yaml)"),
+    directory: Path = typer.Option(
+        None, "--envdir", help="Manifests folder [default: environments/]"
+    ),
+) -> None:
+    """Compare what is deployed for an environment with its manifest: in sync, or what drifted.
+
+    Exits 0 when in sync, 1 when something drifted or nothing is deployed.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from smlocal.manifest import load
+    from smlocal.status import compare, desired_settings
+
+    environment = load(env, directory)
+    result = compare(environment)
+    console = Console()
+    if not result.deployed:
+        console.print(f"[yellow]{env}: not deployed[/]: {result.reason}", highlight=False)
+        raise typer.Exit(1)
+    table = Table(title=f"{env}: endpoint {result.endpoint_name} ({result.endpoint_status})")
+    table.add_column("setting")
+    table.add_column("manifest")
+    table.add_column("deployed")
+    drifted = {d.field for d in result.drift}
+    wanted = desired_settings(environment)
+    for key in list(wanted) + [k for k in result.actual if k not in wanted]:
+        mark = "[red]" if key in drifted else ""
+        table.add_row(f"{mark}{key}", str(wanted.get(key)), f"{mark}{result.actual.get(key)}")
+    console.print(table)
+    console.print(f"endpoint config: {result.endpoint_config_name}", highlight=False)
+    if result.in_sync:
+        console.print(f"[green]{env} is in sync with its manifest[/]")
+        return
+    if result.endpoint_status != "InService":
+        console.print(f"[red]endpoint is {result.endpoint_status}, not InService[/]")
+    for d in result.drift:
+        console.print(
+            f"[red]drift[/] {d.field}: manifest {d.desired!r}, deployed {d.deployed!r}",
+            highlight=False,
+        )
+    raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Add the project-level commands to `app` (imports inside commands stay lazy)."""
     app.command("validate")(validate)
+    app.command("status")(status)

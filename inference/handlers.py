@@ -1,0 +1,206 @@
+"""Load a model and its user script the way the SageMaker inference toolkit does.
+
+The script is `SAGEMAKER_PROGRAM` (default `inference.py`) in `SAGEMAKER_SUBMIT_DIRECTORY`
+(default `<model dir>/code`). Each handler is taken with `getattr(module, name, default)`:
+`model_fn` is required; `input_fn`, `predict_fn`, `output_fn` fall back to the toolkit's
+defaults (JSON / CSV / npy codecs, a forward pass under `torch.inference_mode()`); a lone
+`transform_fn(model, body, content_type, accept)` replaces the three. Every problem is found at
+start, as a `ModelLoadError`, never at the first request.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import torch
+
+from inference import codecs
+from inference.errors import ModelLoadError
+
+DEFAULT_PROGRAM = "inference.py"
+# SageMaker sets this path inside the container; here it means the local model directory.
+CONTAINER_MODEL_DIR = "/opt/ml/model"
+
+Transform = Callable[[bytes, str, str], tuple[bytes, str]]
+
+
+# --- the toolkit's default handlers (PyTorch flavour) -----------------------------------------
+
+
+def default_input_fn(body: bytes, content_type: str) -> torch.Tensor:
+    """JSON / CSV / npy / npz → a tensor (float32 for floating-point data)."""
+    array = codecs.decode(body, content_type)
+    if array.dtype.kind == "f":
+        array = array.astype(np.float32, copy=False)
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def default_predict_fn(data: Any, model: Any) -> Any:
+    """`model(data)` on the model's device, under `torch.inference_mode()`."""
+    if isinstance(model, torch.nn.Module):
+        parameter = next(model.parameters(), None)
+        if parameter is not None and isinstance(data, torch.Tensor):
+            data = data.to(parameter.device)
+    with torch.inference_mode():
+        return model(data)
+
+
+def default_output_fn(prediction: Any, accept: str) -> tuple[bytes, str]:
+    """A tensor, array or JSON-able value → JSON / CSV / npy."""
+    return codecs.encode(prediction, accept)
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Handlers:
+    """A loaded model and the one call that answers a request with it."""
+
+    model: Any
+    program: Path
+    transform: Transform
+
+
+def unpack(model_dir: Path | str) -> Path:
+    """A model directory as is, or a `model.tar.gz` extracted to a private temporary directory
+    (removed when the process exits)."""
+    path = Path(model_dir)
+    if path.is_dir():
+        return path.resolve()
+    if not path.is_file():
+        raise ModelLoadError(f"model dir {path} does not exist; pass a directory or model.tar.gz")
+    target = Path(tempfile.mkdtemp(prefix="smlocal-model-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
+    try:
+        with tarfile.open(path, "r:*") as archive:
+            # The "data" filter refuses absolute paths, `..` and links that leave the target.
+            archive.extractall(target, filter="data")
+    except (tarfile.TarError, OSError) as err:
+        raise ModelLoadError(f"model archive {path} cannot be extracted: {err}") from None
+    return target
+
+
+def _submit_dir(model_dir: Path, submit_dir: str | None) -> Path:
+    if not submit_dir:
+        return model_dir / "code"
+    if submit_dir.startswith("s3://"):
+        raise ModelLoadError(
+            f"SAGEMAKER_SUBMIT_DIRECTORY={submit_dir} is in S3; package the script under code/ "
+            "in model.tar.gz (as the SageMaker PyTorch model does) or pass a local path"
+        )
+    if submit_dir == CONTAINER_MODEL_DIR or submit_dir.startswith(CONTAINER_MODEL_DIR + "/"):
+        return model_dir / submit_dir[len(CONTAINER_MODEL_DIR) :].lstrip("/")
+    path = Path(submit_dir)
+    return unpack(path) if path.is_file() else path
+
+
+def _import(program: Path) -> ModuleType:
+    # A private module name: the script is often called inference.py, like this package.
+    name = f"sagemaker_program_{program.stem}"
+    spec = importlib.util.spec_from_file_location(name, program)
+    if spec is None or spec.loader is None:
+        raise ModelLoadError(f"program {program} is not a python file")
+    module = importlib.util.module_from_spec(spec)
+    directory = str(program.parent)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)  # the script's helper modules import as in the container
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:
+        raise ModelLoadError(
+            f"program {program} failed to import: {type(err).__name__}: {err}"
+        ) from None
+    sys.modules[name] = module
+    return module
+
+
+def load(
+    model_dir: Path | str,
+    *,
+    program: str | None = None,
+    submit_dir: str | None = None,
+) -> Handlers:
+    """Unpack the model, import its script and run `model_fn` once.
+
+    `program` / `submit_dir` default to `SAGEMAKER_PROGRAM` / `SAGEMAKER_SUBMIT_DIRECTORY`.
+    """
+    directory = unpack(model_dir)
+    program = program or os.environ.get("SAGEMAKER_PROGRAM") or DEFAULT_PROGRAM
+    code = _submit_dir(directory, submit_dir or os.environ.get("SAGEMAKER_SUBMIT_DIRECTORY"))
+    script = code / program
+    if not script.is_file():
+        present = sorted(p.name for p in code.glob("*.py")) if code.is_dir() else []
+        raise ModelLoadError(
+            f"program {program} not found in {code} (python files there: "
+            f"{', '.join(present) or 'none'}); set SAGEMAKER_PROGRAM or add code/{program}"
+        )
+    module = _import(script)
+
+    model_fn = getattr(module, "model_fn", None)
+    if not callable(model_fn):
+        raise ModelLoadError(
+            f"program {script} defines no model_fn(model_dir); "
+            "the inference toolkit needs it to load the model"
+        )
+    transform_fn = getattr(module, "transform_fn", None)
+    separate = [n for n in ("input_fn", "predict_fn", "output_fn") if hasattr(module, n)]
+    if transform_fn is not None and separate:
+        raise ModelLoadError(
+            f"program {script} defines transform_fn and {', '.join(separate)}; "
+            "define transform_fn alone or the separate handlers, not both"
+        )
+    try:
+        model = model_fn(str(directory))
+    except Exception as err:
+        raise ModelLoadError(
+            f"model_fn({directory}) of {script} failed: {type(err).__name__}: {err}"
+        ) from None
+
+    if transform_fn is not None:
+        return Handlers(model, script, _lone_transform(model, transform_fn))
+    return Handlers(
+        model,
+        script,
+        _pipeline(
+            model,
+            getattr(module, "input_fn", default_input_fn),
+            getattr(module, "predict_fn", default_predict_fn),
+            getattr(module, "output_fn", default_output_fn),
+        ),
+    )
+
+
+def _as_response(result: Any, accept: str) -> tuple[bytes, str]:
+    # The toolkit accepts a body alone (typed as the Accept) or a (body, content type) pair.
+    body, content_type = result if isinstance(result, tuple) else (result, accept)
+    if isinstance(body, str):
+        body = body.encode()
+    return bytes(body), content_type
+
+
+def _pipeline(model: Any, input_fn: Callable, predict_fn: Callable, output_fn: Callable):
+    def transform(body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+        data = input_fn(body, content_type)
+        return _as_response(output_fn(predict_fn(data, model), accept), accept)
+
+    return transform
+
+
+def _lone_transform(model: Any, transform_fn: Callable) -> Transform:
+    def transform(body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+        return _as_response(transform_fn(model, body, content_type, accept), accept)
+
+    return transform

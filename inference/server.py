@@ -1,0 +1,271 @@
+"""The SageMaker serving contract on starlette + uvicorn (uvloop, httptools).
+
+    python -m inference.server --model-dir DIR [--host 127.0.0.1] [--port 8080] [--workers N]
+                               [--serverless] [--timeout S]
+
+- `GET /ping`: 200 once the model is loaded (it is loaded before the port opens; a model that
+  cannot load ends the process with exit status 2 and one line saying why).
+- `POST /invocations`: the container API. Errors are JSON `{"code", "type", "message"}` with the
+  status the error carries (400 / 406 / 413 / 415 / 504).
+- `POST /endpoints/{name}/invocations`: the runtime API, so boto3 `sagemaker-runtime`
+  `invoke_endpoint` works against this server unchanged; errors have SageMaker's shapes
+  (`ModelError` 424 with `OriginalStatusCode` / `OriginalMessage`, 413 over the payload limit).
+- The model runs on one thread per worker process (torch uses the cores inside each call), off
+  the event loop, so a slow request times out (504) while the server keeps answering.
+- SIGTERM stops accepting connections, lets in-flight requests finish, then exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from inference import codecs
+from inference.errors import InvocationTimeout, ModelLoadError, PayloadTooLarge
+from inference.handlers import Handlers, load, unpack
+
+REALTIME_PAYLOAD_BYTES = 6 * 1024 * 1024
+SERVERLESS_PAYLOAD_BYTES = 4 * 1024 * 1024
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_PORT = 8080
+VARIANT = "AllTraffic"
+_ENV_PREFIX = "SMLOCAL_SERVE_"
+
+log = logging.getLogger("inference.server")
+
+
+class _Failure(Exception):
+    """An answer other than 200: the status and message of the error that caused it."""
+
+    def __init__(self, status: int, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.kind, self.message = status, kind, message
+
+
+def _failure(err: BaseException) -> _Failure:
+    # Errors carry their status (ours, the toolkit's, a user script's own): no special cases.
+    status = getattr(err, "status_code", None)
+    message = getattr(err, "message", None) or str(err) or type(err).__name__
+    if isinstance(status, int) and 400 <= status <= 599:
+        return _Failure(status, type(err).__name__, str(message))
+    log.error("model raised %s", type(err).__name__, exc_info=err)
+    return _Failure(500, "InternalServerError", f"model raised {type(err).__name__}: {message}")
+
+
+def create_app(
+    handlers: Handlers,
+    *,
+    max_payload_bytes: int = REALTIME_PAYLOAD_BYTES,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Starlette:
+    """The ASGI app serving `handlers`: /ping, /invocations, /endpoints/{name}/invocations."""
+    # One model thread: torch parallelises inside each call; more threads would only contend.
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+    transform = handlers.transform
+
+    def run(body: bytes, content_type: str, accept: str, deadline: float) -> tuple[bytes, str]:
+        if time.monotonic() > deadline:  # waited past its timeout in the queue: skip the work
+            raise InvocationTimeout("request expired before the model could start on it")
+        return transform(body, content_type, accept)
+
+    async def read_body(request: Request) -> bytes:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > max_payload_bytes):
+            raise PayloadTooLarge(f"payload of {length} bytes exceeds {max_payload_bytes} bytes")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_payload_bytes:
+                raise PayloadTooLarge(f"payload exceeds {max_payload_bytes} bytes")
+            chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def invoke(request: Request) -> tuple[bytes, str]:
+        try:
+            body = await read_body(request)
+            content_type = codecs.media_type(request.headers.get("content-type"))
+            accept = codecs.negotiate(request.headers.get("accept"))
+            deadline = time.monotonic() + timeout_s
+            future = asyncio.get_running_loop().run_in_executor(
+                executor, run, body, content_type, accept, deadline
+            )
+            try:
+                async with asyncio.timeout(timeout_s):
+                    return await future
+            except TimeoutError:
+                raise InvocationTimeout(
+                    f"the model did not answer within {timeout_s:g} s"
+                ) from None
+        except Exception as err:
+            raise _failure(err) from err
+
+    async def ping(request: Request) -> Response:
+        return Response(b'{"status":"healthy"}', media_type=codecs.JSON)
+
+    async def invocations(request: Request) -> Response:
+        try:
+            body, content_type = await invoke(request)
+        except _Failure as failure:
+            payload = {"code": failure.status, "type": failure.kind, "message": failure.message}
+            return Response(json.dumps(payload), failure.status, media_type=codecs.JSON)
+        return Response(body, media_type=content_type)
+
+    async def runtime_invocations(request: Request) -> Response:
+        headers = {"x-amzn-RequestId": str(uuid.uuid4())}
+        try:
+            body, content_type = await invoke(request)
+        except _Failure as failure:
+            return _runtime_error(failure, request.path_params["name"], headers)
+        headers["x-Amzn-Invoked-Production-Variant"] = VARIANT
+        return Response(body, media_type=content_type, headers=headers)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    routes = [
+        Route("/ping", ping, methods=["GET"]),
+        Route("/invocations", invocations, methods=["POST"]),
+        Route("/endpoints/{name}/invocations", runtime_invocations, methods=["POST"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _runtime_error(failure: _Failure, endpoint: str, headers: dict[str, str]) -> Response:
+    """SageMaker's shapes: the front end refuses big payloads itself (413); anything the model
+    container answered with an error becomes a ModelError (424) that carries the original."""
+    if failure.status == PayloadTooLarge.status_code:
+        payload = {"message": f"HTTP content length exceeded: {failure.message}"}
+        return Response(json.dumps(payload), 413, headers=headers, media_type=codecs.JSON)
+    original = {"code": failure.status, "type": failure.kind, "message": failure.message}
+    side = "client" if failure.status < 500 else "server"
+    payload = {
+        "message": (
+            f"Received {side} error ({failure.status}) from primary with message "
+            f'"{failure.message}". See the logs of endpoint {endpoint}.'
+        ),
+        "OriginalStatusCode": failure.status,
+        "OriginalMessage": json.dumps(original),
+    }
+    headers["x-amzn-ErrorType"] = "ModelError"
+    return Response(json.dumps(payload), 424, headers=headers, media_type=codecs.JSON)
+
+
+# --- process entry ----------------------------------------------------------------------------
+
+
+def _set_torch_threads(workers: int) -> None:
+    """Split the cores between worker processes unless the user chose (OMP_NUM_THREADS)."""
+    import torch
+
+    if "OMP_NUM_THREADS" not in os.environ:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        torch.set_num_threads(max(1, (cores or 1) // workers))
+    with contextlib.suppress(RuntimeError):  # only settable before the first parallel call
+        torch.set_num_interop_threads(1)
+
+
+def app_from_env() -> Starlette:
+    """The app of one worker process when `--workers` > 1 (uvicorn calls this factory)."""
+    workers = int(os.environ[_ENV_PREFIX + "WORKERS"])
+    _set_torch_threads(workers)
+    return create_app(
+        load(os.environ[_ENV_PREFIX + "MODEL_DIR"]),
+        max_payload_bytes=int(os.environ[_ENV_PREFIX + "MAX_PAYLOAD"]),
+        timeout_s=float(os.environ[_ENV_PREFIX + "TIMEOUT"]),
+    )
+
+
+def serve(
+    model_dir: Path | str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    workers: int = 1,
+    serverless: bool = False,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> None:
+    """Load the model (ModelLoadError if it cannot be), then serve until SIGTERM / Ctrl-C."""
+    import uvicorn
+
+    if workers < 1:
+        raise ModelLoadError(f"--workers must be at least 1, got {workers}")
+    if timeout_s <= 0:
+        raise ModelLoadError(f"--timeout must be positive seconds, got {timeout_s:g}")
+    max_payload = SERVERLESS_PAYLOAD_BYTES if serverless else REALTIME_PAYLOAD_BYTES
+    _set_torch_threads(workers)
+    directory = unpack(model_dir)
+    handlers = load(directory)  # in the parent too: a broken model fails here, before the port
+    options = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+        # In-flight requests finish on SIGTERM; none can take longer than the timeout.
+        "timeout_graceful_shutdown": int(timeout_s) + 5,
+    }
+    print(
+        f"serving {handlers.program} on http://{host}:{port} ({workers} worker(s), "
+        f"payload ≤ {max_payload} bytes, timeout {timeout_s:g} s)",
+        file=sys.stderr,
+        flush=True,
+    )
+    if workers == 1:
+        app = create_app(handlers, max_payload_bytes=max_payload, timeout_s=timeout_s)
+        uvicorn.run(app, **options)
+        return
+    os.environ.update(
+        {
+            _ENV_PREFIX + "MODEL_DIR": str(directory),
+            _ENV_PREFIX + "WORKERS": str(workers),
+            _ENV_PREFIX + "MAX_PAYLOAD": str(max_payload),
+            _ENV_PREFIX + "TIMEOUT": str(timeout_s),
+        }
+    )
+    del handlers
+    uvicorn.run("inference.server:app_from_env", factory=True, workers=workers, **options)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m inference.server`: exit 2 with one line when the model cannot be served."""
+    parser = argparse.ArgumentParser(prog="python -m inference.server", description=__doc__)
+    parser.add_argument("--model-dir", required=True, help="model directory or model.tar.gz")
+    parser.add_argument("--host", default="127.0.0.1", help="[default: 127.0.0.1]")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="[default: 8080]")
+    parser.add_argument("--workers", type=int, default=1, help="processes [default: 1]")
+    parser.add_argument("--serverless", action="store_true", help="4 MB payload limit, not 6 MB")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="[default: 60]")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        serve(
+            args.model_dir,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            serverless=args.serverless,
+            timeout_s=args.timeout,
+        )
+    except ModelLoadError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -28,10 +28,12 @@ def _register() -> None:
     from inference.cli import register as register_inference
     from localcloud.cli import register as register_cloud
     from smlocal.commands import register as register_project
+    from smlocal.gitops.cli import register as register_gitops
     from training.cli import register as register_training
 
     for register in (register_project, register_training, register_inference, register_cloud):
         register(app)
+    register_gitops(app)
 
 
 _register()

@@ -1,0 +1,206 @@
+"""`smlocal promote | rollback | history | diff`: GitOps promotion commands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+import typer
+
+ENVDIR = typer.Option(None, "--envdir", help="Manifests folder [default: environments/]")
+
+
+class _RichReporter:
+    """Messages as lines, transfers as rich progress bars (bytes, rate, time left)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+
+    def info(self, message: str) -> None:
+        self.console.print(f"[cyan]·[/] {message}", highlight=False)
+
+    def transfer(self, description: str, total: int) -> AbstractContextManager:
+        return self._bar(description, total)
+
+    @contextmanager
+    def _bar(self, description: str, total: int) -> Iterator:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        columns = (
+            "{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=self.console, transient=True) as bar:
+            task = bar.add_task(description, total=total or None)
+            yield lambda n: bar.advance(task, n)
+
+
+def _confirm(yes: bool):
+    def ask(question: str) -> bool:
+        return yes or typer.confirm(question, default=False)
+
+    return ask
+
+
+def _diff_syntax(diff: str) -> object:
+    from rich.syntax import Syntax
+
+    return Syntax(diff, "diff", theme="ansi_dark", background_color="default")
+
+
+def _print_change(change) -> None:
+    from rich.console import Console
+
+    console = Console()
+    if not change.changed:
+        return
+    console.print(_diff_syntax(change.diff))
+    skipped = f" (skipped: {', '.join(change.skipped_checks)})" if change.skipped_checks else ""
+    console.print(
+        f"[green]pinned[/] {change.model_data_url} in {change.manifest}{skipped}. "
+        f"Commit it and open a pull request: CI plans on the PR and deploys on merge.",
+        highlight=False,
+    )
+
+
+def promote_cmd(
+    source: str = typer.Option(..., "--from", help="Environment to promote from, e.g. dev"),
+    target: str = typer.Option(..., "--to", help="Environment to promote to, e.g. staging"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before copying and pinning"),
+    skip_endpoint_check: bool = typer.Option(
+        False,
+        "--skip-endpoint-check",
+        help="Do not require the source endpoint to serve the model (recorded in the pin)",
+    ),
+    allow_rollback: bool = typer.Option(
+        False,
+        "--allow-rollback",
+        help="Allow pinning a model older than the target's (recorded in the pin)",
+    ),
+    envdir: Path = ENVDIR,
+) -> None:
+    """Copy the source environment's verified model to the target's bucket and pin it there.
+
+    Never deploys: commit the manifest change, and CI deploys it.
+    """
+    from smlocal.gitops.promote import promote
+
+    change = promote(
+        source,
+        target,
+        envdir=envdir,
+        skip_endpoint_check=skip_endpoint_check,
+        allow_rollback=allow_rollback,
+        confirm=_confirm(yes),
+        reporter=_RichReporter(),
+    )
+    _print_change(change)
+
+
+def rollback_cmd(
+    env: str = typer.Option(..., "--env", help="Environment to roll back"),
+    to: str = typer.Option(..., "--to", help="Git revision whose pin to restore (see history)"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before pinning"),
+    envdir: Path = ENVDIR,
+) -> None:
+    """Pin the model an environment had at an earlier git revision; never deploys.
+
+    The artifact must still exist with its pinned sha256.
+    """
+    from smlocal.gitops.promote import rollback
+
+    _print_change(rollback(env, to, envdir=envdir, confirm=_confirm(yes), reporter=_RichReporter()))
+
+
+def history_cmd(
+    env: str = typer.Option(..., "--env", help="Environment whose pins to list"),
+    envdir: Path = ENVDIR,
+) -> None:
+    """The models an environment pinned, from git history, newest first, with metrics."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from smlocal.gitops.history import pin_history
+
+    table = Table(title=f"{env}: model pins in git history (newest first)")
+    for col in ("commit", "date", "model", "sha256", "metrics", "promoted from"):
+        table.add_column(col, overflow="fold")
+    for rec in pin_history(env, envdir):
+        pin = rec.pin
+        if pin is None:
+            table.add_row(
+                rec.commit[:12],
+                f"{rec.committed_at:%Y-%m-%d %H:%M}",
+                "invalid",
+                "",
+                rec.error or "",
+                "",
+            )
+            continue
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(pin.metrics.items()))
+        table.add_row(
+            rec.commit[:12],
+            f"{rec.committed_at:%Y-%m-%d %H:%M}",
+            (pin.training_job or pin.model_data_url or "no model") if pin.is_set else "no model",
+            (pin.sha256 or "")[:12],
+            metrics,
+            pin.promotion.promoted_from if pin.promotion else "",
+        )
+    Console().print(table)
+
+
+def diff_cmd(
+    env: str = typer.Option(None, "--env", help="One environment [default: every one]"),
+    base: str = typer.Option("HEAD", "--base", help="Git revision to compare the pin with"),
+    cdk: bool = typer.Option(True, "--cdk/--no-cdk", help="Also run `npx cdk diff -c env=E`"),
+    deployed: bool = typer.Option(
+        True, "--deployed/--no-deployed", help="Also ask AWS what the endpoint serves now"
+    ),
+    envdir: Path = ENVDIR,
+) -> None:
+    """Per environment: the pin change against BASE, what is deployed, and `cdk diff`."""
+    from rich.console import Console
+
+    from smlocal import manifest
+    from smlocal.gitops import git
+    from smlocal.gitops.diffing import cdk_diff, deployed_model, pin_diff
+
+    console = Console()
+    envs = manifest.load_all(envdir)
+    names = [env] if env else list(envs)
+    if env and env not in envs:
+        manifest.load(env, envdir)  # raises the unknown-environment error
+    failed = 0
+    for name in names:
+        console.rule(f"[bold]{name}")
+        d = pin_diff(name, base, envdir)
+        console.print(d.summary(), highlight=False)
+        if d.text_diff:
+            console.print(_diff_syntax(d.text_diff))
+        if deployed:
+            console.print(f"deployed: {deployed_model(envs[name])}", highlight=False)
+        if cdk:
+            root = git.repo_root(manifest.manifest_path(name, envdir))
+            failed |= cdk_diff(name, root) != 0
+    if failed:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add promote, rollback, history and diff to `app`."""
+    app.command("promote")(promote_cmd)
+    app.command("rollback")(rollback_cmd)
+    app.command("history")(history_cmd)
+    app.command("diff")(diff_cmd)

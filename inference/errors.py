@@ -49,3 +49,7 @@ class InvocationTimeout(InferenceError):
 
 class ModelLoadError(UserError):
     """A model directory, archive or user script that cannot be served; raised at start."""
+
+
+class PredictError(UserError):
+    """A predict request that cannot be made, or an endpoint answer that cannot be read."""

@@ -1,0 +1,163 @@
+"""Ask a deployed endpoint about MNIST test images: the reusable half of `smlocal predict`.
+
+Nothing here knows where the endpoint runs: boto3 reaches AWS, or the local cloud when
+`AWS_ENDPOINT_URL` points at it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inference import codecs
+from inference.errors import PredictError
+
+CONTENT_TYPES = (codecs.JSON, codecs.CSV, codecs.NPY)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One image's answer: its index in the test split, true label, predicted label and the
+    probability of each class."""
+
+    index: int
+    expected: int
+    label: int
+    probabilities: tuple[float, ...]
+
+    @property
+    def confidence(self) -> float:
+        """Probability of the predicted label."""
+        return self.probabilities[self.label]
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    """The raw response and what it says about each image."""
+
+    endpoint_name: str
+    content_type: str
+    raw: bytes
+    predictions: list[Prediction]
+
+    @property
+    def accuracy(self) -> float:
+        """Share of images whose predicted label is the true one."""
+        hits = sum(p.label == p.expected for p in self.predictions)
+        return hits / len(self.predictions)
+
+
+def sample(
+    data_dir: Path | str, n: int, seed: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`n` random distinct test images: (indices, images uint8 (n,28,28), labels)."""
+    from training.data import load_split
+
+    images, labels = load_split(data_dir, "test")
+    if not 1 <= n <= len(images):
+        raise PredictError(f"--n must be 1–{len(images)} (the test split of {data_dir}), got {n}")
+    indices = np.sort(np.random.default_rng(seed).choice(len(images), size=n, replace=False))
+    return indices, images[indices], labels[indices]
+
+
+def encode_images(images: np.ndarray, content_type: str) -> bytes:
+    """uint8 images (N,28,28) as a request body: JSON nested lists, CSV rows of 784, or npy."""
+    if content_type == codecs.JSON:
+        return json.dumps(images.tolist()).encode()
+    if content_type == codecs.CSV:
+        rows = images.reshape(len(images), -1)
+        return ("\n".join(",".join(map(str, row)) for row in rows.tolist()) + "\n").encode()
+    if content_type == codecs.NPY:
+        buffer = io.BytesIO()
+        np.save(buffer, images, allow_pickle=False)
+        return buffer.getvalue()
+    raise PredictError(
+        f"--content-type must be one of {', '.join(CONTENT_TYPES)}, got {content_type!r}"
+    )
+
+
+def parse_probabilities(body: bytes, content_type: str) -> np.ndarray:
+    """The model's response (any of the three types it answers in) → probabilities (N,10)."""
+    content_type = codecs.media_type(content_type)
+    try:
+        if content_type == codecs.JSON:
+            rows = json.loads(body)["predictions"]
+            return np.asarray([row["probabilities"] for row in rows], dtype=np.float64)
+        if content_type == codecs.CSV:
+            rows = [line.split(",")[1:] for line in body.decode().splitlines() if line.strip()]
+            return np.asarray(rows, dtype=np.float64)
+        if content_type == codecs.NPY:
+            return np.load(io.BytesIO(body), allow_pickle=False).astype(np.float64)
+    except (ValueError, KeyError, TypeError) as err:
+        raise PredictError(f"the endpoint's {content_type} answer cannot be read: {err}") from None
+    raise PredictError(f"the endpoint answered in {content_type!r}, which this client cannot read")
+
+
+def invoke(
+    runtime: Any,
+    endpoint_name: str,
+    indices: np.ndarray,
+    images: np.ndarray,
+    labels: np.ndarray,
+    content_type: str = codecs.JSON,
+) -> PredictResult:
+    """Send the images to `endpoint_name` with a boto3 `sagemaker-runtime` client, asking for
+    the same type back, and pair each answer with its true label."""
+    from botocore.exceptions import ClientError
+
+    body = encode_images(images, content_type)
+    try:
+        response = runtime.invoke_endpoint(
+            EndpointName=endpoint_name, Body=body, ContentType=content_type, Accept=content_type
+        )
+    except ClientError as err:
+        error = err.response.get("Error", {})
+        raise PredictError(
+            f"endpoint {endpoint_name} refused the request: {error.get('Code', '?')}: "
+            f"{error.get('Message', err)}"
+        ) from None
+    raw = response["Body"].read()
+    answered = response.get("ContentType", content_type)
+    probabilities = parse_probabilities(raw, answered)
+    if probabilities.shape != (len(images), 10):
+        raise PredictError(
+            f"endpoint {endpoint_name} answered {probabilities.shape} probabilities "
+            f"for {len(images)} images; expected ({len(images)}, 10)"
+        )
+    predictions = [
+        Prediction(int(i), int(y), int(p.argmax()), tuple(float(v) for v in p))
+        for i, y, p in zip(indices, labels, probabilities, strict=True)
+    ]
+    return PredictResult(endpoint_name, answered, raw, predictions)
+
+
+def predict_env(
+    env_name: str,
+    *,
+    n: int = 16,
+    content_type: str = codecs.JSON,
+    endpoint_name: str | None = None,
+    data_dir: Path | str = "data/mnist",
+    seed: int | None = None,
+) -> PredictResult:
+    """`smlocal predict` without the printing: find the environment's endpoint (its
+    EndpointStack output unless `endpoint_name` is given) and ask it about `n` test images."""
+    from smlocal import aws, manifest, naming
+
+    env = manifest.load(env_name)
+    if endpoint_name is None:
+        outputs = aws.stack_outputs(env)
+        if naming.OUTPUT_ENDPOINT_NAME not in outputs:
+            raise PredictError(
+                f"the endpoint stack of {env_name!r} has no {naming.OUTPUT_ENDPOINT_NAME} "
+                f"output (outputs: {', '.join(sorted(outputs)) or 'none'}); redeploy it"
+            )
+        endpoint_name = outputs[naming.OUTPUT_ENDPOINT_NAME]
+    indices, images, labels = sample(data_dir, n, seed)
+    runtime = aws.client("sagemaker-runtime", env)
+    return invoke(runtime, endpoint_name, indices, images, labels, content_type)

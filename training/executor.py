@@ -1,0 +1,472 @@
+"""The local executor: runs a `CreateTrainingJob` request on this machine, without Docker.
+
+API (the local cloud builds on it; keep it stable):
+
+    run = TrainingRun(request, work_dir=Path("..."), s3_client=boto3.client("s3"),
+                      on_log=lambda host, line: ...)   # on_log is optional
+    run.start()                 # returns at once; the job runs in a background thread
+    run.wait(timeout=None)      # -> bool: True once the job has finished
+    run.stop()                  # StopTrainingJob: every host terminated, then status Stopped
+    run.status                  # "InProgress" | "Completed" | "Failed" | "Stopping" | "Stopped"
+    run.secondary_status        # "Starting" | "Downloading" | "Training" | "Uploading" |
+                                # "Completed" | "Failed" | "Stopping" | "Stopped" |
+                                # "MaxRuntimeExceeded"
+    run.secondary_status_transitions  # [{"Status", "StartTime", "EndTime"?, "StatusMessage"}]
+    run.failure_reason          # str | None (exit code and the last stderr lines of the host)
+    run.model_artifact          # "s3://…/<job>/output/model.tar.gz" once Completed, else None
+    run.model_sha256            # hex SHA-256 of that artifact (also stored with the object)
+    run.final_metrics           # [{"MetricName", "Value", "Timestamp"}]: last value of each
+                                # MetricDefinitions regex over the first host's log
+    run.start_time, run.end_time, run.training_start_time, run.training_end_time  # UTC
+    run.hosts                   # ["algo-1", …]; run.addresses: {"algo-1": "127.0.0.1", …}
+    run.pids                    # {"algo-1": pid, …} of the running hosts
+    run.logs                    # {"algo-1": [line, …], …}: stdout and stderr, in order read
+
+    run_training_job(request, work_dir, s3_client) -> TrainingRun  # start + wait
+
+Each of the `InstanceCount` hosts is one process (its own process group), named `algo-N` like
+on SageMaker, at address `127.0.0.N` (every 127/8 address reaches loopback on Linux), which is
+what `SM_HOSTS` lists, so scripts that use `hosts[0]` as `MASTER_ADDR` work unmodified.
+`MASTER_PORT` is a free port per job, so concurrent jobs do not collide. The host trees live
+under `work_dir/algo-N/` (the `/opt/ml` layout). Host 1's `SM_MODEL_DIR` becomes
+`model.tar.gz`, uploaded with a SHA-256 checksum stored on the object (and its
+`SM_OUTPUT_DATA_DIR`, if not empty, `output.tar.gz`). A host that fails or is killed fails the
+job: the other hosts are terminated, nothing is uploaded. No process outlives the job.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from training.metrics import MetricParser
+from training.scriptmode import (
+    FetchError,
+    decode_hyperparameters,
+    fetch_prefix,
+    fetch_sourcedir,
+    host_environment,
+    split_s3,
+    user_args,
+)
+
+LogCallback = Callable[[str, str], None]
+_FAILURE_REASON_MAX = 1024  # DescribeTrainingJob's FailureReason limit
+_STDERR_TAIL = 8
+_TERMINAL = ("Completed", "Failed", "Stopped")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+class _Host:
+    def __init__(self, name: str, address: str, root: Path) -> None:
+        self.name, self.address, self.root = name, address, root
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.exit_code: int | None = None
+        self.exited_at = 0.0
+        self.stderr_tail: deque[str] = deque(maxlen=_STDERR_TAIL)
+        self.threads: list[threading.Thread] = []
+
+
+class TrainingRun:
+    """One training job run locally; see the module docstring for the API."""
+
+    def __init__(
+        self,
+        request: Mapping[str, Any],
+        *,
+        work_dir: Path,
+        s3_client: Any,
+        on_log: LogCallback | None = None,
+        python: str = sys.executable,
+        num_gpus: int = 0,
+        stop_grace_sec: float = 10.0,
+    ) -> None:
+        self.request = copy.deepcopy(dict(request))
+        self.job_name: str = self.request["TrainingJobName"]
+        self.work_dir = Path(work_dir)
+        self._s3 = s3_client
+        self._on_log = on_log
+        self._python = python
+        self._num_gpus = num_gpus
+        self._stop_grace = stop_grace_sec
+        count = int(self.request["ResourceConfig"]["InstanceCount"])
+        self.hosts = [f"algo-{i}" for i in range(1, count + 1)]
+        self.addresses = {h: f"127.0.0.{i}" for i, h in enumerate(self.hosts, start=1)}
+        self._hosts = [_Host(h, self.addresses[h], self.work_dir / h) for h in self.hosts]
+        definitions = self.request["AlgorithmSpecification"].get("MetricDefinitions", [])
+        self._metrics = MetricParser(definitions)
+        self.logs: dict[str, list[str]] = {h: [] for h in self.hosts}
+        self._lock = threading.RLock()
+        self._done = threading.Event()
+        self._wake = threading.Event()
+        self._stop_requested = False
+        self._thread: threading.Thread | None = None
+        self.status = "InProgress"
+        self.secondary_status = "Starting"
+        self._transitions: list[dict[str, Any]] = []
+        self.failure_reason: str | None = None
+        self.model_artifact: str | None = None
+        self.model_sha256: str | None = None
+        self.start_time: datetime | None = None
+        self.end_time: datetime | None = None
+        self.training_start_time: datetime | None = None
+        self.training_end_time: datetime | None = None
+
+    # --- public API -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the job in a background thread; returns at once."""
+        with self._lock:
+            if self._thread is not None:
+                raise RuntimeError(f"training job {self.job_name} was already started")
+            self.start_time = _now()
+            self._transition("Starting", "Preparing the instances for training")
+            self._thread = threading.Thread(
+                target=self._run, name=f"training-{self.job_name}", daemon=True
+            )
+            self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job has finished or `timeout` seconds passed; True if finished."""
+        return self._done.wait(timeout)
+
+    def stop(self) -> None:
+        """Terminate every host (SIGTERM, then SIGKILL after the grace period): status Stopped."""
+        with self._lock:
+            if self.status in _TERMINAL or self._stop_requested:
+                return
+            self._stop_requested = True
+            self.status = "Stopping"
+            self._transition("Stopping", "Stopping the training job")
+        self._wake.set()
+
+    @property
+    def secondary_status_transitions(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(t) for t in self._transitions]
+
+    @property
+    def final_metrics(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return self._metrics.final_metrics
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {h.name: h.proc.pid for h in self._hosts if h.proc is not None}
+
+    # --- the job ----------------------------------------------------------------------------
+
+    def _transition(self, status: str, message: str) -> None:
+        with self._lock:
+            now = _now()
+            if self._transitions and "EndTime" not in self._transitions[-1]:
+                self._transitions[-1]["EndTime"] = now
+            self._transitions.append({"Status": status, "StartTime": now, "StatusMessage": message})
+            self.secondary_status = status
+
+    def _finish(self, status: str, secondary: str, message: str, reason: str | None) -> None:
+        with self._lock:
+            self._transition(secondary, message)
+            now = _now()
+            self._transitions[-1]["EndTime"] = now
+            self.failure_reason = reason[:_FAILURE_REASON_MAX] if reason else None
+            self.end_time = now
+            self.status = status
+
+    def _run(self) -> None:
+        try:
+            self._transition("Downloading", "Downloading input data")
+            hyperparameters, program = self._prepare()
+            if self._stop_requested:
+                self._finish("Stopped", "Stopped", "Training job stopped", None)
+                return
+            self._transition("Training", "Training image download completed. Training in progress.")
+            self.training_start_time = _now()
+            self._launch(hyperparameters, program)
+            outcome, reason = self._supervise()
+            self.training_end_time = _now()
+            if outcome == "completed":
+                self._transition("Uploading", "Uploading generated training model")
+                self._upload()
+                self._finish("Completed", "Completed", "Training job completed", None)
+            elif outcome == "stopped":
+                self._finish("Stopped", "Stopped", "Training job stopped", None)
+            elif outcome == "max_runtime":
+                message = "The job exceeded MaxRuntimeInSeconds and was stopped"
+                self._finish("Stopped", "MaxRuntimeExceeded", message, None)
+            else:
+                self._finish("Failed", "Failed", "Training job failed", reason)
+        except FetchError as err:
+            self._finish("Failed", "Failed", "Training job failed", f"ClientError: {err}")
+        except Exception as err:  # any bug here must still end the job, with the reason
+            reason = f"InternalServerError: {type(err).__name__}: {err}"
+            self._finish("Failed", "Failed", "Training job failed", reason)
+        finally:
+            self._kill_all(grace=0)
+            for host in self._hosts:
+                for t in host.threads:
+                    t.join(timeout=5)
+            self._done.set()
+
+    def _prepare(self) -> tuple[dict[str, Any], str]:
+        hyperparameters = decode_hyperparameters(self.request.get("HyperParameters", {}))
+        program = hyperparameters.get("sagemaker_program")
+        submit_dir = hyperparameters.get("sagemaker_submit_directory")
+        if not program or not submit_dir:
+            raise FetchError(
+                "hyperparameters sagemaker_program and sagemaker_submit_directory are required "
+                "for script mode"
+            )
+        shared = self.work_dir / "shared"
+        fetch_sourcedir(str(submit_dir), shared / "code", self._s3)
+        if not (shared / "code" / str(program)).is_file():
+            raise FetchError(f"entry point {program!r} is not in the sourcedir {submit_dir}")
+        for channel in self.request.get("InputDataConfig", []):
+            source = channel["DataSource"].get("S3DataSource", {})
+            if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+                raise FetchError(
+                    f"channel {channel['ChannelName']!r}: only S3DataType S3Prefix is supported "
+                    f"locally, got {source.get('S3DataType')!r}"
+                )
+            fetch_prefix(source["S3Uri"], shared / "data" / channel["ChannelName"], self._s3)
+        for host in self._hosts:
+            # Hard links: each host sees its own /opt/ml tree without copying the data.
+            _link_tree(shared / "code", host.root / "code")
+            if (shared / "data").is_dir():
+                _link_tree(shared / "data", host.root / "input" / "data")
+        return hyperparameters, str(program)
+
+    def _launch(self, hyperparameters: Mapping[str, Any], program: str) -> None:
+        addresses = [h.address for h in self._hosts]
+        port = _free_port()
+        num_cpus = max(1, (os.cpu_count() or 1) // len(self._hosts))
+        extra_env = {str(k): str(v) for k, v in self.request.get("Environment", {}).items()}
+        args = user_args(hyperparameters)
+        if program.endswith(".py"):
+            command = [self._python, program, *args]
+        elif program.endswith(".sh"):
+            command = ["/bin/sh", program, *args]
+        else:
+            command = [f"./{program}", *args]
+        inherited = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("SM_") and k not in ("MASTER_ADDR", "MASTER_PORT")
+        }
+        for host in self._hosts:
+            env = host_environment(
+                root=host.root,
+                request=self.request,
+                hyperparameters=hyperparameters,
+                hosts=addresses,
+                current_host=host.address,
+                num_cpus=num_cpus,
+                num_gpus=self._num_gpus,
+                master_port=port,
+            )
+            code = str(host.root / "code")
+            env = (
+                inherited
+                | env
+                | {
+                    "PYTHONUNBUFFERED": "1",
+                    "PYTHONPATH": os.pathsep.join(
+                        p for p in (code, inherited.get("PYTHONPATH")) if p
+                    ),
+                    "OMP_NUM_THREADS": str(num_cpus),
+                    "MKL_NUM_THREADS": str(num_cpus),
+                }
+                | extra_env
+            )
+            with self._lock:
+                if self._stop_requested:
+                    return
+                host.proc = subprocess.Popen(
+                    command,
+                    cwd=code,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,  # own process group: killpg reaches its children
+                )
+            host.threads = [
+                threading.Thread(target=self._read, args=(host, host.proc.stdout, False)),
+                threading.Thread(target=self._read, args=(host, host.proc.stderr, True)),
+                threading.Thread(target=self._reap, args=(host,)),
+            ]
+            for t in host.threads:
+                t.daemon = True
+                t.start()
+
+    def _read(self, host: _Host, stream: Any, is_stderr: bool) -> None:
+        first = host is self._hosts[0]
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            when = _now()
+            with self._lock:
+                self.logs[host.name].append(line)
+                if is_stderr:
+                    host.stderr_tail.append(line)
+                if first:
+                    self._metrics.feed(line, when)
+            if self._on_log is not None:
+                try:
+                    self._on_log(host.name, line)
+                except Exception as err:  # a broken log sink must not break the job
+                    print(f"training {self.job_name}: on_log failed: {err}", file=sys.stderr)
+        stream.close()
+
+    def _reap(self, host: _Host) -> None:
+        assert host.proc is not None
+        code = host.proc.wait()
+        host.exited_at = time.monotonic()
+        host.exit_code = code
+        self._wake.set()
+
+    def _supervise(self) -> tuple[str, str | None]:
+        started = time.monotonic()
+        max_runtime = self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
+        while True:
+            if self._stop_requested:
+                self._kill_all(grace=self._stop_grace)
+                return "stopped", None
+            failed = [h for h in self._hosts if h.exit_code not in (None, 0)]
+            if failed:
+                first = min(failed, key=lambda h: h.exited_at)  # the cause, not its echoes
+                self._kill_all(grace=5.0)
+                for t in first.threads[:2]:
+                    t.join(timeout=5)  # the last stderr lines, for the reason
+                return "failed", self._reason(first)
+            if all(h.exit_code == 0 for h in self._hosts):
+                return "completed", None
+            if max_runtime and time.monotonic() - started > max_runtime:
+                self._kill_all(grace=self._stop_grace)
+                return "max_runtime", None
+            self._wake.wait(0.2)
+            self._wake.clear()
+
+    def _reason(self, host: _Host) -> str:
+        assert host.exit_code is not None
+        with self._lock:
+            tail = "\n".join(host.stderr_tail)
+        return (
+            f"AlgorithmError: ExecuteUserScriptError: host {host.name} ({host.address}) "
+            f"{_describe_exit(host.exit_code)}" + (f"; last stderr lines:\n{tail}" if tail else "")
+        )
+
+    def _kill_all(self, grace: float) -> None:
+        live = [h for h in self._hosts if h.proc is not None]
+        if grace > 0:
+            for h in live:
+                if h.proc.poll() is None:
+                    _signal_group(h.proc.pid, signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            for h in live:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    h.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        for h in live:
+            # Even when the leader has exited, children it left in its group must go too.
+            _signal_group(h.proc.pid, signal.SIGKILL)
+            h.proc.wait()
+
+    def _upload(self) -> None:
+        host = self._hosts[0]
+        bucket, prefix = split_s3(self.request["OutputDataConfig"]["S3OutputPath"])
+        base = f"{prefix.rstrip('/')}/{self.job_name}/output".lstrip("/")
+        model_tar = self.work_dir / "model.tar.gz"
+        sha = _pack(host.root / "model", model_tar)
+        self._put(bucket, f"{base}/model.tar.gz", model_tar, sha)
+        output_data = host.root / "output" / "data"
+        if any(output_data.iterdir()):
+            output_tar = self.work_dir / "output.tar.gz"
+            self._put(bucket, f"{base}/output.tar.gz", output_tar, _pack(output_data, output_tar))
+        with self._lock:
+            self.model_artifact = f"s3://{bucket}/{base}/model.tar.gz"
+            self.model_sha256 = sha
+
+    def _put(self, bucket: str, key: str, path: Path, sha256_hex: str) -> None:
+        checksum = base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+        try:
+            with path.open("rb") as body:
+                # S3 verifies the checksum on receipt and stores it, for `smlocal pin` to check.
+                self._s3.put_object(
+                    Bucket=bucket,
+                    Key=key,
+                    Body=body,
+                    ChecksumAlgorithm="SHA256",
+                    ChecksumSHA256=checksum,
+                )
+        except Exception as err:
+            raise FetchError(f"cannot upload s3://{bucket}/{key}: {err}") from err
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _link_tree(src: Path, dest: Path) -> None:
+    def link(s: str, d: str) -> None:
+        try:
+            os.link(s, d)
+        except OSError:  # another file system: copy instead
+            shutil.copy2(s, d)
+
+    shutil.copytree(src, dest, copy_function=link, dirs_exist_ok=True)
+
+
+def _pack(directory: Path, archive: Path) -> str:
+    """tar.gz of a folder's contents (paths relative to it); returns the archive's SHA-256."""
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(directory.rglob("*")):
+            tar.add(path, arcname=str(path.relative_to(directory)), recursive=False)
+    digest = hashlib.sha256()
+    with archive.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_training_job(
+    request: Mapping[str, Any], work_dir: Path, s3_client: Any, **kwargs: Any
+) -> TrainingRun:
+    """Run a job to its end (blocking) and return it; check `.status` for the outcome."""
+    run = TrainingRun(request, work_dir=work_dir, s3_client=s3_client, **kwargs)
+    run.start()
+    run.wait()
+    return run

@@ -6,6 +6,7 @@ the stacks. Nothing here calls AWS.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 Processor = Literal["cpu", "gpu"]
@@ -81,3 +82,27 @@ def pytorch_image_uri(
 ) -> str:
     """URI of the PyTorch DLC image, as the SageMaker SDK's `image_uris.retrieve` gives it."""
     return f"{dlc_registry(region)}/pytorch-{scope}:{framework_version}-{processor}-{py_version}"
+
+
+_ECR_IMAGE_RE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?P<cn>\.cn)?"
+    r"/(?P<repository>[a-z0-9._/-]+?)(?::[\w.-]+|@sha256:[0-9a-f]{64})?$"
+)
+
+
+def ecr_repository_arn(image_uri: str) -> str | None:
+    """The ECR repository ARN an image URI is pulled from; None when it is not an ECR image."""
+    m = _ECR_IMAGE_RE.match(image_uri)
+    if m is None:
+        return None
+    partition = "aws-cn" if m["cn"] else "aws"
+    return f"arn:{partition}:ecr:{m['region']}:{m['account']}:repository/{m['repository']}"
+
+
+def dlc_repository_arns(region: str) -> list[str]:
+    """The PyTorch training and inference DLC repositories of a region (what jobs pull)."""
+    return [
+        arn
+        for scope in ("training", "inference")
+        if (arn := ecr_repository_arn(f"{dlc_registry(region)}/pytorch-{scope}")) is not None
+    ]

@@ -11,7 +11,8 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,7 +20,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
 
-from smlocal.catalog import Processor, instance_gpus, is_known_instance_type, pytorch_image_uri
+from smlocal.catalog import (
+    Processor,
+    dlc_repository_arns,
+    ecr_repository_arn,
+    instance_gpus,
+    is_known_instance_type,
+    pytorch_image_uri,
+)
 from smlocal.errors import UserError
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent.parent / "environments"
@@ -30,6 +38,7 @@ _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _S3_MODEL_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+\.tar\.gz$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+_KMS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
 
 
 class ManifestError(UserError, ValueError):
@@ -232,6 +241,25 @@ class Environment(_Strict):
             raise ValueError(f"must be a valid IAM role name, got {value!r}")
         return value
 
+    @field_validator("bucket_kms_key_arn")
+    @classmethod
+    def _kms(cls, value: str | None) -> str | None:
+        if value is not None and not _KMS_ARN_RE.match(value):
+            raise ValueError(
+                f"must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), got {value!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _kms_in_region(self) -> Environment:
+        # S3 encrypts only with a key of the bucket's own region.
+        key = self.bucket_kms_key_arn
+        if key is not None and key.split(":")[3] != self.region:
+            raise ValueError(
+                f"bucket_kms_key_arn must be a key in region {self.region}, got {key!r}"
+            )
+        return self
+
     @model_validator(mode="after")
     def _one_endpoint_block(self) -> Environment:
         chosen = getattr(self, self.endpoint_kind)
@@ -383,6 +411,58 @@ def load(name: str, directory: Path | None = None) -> Environment:
             f"(in {directory or ENVIRONMENTS_DIR})"
         )
     return envs[name]
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What the environments of one account+region share: one role, one bucket."""
+
+    account: str
+    region: str
+    role_name: str
+    bucket_kms_key_arn: str | None
+    retain_bucket: bool
+    environments: tuple[str, ...]
+    image_uris: tuple[str, ...]
+
+    @property
+    def bucket_name(self) -> str:
+        return f"sagemaker-{self.region}-{self.account}"
+
+    @property
+    def image_repository_arns(self) -> tuple[str, ...]:
+        """ECR repositories the role may pull from: the region's PyTorch DLCs and the images
+        the environments serve (an overridden `inference_image.uri` included)."""
+        arns = dlc_repository_arns(self.region)
+        arns += [a for uri in self.image_uris if (a := ecr_repository_arn(uri)) is not None]
+        return tuple(sorted(set(arns)))
+
+
+def platforms(envs: Mapping[str, Environment]) -> list[Platform]:
+    """Group environments by account+region; the bucket is retained if any of them retains it.
+
+    Always computed from every manifest, even when one environment is deployed alone, so that
+    deploying dev never flips the bucket that prod shares to `destroy`.
+    """
+    groups: dict[tuple[str, str], list[Environment]] = {}
+    for env in envs.values():
+        groups.setdefault((env.account, env.region), []).append(env)
+    result = []
+    for (account, region), members in groups.items():
+        check_consistency((manifest_path(e.name), e) for e in members)
+        first = members[0]
+        result.append(
+            Platform(
+                account=account,
+                region=region,
+                role_name=first.role_name,
+                bucket_kms_key_arn=first.bucket_kms_key_arn,
+                retain_bucket=any(e.bucket_removal_policy == "retain" for e in members),
+                environments=tuple(e.name for e in members),
+                image_uris=tuple(sorted({e.image_uri for e in members})),
+            )
+        )
+    return result
 
 
 # --- writing the pin -------------------------------------------------------------------------

@@ -40,9 +40,10 @@ Transform = Callable[[bytes, str, str], tuple[bytes, str]]
 
 
 def default_input_fn(body: bytes, content_type: str) -> torch.Tensor:
-    """JSON / CSV / npy / npz → a tensor (float32 for floating-point data)."""
+    """JSON / CSV → a float32 tensor (as the PyTorch container does); npy / npz keep their
+    dtype."""
     array = codecs.decode(body, content_type)
-    if array.dtype.kind == "f":
+    if codecs.media_type(content_type) in (codecs.JSON, codecs.CSV):
         array = array.astype(np.float32, copy=False)
     return torch.from_numpy(np.ascontiguousarray(array))
 

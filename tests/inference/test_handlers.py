@@ -1,0 +1,131 @@
+"""Loading a user script the toolkit's way: defaults, transform_fn, and errors at start."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+from textwrap import dedent
+
+import numpy as np
+import pytest
+from inference_testkit import build_model_dir
+
+from inference.errors import ModelLoadError
+from inference.handlers import load
+
+# A third-party-style script: only model_fn; the toolkit's defaults do the rest.
+ONLY_MODEL_FN = """
+    import torch
+
+    def model_fn(model_dir):
+        model = torch.nn.Linear(3, 2)
+        with torch.no_grad():
+            model.weight.copy_(torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]))
+            model.bias.zero_()
+        return model
+"""
+
+TRANSFORM_ONLY = """
+    import json
+
+    def model_fn(model_dir):
+        return {"scale": 2}
+
+    def transform_fn(model, body, content_type, accept):
+        values = json.loads(body)
+        return json.dumps([v * model["scale"] for v in values]), "application/json"
+"""
+
+
+def test_script_with_only_model_fn_uses_the_default_handlers(tmp_path: Path) -> None:
+    handlers = load(build_model_dir(tmp_path, ONLY_MODEL_FN))
+    body, content_type = handlers.transform(b"[[1, 2, 3]]", "application/json", "application/json")
+    assert (json.loads(body), content_type) == ([[1.0, 5.0]], "application/json")
+
+    body, content_type = handlers.transform(b"1,2,3\n", "text/csv", "application/x-npy")
+    assert content_type == "application/x-npy"
+    assert np.load(io.BytesIO(body)).tolist() == [[1.0, 5.0]]
+
+
+def test_default_input_fn_errors_carry_400_and_415(tmp_path: Path) -> None:
+    handlers = load(build_model_dir(tmp_path, ONLY_MODEL_FN))
+    with pytest.raises(Exception, match="not valid application/json") as caught:
+        handlers.transform(b"[[1,", "application/json", "application/json")
+    assert caught.value.status_code == 400
+    with pytest.raises(Exception, match="image/png") as caught:
+        handlers.transform(b"x", "image/png", "application/json")
+    assert caught.value.status_code == 415
+
+
+def test_transform_fn_alone_is_accepted(tmp_path: Path) -> None:
+    handlers = load(build_model_dir(tmp_path, TRANSFORM_ONLY))
+    assert handlers.transform(b"[1, 2]", "application/json", "application/json") == (
+        b"[2, 4]",
+        "application/json",
+    )
+
+
+def test_output_fn_returning_a_body_alone_is_typed_as_the_accept(tmp_path: Path) -> None:
+    script = ONLY_MODEL_FN + "\n    def output_fn(prediction, accept):\n        return 'done'\n"
+    handlers = load(build_model_dir(tmp_path, script))
+    assert handlers.transform(b"[[1, 2, 3]]", "application/json", "text/csv") == (
+        b"done",
+        "text/csv",
+    )
+
+
+def test_our_model_is_loaded_from_a_model_tar_gz(tmp_path: Path, model_dir: Path) -> None:
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(model_dir / "model.pth", "model.pth")
+        tar.add(model_dir / "code" / "inference.py", "code/inference.py")
+    handlers = load(archive)
+    body, _ = handlers.transform(json.dumps([[0] * 784]).encode(), "application/json", "")
+    assert len(json.loads(body)["predictions"][0]["probabilities"]) == 10
+
+
+def test_sagemaker_program_and_container_submit_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = build_model_dir(tmp_path, ONLY_MODEL_FN)
+    (directory / "code" / "inference.py").rename(directory / "code" / "serve_me.py")
+    monkeypatch.setenv("SAGEMAKER_PROGRAM", "serve_me.py")
+    # As SageMaker sets it inside the container: it means the local model directory here.
+    monkeypatch.setenv("SAGEMAKER_SUBMIT_DIRECTORY", "/opt/ml/model/code")
+    assert load(directory).program == directory.resolve() / "code" / "serve_me.py"
+
+
+@pytest.mark.parametrize(
+    ("script", "says"),
+    [
+        ("def input_fn(body, content_type):\n    return body\n", "defines no model_fn"),
+        (dedent(TRANSFORM_ONLY) + "def predict_fn(data, model):\n    return data\n", "not both"),
+        ("import not_a_module_anywhere\n", "failed to import: ModuleNotFoundError"),
+        ("def model_fn(model_dir):\n    raise OSError('no weights')\n", "OSError: no weights"),
+    ],
+    ids=["missing-model_fn", "transform_fn-and-predict_fn", "import-error", "model_fn-error"],
+)
+def test_unservable_scripts_fail_at_load(tmp_path: Path, script: str, says: str) -> None:
+    with pytest.raises(ModelLoadError, match=says):
+        load(build_model_dir(tmp_path, script))
+
+
+def test_missing_program_lists_what_is_there(tmp_path: Path) -> None:
+    directory = build_model_dir(tmp_path, ONLY_MODEL_FN)
+    with pytest.raises(ModelLoadError, match=r"program serve\.py not found .*inference\.py"):
+        load(directory, program="serve.py")
+
+
+def test_missing_model_dir_and_bad_archive(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        load(tmp_path / "nowhere")
+    (tmp_path / "model.tar.gz").write_bytes(b"not a tar")
+    with pytest.raises(ModelLoadError, match="cannot be extracted"):
+        load(tmp_path / "model.tar.gz")
+
+
+def test_s3_submit_directory_is_explained(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="is in S3"):
+        load(build_model_dir(tmp_path), submit_dir="s3://bucket/sourcedir.tar.gz")

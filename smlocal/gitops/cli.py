@@ -17,7 +17,7 @@ class _RichReporter:
     def __init__(self) -> None:
         from rich.console import Console
 
-        self.console = Console(stderr=True)
+        self.console = Console(stderr=True, soft_wrap=True)
 
     def info(self, message: str) -> None:
         self.console.print(f"[cyan]·[/] {message}", highlight=False)
@@ -63,7 +63,7 @@ def _diff_syntax(diff: str) -> object:
 def _print_change(change) -> None:
     from rich.console import Console
 
-    console = Console()
+    console = Console(soft_wrap=True)
     if not change.changed:
         return
     console.print(_diff_syntax(change.diff))
@@ -177,7 +177,7 @@ def diff_cmd(
     from smlocal.gitops import git
     from smlocal.gitops.diffing import cdk_diff, deployed_model, pin_diff
 
-    console = Console()
+    console = Console(soft_wrap=True)
     envs = manifest.load_all(envdir)
     names = [env] if env else list(envs)
     if env and env not in envs:

@@ -71,7 +71,10 @@ def _always(_: str) -> bool:
 
 def manifest_diff(path: Path, old: str, new: str) -> str:
     """The unified diff of a manifest rewrite, as `git diff` would show it."""
-    name = path.name
+    try:
+        name = git.relpath(path)
+    except git.GitError:
+        name = path.name
     return "".join(
         difflib.unified_diff(
             old.splitlines(keepends=True),

@@ -135,26 +135,22 @@ def history_cmd(
     from smlocal.gitops.history import pin_history
 
     table = Table(title=f"{env}: model pins in git history (newest first)")
-    for col in ("commit", "date", "model", "sha256", "metrics", "promoted from"):
+    table.add_column("commit", no_wrap=True)
+    table.add_column("date", no_wrap=True)
+    for col in ("model", "sha256", "metrics", "from"):
         table.add_column(col, overflow="fold")
     for rec in pin_history(env, envdir):
+        when = f"{rec.committed_at:%Y-%m-%d}"
         pin = rec.pin
         if pin is None:
-            table.add_row(
-                rec.commit[:12],
-                f"{rec.committed_at:%Y-%m-%d %H:%M}",
-                "invalid",
-                "",
-                rec.error or "",
-                "",
-            )
+            table.add_row(rec.commit[:10], when, "invalid", "", rec.error or "", "")
             continue
-        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(pin.metrics.items()))
+        metrics = " ".join(f"{k}={v:.4g}" for k, v in sorted(pin.metrics.items()))
         table.add_row(
-            rec.commit[:12],
-            f"{rec.committed_at:%Y-%m-%d %H:%M}",
-            (pin.training_job or pin.model_data_url or "no model") if pin.is_set else "no model",
-            (pin.sha256 or "")[:12],
+            rec.commit[:10],
+            when,
+            (pin.training_job or str(pin.model_data_url)) if pin.is_set else "no model",
+            (pin.sha256 or "")[:10],
             metrics,
             pin.promotion.promoted_from if pin.promotion else "",
         )

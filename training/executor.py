@@ -184,6 +184,31 @@ class TrainingRun:
         with self._lock:
             return self._metrics.final_metrics
 
+    def describe(self) -> dict[str, Any]:
+        """The job as DescribeTrainingJob answers it (the fields this run knows)."""
+        r = self.request
+        with self._lock:
+            out: dict[str, Any] = {
+                "TrainingJobName": self.job_name,
+                "TrainingJobStatus": self.status,
+                "SecondaryStatus": self.secondary_status,
+                "AlgorithmSpecification": r["AlgorithmSpecification"],
+                "RoleArn": r.get("RoleArn"),
+                "HyperParameters": r.get("HyperParameters", {}),
+                "InputDataConfig": r.get("InputDataConfig", []),
+                "OutputDataConfig": r["OutputDataConfig"],
+                "ResourceConfig": r["ResourceConfig"],
+                "StoppingCondition": r.get("StoppingCondition", {}),
+                "CreationTime": self.start_time,
+                "TrainingStartTime": self.training_start_time,
+                "TrainingEndTime": self.training_end_time,
+                "SecondaryStatusTransitions": [dict(t) for t in self._transitions],
+                "FinalMetricDataList": self._metrics.final_metrics,
+                "FailureReason": self.failure_reason,
+                "ModelArtifacts": {"S3ModelArtifacts": self.model_artifact},
+            }
+        return {k: v for k, v in out.items() if v is not None and v != {"S3ModelArtifacts": None}}
+
     @property
     def pids(self) -> dict[str, int]:
         return {h.name: h.proc.pid for h in self._hosts if h.proc is not None}

@@ -1,9 +1,102 @@
-"""CLI commands of this room, registered on the `smlocal` app."""
+"""`smlocal cloud start|stop|status|env`: the local cloud (AWS APIs on localhost)."""
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+
 import typer
+
+cloud_app = typer.Typer(
+    name="cloud",
+    no_args_is_help=True,
+    help="The local cloud: S3, IAM, STS, CloudFormation, SageMaker (training jobs and endpoints "
+    "that really run), CloudWatch, Auto Scaling, SSM and ECR on http://localhost:PORT.",
+)
+
+_STATE_DIR_HELP = "where the state and the pid file live [default: .smlocal/cloud]"
+
+
+def _state_dir(state_dir: Path | None) -> Path:
+    from localcloud.control import DEFAULT_STATE_DIR
+
+    return (state_dir or Path(DEFAULT_STATE_DIR)).resolve()
+
+
+@cloud_app.command("start")
+def start(
+    port: int = typer.Option(4566, "--port", "-p", help="port on 127.0.0.1 [default: 4566]"),
+    state_dir: Path | None = typer.Option(None, "--state-dir", help=_STATE_DIR_HELP),
+    detach: bool = typer.Option(
+        False, "--detach", "-d", help="run in the background; return once it answers"
+    ),
+) -> None:
+    """Serve the AWS APIs on http://localhost:PORT (state kept under --state-dir)."""
+    from localcloud import control
+
+    directory = _state_dir(state_dir)
+    if not detach:
+        control.start_foreground(directory, port)
+        return
+    record = control.start_detached(directory, port)
+    typer.echo(f"local cloud serving on {record['endpoint_url']} (pid {record['pid']})")
+    typer.echo(f'point clients at it: eval "$(smlocal cloud env --state-dir {directory})"')
+
+
+@cloud_app.command("stop")
+def stop(
+    state_dir: Path | None = typer.Option(None, "--state-dir", help=_STATE_DIR_HELP),
+) -> None:
+    """Stop the local cloud, its training jobs and its endpoints' serving processes."""
+    from localcloud import control
+
+    record = control.stop(_state_dir(state_dir))
+    if record is None:
+        typer.echo("the local cloud is not running")
+    else:
+        typer.echo(f"stopped the local cloud on {record['endpoint_url']} (pid {record['pid']})")
+
+
+@cloud_app.command("status")
+def status(
+    state_dir: Path | None = typer.Option(None, "--state-dir", help=_STATE_DIR_HELP),
+) -> None:
+    """Whether the local cloud runs, where, and its endpoints and training jobs."""
+    from localcloud import control
+
+    directory = _state_dir(state_dir)
+    record = control.running(directory)
+    if record is None:
+        typer.echo(f"the local cloud of {directory} is not running")
+        raise typer.Exit(1)
+    healthy = control.answers(record["port"])
+    typer.echo(
+        f"local cloud on {record['endpoint_url']} (pid {record['pid']}, state {directory}): "
+        + ("answering" if healthy else "NOT answering")
+    )
+    if not healthy:
+        raise typer.Exit(1)
+    for line in control.summary(record["port"]):
+        typer.echo(line)
+
+
+@cloud_app.command("env")
+def env(
+    state_dir: Path | None = typer.Option(None, "--state-dir", help=_STATE_DIR_HELP),
+    port: int | None = typer.Option(
+        None, "--port", "-p", help="[default: the running cloud's port, else 4566]"
+    ),
+) -> None:
+    """Print `export …` lines for clients: eval "$(smlocal cloud env)"."""
+    from localcloud import control
+
+    if port is None:
+        record = control.running(_state_dir(state_dir))
+        port = int(record["port"]) if record else control.DEFAULT_PORT
+    variables = control.environment(port)
+    typer.echo("export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in variables.items()))
 
 
 def register(app: typer.Typer) -> None:
     """Add this room's commands to `app` (imports inside commands stay lazy)."""
+    app.add_typer(cloud_app, name="cloud")

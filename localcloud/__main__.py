@@ -1,0 +1,25 @@
+"""`python -m localcloud serve --port P --state-dir DIR`: the local cloud process itself."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from localcloud.control import DEFAULT_PORT, DEFAULT_STATE_DIR
+from localcloud.server import serve
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m localcloud")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("serve", help="serve the AWS APIs on localhost until SIGTERM")
+    run.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"[default: {DEFAULT_PORT}]")
+    run.add_argument(
+        "--state-dir", type=Path, default=Path(DEFAULT_STATE_DIR), help="[default: .smlocal/cloud]"
+    )
+    args = parser.parse_args(argv)
+    serve(args.state_dir, args.port)
+
+
+if __name__ == "__main__":
+    main()

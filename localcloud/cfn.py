@@ -1,0 +1,202 @@
+"""CloudFormation on the local cloud behaves as it does on AWS for the SageMaker resources.
+
+moto's CloudFormation is synchronous (CreateStack returns when every resource exists), so:
+- an `AWS::SageMaker::Endpoint` created or updated by a stack is waited for, as CloudFormation
+  waits for InService on AWS; a model that fails to start fails the stack (CREATE_FAILED event,
+  stack ROLLBACK_COMPLETE; UPDATE_ROLLBACK_COMPLETE on update, the old model still serving);
+- `ModelName` / `EndpointConfigName` / `EndpointName` properties name the resources (moto would
+  invent `{stack}-{logical}-{random}` names);
+- an update re-creates the dependents of a replaced resource (a new Model means a new
+  EndpointConfig) and re-points the Endpoint in place through UpdateEndpoint (blue/green),
+  instead of deleting and re-creating it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from typing import Any
+
+from moto.cloudformation import parsing
+from moto.cloudformation.models import Stack as FakeStack
+from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, Model, sagemaker_backends
+
+from localcloud.errors import SageMakerValidation
+
+# CloudFormation waits at most this long for an endpoint (model download + /ping is 3 min).
+ENDPOINT_WAIT_S = 240.0
+_SAGEMAKER_TYPES = {
+    "AWS::SageMaker::Model",
+    "AWS::SageMaker::EndpointConfig",
+    "AWS::SageMaker::Endpoint",
+}
+
+
+def install() -> None:
+    Model.cloudformation_name_type = staticmethod(lambda: "ModelName")  # type: ignore[method-assign]
+    FakeEndpointConfig.cloudformation_name_type = staticmethod(  # type: ignore[method-assign]
+        lambda: "EndpointConfigName"
+    )
+    FakeEndpoint.cloudformation_name_type = staticmethod(lambda: "EndpointName")  # type: ignore[method-assign]
+    parsing.get_name_type_map.cache_clear()
+    FakeEndpoint.create_from_cloudformation_json = classmethod(_create_endpoint)  # type: ignore[method-assign,assignment]
+    FakeEndpoint.update_from_cloudformation_json = classmethod(_update_endpoint)  # type: ignore[method-assign,assignment]
+    _wrap_resource_diff()
+    _wrap_stack()
+
+
+def _wait(account_id: str, region_name: str, endpoint: FakeEndpoint) -> None:
+    """Block until the endpoint's create/update settles; raise if it did not end InService."""
+    from localcloud.hooks import cloud
+
+    runtime = cloud().endpoints.get((account_id, region_name, endpoint.endpoint_name))
+    if runtime is not None and not runtime.settled.wait(ENDPOINT_WAIT_S):
+        raise SageMakerValidation(
+            f"endpoint {endpoint.endpoint_name} did not stabilise within {ENDPOINT_WAIT_S:g} s"
+        )
+    if endpoint.endpoint_status != "InService" or endpoint.failure_reason:
+        raise SageMakerValidation(
+            f"endpoint {endpoint.endpoint_name} is {endpoint.endpoint_status}: "
+            f"{endpoint.failure_reason}"
+        )
+
+
+def _create_endpoint(
+    cls: type[FakeEndpoint],
+    resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> FakeEndpoint:
+    properties = cloudformation_json["Properties"]
+    backend = sagemaker_backends[account_id][region_name]
+    endpoint = backend.create_endpoint(
+        endpoint_name=resource_name,
+        endpoint_config_name=properties["EndpointConfigName"],
+        tags=properties.get("Tags", []),
+    )
+    _wait(account_id, region_name, endpoint)
+    return endpoint
+
+
+def _update_endpoint(
+    cls: type[FakeEndpoint],
+    original_resource: FakeEndpoint,
+    new_resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+) -> FakeEndpoint:
+    properties = cloudformation_json["Properties"]
+    backend = sagemaker_backends[account_id][region_name]
+    name = original_resource.endpoint_name
+    if new_resource_name != name and "EndpointName" in properties:
+        # A new name is a replacement, as on AWS: the new endpoint first, then the old goes.
+        endpoint = _create_endpoint(
+            cls, new_resource_name, cloudformation_json, account_id, region_name
+        )
+        backend.delete_endpoint(name)
+        return endpoint
+    config_name = properties["EndpointConfigName"]
+    endpoint = backend.endpoints[name]
+    if config_name != endpoint.endpoint_config_name:
+        backend.update_endpoint(name, config_name)  # type: ignore[attr-defined]
+        _wait(account_id, region_name, endpoint)
+    return endpoint
+
+
+def _references(node: Any, found: set[str]) -> set[str]:
+    """Logical ids a template fragment refers to (Ref, Fn::GetAtt, Fn::Sub, DependsOn)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                target = value[0] if isinstance(value, list) else str(value).split(".")[0]
+                found.add(target)
+            elif key == "Fn::Sub":
+                template = value[0] if isinstance(value, list) else value
+                if isinstance(template, str):
+                    found.update(
+                        part.split("}")[0].split(".")[0] for part in template.split("${")[1:]
+                    )
+                _references(value, found)
+            elif key == "DependsOn":
+                found.update([value] if isinstance(value, str) else value)
+            else:
+                _references(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _references(item, found)
+    return found
+
+
+def _wrap_resource_diff() -> None:
+    original = parsing.ResourceMap.build_resource_diff
+
+    @functools.wraps(original)
+    def build_resource_diff(self: Any, other_template: dict[str, Any], *args: Any, **kw: Any):
+        diff = original(self, other_template, *args, **kw)
+        old, new = self._resource_json_map, other_template["Resources"]
+        refs = {name: _references(body, set()) for name, body in new.items()}
+        modified = set(diff["Modify"])
+        changed = True
+        while changed:  # a SageMaker resource that refers to a modified one is modified too
+            changed = False
+            for name, body in new.items():
+                if name in modified or name not in old or body.get("Type") not in _SAGEMAKER_TYPES:
+                    continue
+                if refs[name] & modified:
+                    modified.add(name)
+                    changed = True
+        # Dependencies first, so a dependent resolves the new name of what it refers to.
+        ordered: list[str] = []
+
+        def visit(name: str, seen: set[str]) -> None:
+            if name in ordered or name in seen:
+                return
+            seen.add(name)
+            for dep in sorted(refs.get(name, set()) & modified):
+                visit(dep, seen)
+            ordered.append(name)
+
+        for name in sorted(modified):
+            visit(name, set())
+        diff["Modify"] = ordered
+        return diff
+
+    parsing.ResourceMap.build_resource_diff = build_resource_diff  # type: ignore[method-assign]
+
+
+def _wrap_stack() -> None:
+    create_resources = FakeStack.create_resources
+    update = FakeStack.update
+
+    @functools.wraps(create_resources)
+    def create_resources_hook(self: FakeStack) -> None:
+        try:
+            create_resources(self)
+        except Exception as err:
+            reason = getattr(err, "message", None) or str(err)
+            self._add_stack_event("CREATE_FAILED", resource_status_reason=reason)
+            self.status = "ROLLBACK_IN_PROGRESS"
+            self._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
+            # What cannot be rolled back stays, as DELETE_SKIPPED would leave it.
+            with contextlib.suppress(Exception):
+                self.resource_map.delete()
+            self.status = "ROLLBACK_COMPLETE"
+            self._add_stack_event("ROLLBACK_COMPLETE")
+
+    @functools.wraps(update)
+    def update_hook(self: FakeStack, *args: Any, **kwargs: Any) -> None:
+        try:
+            update(self, *args, **kwargs)
+        except Exception as err:
+            reason = getattr(err, "message", None) or str(err)
+            self._add_stack_event("UPDATE_FAILED", resource_status_reason=reason)
+            self.status = "UPDATE_ROLLBACK_COMPLETE"
+            self._add_stack_event("UPDATE_ROLLBACK_COMPLETE", resource_status_reason=reason)
+
+    FakeStack.create_resources = create_resources_hook  # type: ignore[method-assign]
+    FakeStack.update = update_hook  # type: ignore[method-assign]

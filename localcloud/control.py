@@ -1,0 +1,212 @@
+"""Start, stop and inspect the local cloud process through its pid file (`server.json`)."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from smlocal.errors import UserError
+
+DEFAULT_PORT = 4566
+DEFAULT_STATE_DIR = ".smlocal/cloud"
+PID_FILE = "server.json"
+LOG_FILE = "server.log"
+ACCESS_KEY = "localcloud"  # any key works; moto maps unknown keys to its default account
+SECRET_KEY = "localcloud"
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+START_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 60.0
+
+
+class CloudError(UserError):
+    """The local cloud cannot be started, found or stopped as asked."""
+
+
+def read_record(state_dir: Path) -> dict[str, Any] | None:
+    """The pid file of a local cloud under `state_dir`, if there is one."""
+    try:
+        return json.loads((Path(state_dir) / PID_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) no longer serves.
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def answers(port: int, timeout_s: float = 2.0) -> bool:
+    """Whether a local cloud answers on `port` (moto's own API, no AWS signature needed)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+    try:
+        conn.request("GET", "/moto-api/config")
+        return 200 <= conn.getresponse().status < 300
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def running(state_dir: Path) -> dict[str, Any] | None:
+    """The record of the local cloud of `state_dir` if its process is alive, else None."""
+    record = read_record(state_dir)
+    if record is None or not pid_alive(int(record["pid"])):
+        return None
+    return record
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _check_can_start(state_dir: Path, port: int) -> None:
+    record = running(state_dir)
+    if record is not None:
+        raise CloudError(
+            f"the local cloud of {state_dir} already runs on {record['endpoint_url']} "
+            f"(pid {record['pid']}); `smlocal cloud stop` first"
+        )
+    if port and not _port_free(port):
+        raise CloudError(f"port {port} is in use; pick another with --port")
+
+
+def start_detached(state_dir: Path, port: int, timeout_s: float = START_TIMEOUT_S) -> dict:
+    """Start `python -m localcloud serve` in its own session; return its record once it answers."""
+    state_dir = Path(state_dir).resolve()
+    _check_can_start(state_dir, port)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = state_dir / LOG_FILE
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "localcloud",
+                "serve",
+                "--port",
+                str(port),
+                "--state-dir",
+                str(state_dir),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Its own session: it outlives this command, and `stop` can signal its whole group.
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise CloudError(
+                f"the local cloud exited with status {proc.returncode} while starting; "
+                f"{log_path}:\n{_log_tail(log_path)}"
+            )
+        record = read_record(state_dir)
+        if record is not None and record.get("pid") == proc.pid and answers(record["port"]):
+            return record
+        time.sleep(0.1)
+    proc.terminate()
+    raise CloudError(f"the local cloud did not answer within {timeout_s:g} s; see {log_path}")
+
+
+def start_foreground(state_dir: Path, port: int) -> None:
+    """Serve in this process until Ctrl-C / SIGTERM."""
+    from localcloud.server import serve
+
+    _check_can_start(Path(state_dir), port)
+    serve(Path(state_dir), port)
+
+
+def stop(state_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> dict[str, Any] | None:
+    """SIGTERM the local cloud and wait for it (and its serving processes) to exit.
+
+    Returns the record of what was stopped, None if nothing ran."""
+    record = running(state_dir)
+    if record is None:
+        (Path(state_dir) / PID_FILE).unlink(missing_ok=True)  # stale after a crash
+        return None
+    pid = int(record["pid"])
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # A detached cloud leads its own process group: whatever it left behind there goes too.
+    if pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+    else:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+    (Path(state_dir) / PID_FILE).unlink(missing_ok=True)
+    return record
+
+
+def environment(port: int) -> dict[str, str]:
+    """What a client (boto3, the CDK CLI, the SageMaker SDK) needs to reach the local cloud."""
+    return {
+        "AWS_ENDPOINT_URL": f"http://localhost:{port}",
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "CDK_DEFAULT_ACCOUNT": ACCOUNT_ID,
+        "CDK_DEFAULT_REGION": REGION,
+        "CDK_DISABLE_VERSION_CHECK": "1",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+
+
+def client(service: str, port: int, region: str = REGION) -> Any:
+    """A boto3 client for `service` on the local cloud at `port`."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=f"http://localhost:{port}",
+        region_name=region,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    )
+
+
+def summary(port: int) -> list[str]:
+    """One line per endpoint and per training job of the default account and region."""
+    sagemaker = client("sagemaker", port)
+    lines = []
+    for endpoint in sagemaker.list_endpoints(MaxResults=100)["Endpoints"]:
+        lines.append(f"  endpoint {endpoint['EndpointName']}: {endpoint['EndpointStatus']}")
+    for job in sagemaker.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]:
+        lines.append(f"  training job {job['TrainingJobName']}: {job['TrainingJobStatus']}")
+    return lines or ["  no endpoints, no training jobs"]

@@ -1,0 +1,244 @@
+"""Training jobs that really train: CreateTrainingJob runs `training.executor.TrainingRun`.
+
+moto records the job; this module runs it in the background and mirrors the run's status,
+secondary status transitions, FailureReason, ModelArtifacts and FinalMetricDataList onto the
+record, and writes each host's output to CloudWatch Logs (`/aws/sagemaker/TrainingJobs`, one
+stream `<job>/algo-N-<epoch>` per host, as SageMaker names them). The run uploads its model
+through a boto3 S3 client pointed at the local cloud itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from localcloud.errors import SageMakerValidation
+
+log = logging.getLogger("localcloud.jobs")
+
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+RESTART_REASON = "the local cloud restarted while the job ran"
+_POLL_S = 0.5
+_ACTIVE = ("InProgress", "Stopping")
+
+Key = tuple[str, str, str]  # account, region, job name
+
+
+def _request(kwargs: dict[str, Any], algorithm_specification: dict[str, Any]) -> dict[str, Any]:
+    """The CreateTrainingJob request (API field names) that moto's backend got as arguments."""
+    names = {
+        "training_job_name": "TrainingJobName",
+        "hyper_parameters": "HyperParameters",
+        "role_arn": "RoleArn",
+        "input_data_config": "InputDataConfig",
+        "output_data_config": "OutputDataConfig",
+        "resource_config": "ResourceConfig",
+        "stopping_condition": "StoppingCondition",
+        "checkpoint_config": "CheckpointConfig",
+        "tags": "Tags",
+    }
+    request = {api: kwargs[arg] for arg, api in names.items() if kwargs.get(arg) is not None}
+    request["AlgorithmSpecification"] = algorithm_specification
+    return request
+
+
+class _LogWriter:
+    """Moves log lines from the runs' threads to CloudWatch Logs in batches, on one thread, so a
+    training host never waits for the cloud's state lock."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._queue: queue.Queue[tuple[str, str, str, str, int] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._drain, name="training-logs", daemon=True)
+        self._thread.start()
+
+    def put(self, account: str, region: str, stream: str, line: str) -> None:
+        self._queue.put((account, region, stream, line, int(time.time() * 1000)))
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _drain(self) -> None:
+        while True:
+            item = self._queue.get()
+            batch = [item]
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < 1000:
+                    batch.append(self._queue.get_nowait())
+            events = [b for b in batch if b is not None]
+            if events:
+                try:
+                    self._write(events)
+                except Exception:  # logs are best effort; the job's outcome must not depend on them
+                    log.exception("could not write training logs")
+            if None in batch:
+                return
+
+    def _write(self, events: list[tuple[str, str, str, str, int]]) -> None:
+        from moto.logs.models import logs_backends
+
+        by_stream: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        for account, region, stream, line, ts in events:
+            by_stream.setdefault((account, region, stream), []).append(
+                {"timestamp": ts, "message": line}
+            )
+        with self._store.changing():
+            for (account, region, stream), log_events in by_stream.items():
+                backend = logs_backends[account][region]
+                if LOG_GROUP not in backend.groups:
+                    backend.create_log_group(LOG_GROUP, {})
+                if stream not in backend.groups[LOG_GROUP].streams:
+                    backend.create_log_stream(LOG_GROUP, stream)
+                backend.put_log_events(LOG_GROUP, stream, log_events)
+
+
+class TrainingJobs:
+    """Every training job this local cloud runs (all accounts and regions)."""
+
+    def __init__(self, state_dir: Path, endpoint_url: str, store: Any) -> None:
+        self.root = Path(state_dir) / "jobs"
+        self.endpoint_url = endpoint_url
+        self._store = store
+        self._runs: dict[Key, Any] = {}
+        self._lock = threading.Lock()
+        self._logs = _LogWriter(store)
+
+    def _s3_client(self, account: str, region: str) -> Any:
+        import boto3
+
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=region,
+            aws_access_key_id="localcloud",
+            aws_secret_access_key="localcloud",
+        )
+
+        def add_account(request: Any, **_: Any) -> None:
+            request.headers["x-moto-account-id"] = account
+
+        client.meta.events.register("before-sign.s3", add_account)
+        return client
+
+    def start(self, backend: Any, job: Any, kwargs: dict[str, Any]) -> None:
+        """Run a job moto just recorded (called inside the CreateTrainingJob request)."""
+        from training.executor import TrainingRun
+        from training.metrics import MetricDefinitionError
+
+        account, region, name = backend.account_id, backend.region_name, job.training_job_name
+        key = (account, region, name)
+        epoch = int(time.time())
+        streams = {}
+
+        def on_log(host: str, line: str) -> None:
+            stream = streams.setdefault(host, f"{name}/{host}-{epoch}")
+            self._logs.put(account, region, stream, line)
+
+        request = _request(kwargs, job.algorithm_specification)
+        try:
+            run = TrainingRun(
+                request,
+                work_dir=self.root.joinpath(*key),
+                s3_client=self._s3_client(account, region),
+                on_log=on_log,
+            )
+        except MetricDefinitionError as err:
+            del backend.training_jobs[name]
+            raise SageMakerValidation(str(err)) from None
+        # Every attribute the monitor will set exists now, inside the request's lock: a snapshot
+        # never sees the record's attribute set change size.
+        job.training_job_status = "InProgress"
+        job.secondary_status = "Starting"
+        job.secondary_status_transitions = []
+        job.failure_reason = None
+        job.final_metric_data_list = []
+        job.training_start_time = None
+        job.training_end_time = None
+        job.last_modified_time = datetime.now(UTC)
+        with self._lock:
+            self._runs[key] = run
+        run.start()
+        self._sync(job, run)
+        threading.Thread(
+            target=self._monitor, args=(key, job, run), name=f"monitor-{name}", daemon=True
+        ).start()
+
+    def _sync(self, job: Any, run: Any) -> None:
+        """Mirror the run onto moto's record (attribute assignments only)."""
+        job.training_job_status = run.status
+        job.secondary_status = run.secondary_status
+        job.secondary_status_transitions = run.secondary_status_transitions
+        job.failure_reason = run.failure_reason
+        job.final_metric_data_list = run.final_metrics or []
+        job.training_start_time = run.training_start_time
+        job.training_end_time = run.training_end_time
+        if run.model_artifact:
+            job.model_artifacts = {"S3ModelArtifacts": run.model_artifact}
+        job.last_modified_time = datetime.now(UTC)
+
+    def _monitor(self, key: Key, job: Any, run: Any) -> None:
+        while not run.wait(_POLL_S):
+            self._sync(job, run)
+        self._sync(job, run)
+        with self._lock:
+            self._runs.pop(key, None)
+        self._store.flush()  # the outcome is durable once the job has ended
+
+    def stop(self, backend: Any, job: Any) -> None:
+        """StopTrainingJob: returns at once; the job goes Stopping → Stopped."""
+        key = (backend.account_id, backend.region_name, job.training_job_name)
+        with self._lock:
+            run = self._runs.get(key)
+        if run is None or job.training_job_status not in _ACTIVE:
+            raise SageMakerValidation(
+                f"The training job {job.training_job_name} is {job.training_job_status}; "
+                "only an InProgress job can be stopped."
+            )
+        run.stop()
+        self._sync(job, run)
+
+    def running(self) -> list[Any]:
+        with self._lock:
+            return list(self._runs.values())
+
+    def recover(self, backends: Any) -> None:
+        """After a restart nothing runs the jobs that were in progress: they failed."""
+        now = datetime.now(UTC)
+        for _account, _region, backend in backends.iter_backends():
+            for job in backend.training_jobs.values():
+                if job.training_job_status not in _ACTIVE:
+                    continue
+                transitions = list(getattr(job, "secondary_status_transitions", []) or [])
+                if transitions and "EndTime" not in transitions[-1]:
+                    transitions[-1]["EndTime"] = now
+                transitions.append(
+                    {
+                        "Status": "Failed",
+                        "StartTime": now,
+                        "EndTime": now,
+                        "StatusMessage": RESTART_REASON,
+                    }
+                )
+                job.secondary_status_transitions = transitions
+                job.training_job_status = "Failed"
+                job.secondary_status = "Failed"
+                job.failure_reason = RESTART_REASON
+                job.training_end_time = now
+                job.last_modified_time = now
+
+    def stop_all(self, timeout_s: float = 20.0) -> None:
+        """Stop every running job and wait for its hosts to exit (the cloud is shutting down)."""
+        runs = self.running()
+        for run in runs:
+            run.stop()
+        deadline = time.monotonic() + timeout_s
+        for run in runs:
+            run.wait(max(0.0, deadline - time.monotonic()))
+        self._logs.close()

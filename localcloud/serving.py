@@ -1,0 +1,183 @@
+"""One serving process (`python -m inference.server`) and its in-flight request count.
+
+The local cloud never parses a model itself: it unpacks `model.tar.gz`, starts the project's
+inference server on a free port, waits for `GET /ping`, and forwards invocations to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# SageMaker gives a container this long to download its model and answer /ping.
+STARTUP_TIMEOUT_S = 180.0
+# A real-time endpoint's container must answer an invocation within 60 s.
+INVOKE_TIMEOUT_S = 60.0
+_FAILURE_REASON_MAX = 1024  # DescribeEndpoint.FailureReason's length limit
+
+
+class StartError(Exception):
+    """The model could not be served; the message becomes the endpoint's FailureReason."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def unpack_model(archive: bytes, target: Path) -> Path:
+    """Extract a `model.tar.gz` body into `target/model` (the container's /opt/ml/model)."""
+    import io
+
+    model_dir = target / "model"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:
+            # The "data" filter refuses absolute paths, `..` and links that leave the target.
+            tar.extractall(model_dir, filter="data")
+    except (tarfile.TarError, OSError) as err:
+        raise StartError(f"the model data is not a readable tar.gz archive: {err}") from None
+    return model_dir
+
+
+def _tail(path: Path, lines: int = 6) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    kept = [line for line in text.splitlines() if line.strip()][-lines:]
+    return " | ".join(kept)
+
+
+def clip_reason(reason: str) -> str:
+    return reason if len(reason) <= _FAILURE_REASON_MAX else reason[: _FAILURE_REASON_MAX - 1] + "…"
+
+
+@dataclass
+class ServingProcess:
+    """A started `inference.server`; `inflight` counts requests forwarded to it right now."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    workdir: Path
+    log_path: Path
+    inflight: int = 0
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+
+    @classmethod
+    def start(
+        cls,
+        model_dir: Path,
+        workdir: Path,
+        *,
+        workers: int,
+        serverless: bool,
+        environment: dict[str, str],
+        timeout_s: float = STARTUP_TIMEOUT_S,
+    ) -> ServingProcess:
+        """Start the server and wait until /ping answers 200; StartError (process gone) if not."""
+        port = free_port()
+        log_path = workdir / "serve.log"
+        env = {**os.environ, **environment, "PYTHONUNBUFFERED": "1"}
+        # The model must not reach the cloud by accident through the user's endpoint settings.
+        env.pop("AWS_ENDPOINT_URL", None)
+        command = [
+            sys.executable,
+            "-m",
+            "inference.server",
+            "--model-dir",
+            str(model_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ]
+        if serverless:
+            command.append("--serverless")
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+            )
+        serving = cls(proc=proc, port=port, workdir=workdir, log_path=log_path)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            code = proc.poll()
+            if code is not None:
+                detail = _tail(log_path) or "no output"
+                raise StartError(
+                    clip_reason(f"the serving process exited with status {code}: {detail}")
+                )
+            if serving.ping():
+                return serving
+            time.sleep(0.1)
+        serving.kill()
+        raise StartError(f"the model did not answer GET /ping within {timeout_s:g} s")
+
+    def ping(self) -> bool:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+        try:
+            conn.request("GET", "/ping")
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
+        finally:
+            conn.close()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def enter(self) -> None:
+        with self._cond:
+            self.inflight += 1
+
+    def leave(self) -> None:
+        with self._cond:
+            self.inflight -= 1
+            if self.inflight == 0:
+                self._cond.notify_all()
+
+    def invoke(
+        self, body: bytes, headers: dict[str, str], timeout_s: float = INVOKE_TIMEOUT_S
+    ) -> tuple[int, dict[str, str], bytes]:
+        """POST /invocations; (status, headers, body). OSError when the process cannot answer."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout_s)
+        try:
+            conn.request("POST", "/invocations", body=body, headers=headers)
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+    def retire(self, drain_timeout_s: float = INVOKE_TIMEOUT_S + 5) -> None:
+        """Wait until no forwarded request is in flight, then stop (SIGTERM drains)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.inflight == 0, timeout=drain_timeout_s)
+        self.stop()
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        self.proc.wait()

@@ -1,0 +1,69 @@
+"""One synthesis per session: every fixture manifest's stacks in one App, with cdk-nag."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from stack_fixtures import SHA_B, URL_B, write_manifests
+
+REPO = Path(__file__).resolve().parents[2]
+CHANGED_PIN_ID = "ChangedPinProd"
+"""A second prod EndpointStack in the same App whose only difference is a new pin."""
+
+
+@dataclass
+class Synth:
+    manifests: Path
+    outdir: Path
+    validation_error: str | None
+
+    def template_text(self, artifact_id: str) -> str:
+        return (self.outdir / f"{artifact_id}.template.json").read_text()
+
+    def template(self, artifact_id: str) -> dict[str, Any]:
+        return json.loads(self.template_text(artifact_id))
+
+    def manifest(self) -> dict[str, Any]:
+        return json.loads((self.outdir / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    import aws_cdk as cdk
+    from cdk_nag import AwsSolutionsChecks
+
+    from smlocal.manifest import ModelPin, load_all
+    from stacks.endpoint_stack import EndpointStack
+    from stacks.wiring import add_stacks
+
+    manifests = write_manifests(tmp_path_factory.mktemp("manifests"))
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    envs = load_all(manifests)
+    # The same context (feature flags) the CLI passes from cdk.json, so the templates match.
+    context = json.loads((REPO / "cdk.json").read_text())["context"]
+    context["aws:cdk:enable-path-metadata"] = True  # the CLI's default
+    app = cdk.App(outdir=str(outdir), context=context, analytics_reporting=False)
+    add_stacks(app, envs)
+    prod = envs["prod"]
+    changed = prod.model_copy(
+        update={"model": ModelPin(model_data_url=URL_B, sha256=SHA_B, training_job="job-b")}
+    )
+    EndpointStack(
+        app,
+        CHANGED_PIN_ID,
+        stack_name="SageMakerEndpoint-prod",
+        environment=changed,
+        env=cdk.Environment(account=prod.account, region=prod.region),
+        synthesizer=cdk.BootstraplessSynthesizer(),
+    )
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    error = None
+    try:
+        app.synth()
+    except RuntimeError as err:  # nag findings fail the synth after the templates are written
+        error = str(err)
+    return Synth(manifests=manifests, outdir=outdir, validation_error=error)

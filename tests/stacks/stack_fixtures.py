@@ -1,0 +1,92 @@
+"""Fixture manifests for the stack tests (never environments/*.yaml: pins there move)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ACCOUNT = "123456789012"
+EU_ACCOUNT = "210987654321"
+KMS_KEY_ARN = f"arn:aws:kms:eu-west-1:{EU_ACCOUNT}:key/0a1b2c3d-0000-4000-8000-000000000001"
+SHA_A = "a" * 64
+SHA_B = "b" * 64
+URL_A = f"s3://sagemaker-us-east-1-{ACCOUNT}/mnist/job-a/output/model.tar.gz"
+URL_B = f"s3://sagemaker-us-east-1-{ACCOUNT}/mnist/job-b/output/model.tar.gz"
+
+
+def _pin(url: str, sha: str) -> str:
+    return f"""model:
+  model_data_url: {url}
+  sha256: "{sha}"
+  training_job: mnist-job
+  metrics: {{test_accuracy: 0.97}}
+  pinned_at: "2026-01-02T03:04:05Z"
+"""
+
+
+MANIFESTS: dict[str, str] = {
+    "dev": f"""# serverless, pinned
+name: dev
+account: "{ACCOUNT}"
+region: us-east-1
+endpoint_kind: serverless
+serverless: {{memory_size_mb: 2048, max_concurrency: 5}}
+"""
+    + _pin(URL_A, SHA_A),
+    "staging": f"""# serverless with provisioned concurrency, pinned
+name: staging
+account: "{ACCOUNT}"
+region: us-east-1
+endpoint_kind: serverless
+serverless: {{memory_size_mb: 3072, max_concurrency: 10, provisioned_concurrency: 2}}
+"""
+    + _pin(URL_A, SHA_A),
+    "prod": f"""# provisioned with autoscaling, pinned, bucket retained
+name: prod
+account: "{ACCOUNT}"
+region: us-east-1
+bucket_removal_policy: retain
+endpoint_kind: provisioned
+provisioned:
+  instance_type: ml.m5.large
+  initial_instance_count: 2
+  autoscaling: {{min: 1, max: 4, target_invocations_per_instance: 200}}
+"""
+    + _pin(URL_A, SHA_A),
+    "qa": f"""# no pin yet: platform stack only
+name: qa
+account: "{ACCOUNT}"
+region: us-east-1
+endpoint_kind: serverless
+serverless: {{memory_size_mb: 1024, max_concurrency: 1}}
+model: {{}}
+""",
+    "eu": f"""# another account+region, bucket encrypted with a KMS key, no autoscaling
+name: eu
+account: "{EU_ACCOUNT}"
+region: eu-west-1
+bucket_kms_key_arn: {KMS_KEY_ARN}
+endpoint_kind: provisioned
+provisioned: {{instance_type: ml.c5.large}}
+"""
+    + _pin(f"s3://sagemaker-eu-west-1-{EU_ACCOUNT}/mnist/job-e/output/model.tar.gz", SHA_A),
+}
+
+PLATFORM_US = f"SageMakerPlatform-{ACCOUNT}-us-east-1"
+PLATFORM_EU = f"SageMakerPlatform-{EU_ACCOUNT}-eu-west-1"
+STACKS = [
+    PLATFORM_US,
+    PLATFORM_EU,
+    "SageMakerEndpoint-dev",
+    "SageMakerEndpoint-staging",
+    "SageMakerEndpoint-prod",
+    "SageMakerEndpoint-eu",
+]
+"""What `add_stacks` builds from MANIFESTS (qa has no pin, hence no endpoint stack)."""
+
+
+def write_manifests(directory: Path) -> Path:
+    """Write MANIFESTS into `directory` and return it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in MANIFESTS.items():
+        (directory / f"{name}.yaml").write_text(text)
+    return directory

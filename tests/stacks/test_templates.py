@@ -1,0 +1,77 @@
+"""Every synthesized template: snapshot, cfn-lint, cdk-nag, determinism."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from cfnlint.api import lint_file
+from conftest import REPO, Synth
+from stack_fixtures import STACKS
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+
+
+def test_builds_one_platform_per_account_region_and_one_endpoint_per_pinned_env(
+    synth: Synth,
+) -> None:
+    artifacts = synth.manifest()["artifacts"]
+    stacks = {name for name, a in artifacts.items() if a["type"] == "aws:cloudformation:stack"}
+    assert stacks == {*STACKS, "ChangedPinProd"}
+
+
+def test_endpoint_stacks_depend_on_their_platform(synth: Synth) -> None:
+    artifacts = synth.manifest()["artifacts"]
+    assert artifacts["SageMakerEndpoint-prod"]["dependencies"] == [
+        "SageMakerPlatform-123456789012-us-east-1"
+    ]
+    assert artifacts["SageMakerEndpoint-eu"]["dependencies"] == [
+        "SageMakerPlatform-210987654321-eu-west-1"
+    ]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_template_snapshot(synth: Synth, stack: str, snapshot: SnapshotAssertion) -> None:
+    assert synth.template(stack) == snapshot(extension_class=JSONSnapshotExtension)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cfn_lint_clean(synth: Synth, stack: str) -> None:
+    matches = lint_file(synth.outdir / f"{stack}.template.json")
+    assert [str(m) for m in matches] == []
+
+
+def test_cdk_nag_aws_solutions_has_no_unacknowledged_findings(synth: Synth) -> None:
+    report = synth.outdir / "validation-report.json"
+    details = report.read_text() if report.exists() else ""
+    assert synth.validation_error is None, details
+
+
+def test_templates_carry_no_asset_or_bootstrap_references(synth: Synth) -> None:
+    for stack in STACKS:
+        text = synth.template_text(stack)
+        assert "BootstrapVersion" not in text
+        assert "cdk-hnb659fds" not in text  # the default bootstrap qualifier
+        assert "AWS::CDK::Metadata" not in text
+
+
+@pytest.mark.slow
+def test_cli_synth_is_byte_identical_to_in_process_synth(synth: Synth, tmp_path: Path) -> None:
+    """Two synths (this session's and the CDK CLI's, in another process) give the same bytes."""
+    env = {**os.environ, "CDK_DISABLE_VERSION_CHECK": "1"}
+    env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    out = tmp_path / "cdk.out"
+    result = subprocess.run(
+        ["npx", "cdk", "synth", "--quiet", "-c", f"envdir={synth.manifests}", "-o", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    for stack in STACKS:
+        cli = (out / f"{stack}.template.json").read_bytes()
+        assert cli == (synth.outdir / f"{stack}.template.json").read_bytes(), stack

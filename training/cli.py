@@ -1,22 +1,28 @@
-"""CLI commands of this room, registered on the `smlocal` app."""
+"""CLI commands of this room (`data prepare`, `train`, `pin`), registered on the `smlocal` app."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 data_app = typer.Typer(no_args_is_help=True, help="Training data in the MNIST IDX format.")
+
+ENVDIR_HELP = "Manifests folder [default: environments/]"
 
 
 @data_app.command("prepare")
 def data_prepare(
-    out: Path = typer.Option(Path("data/mnist"), "--out", help="Output folder [data/mnist]"),
+    out: Path = typer.Option(Path("data/mnist"), "--out", help="Output folder"),
     source: str = typer.Option(
         "digits",
         "--source",
         help="digits: scikit-learn's digits upscaled to 28×28 (no network); "
-        "mnist: download real MNIST, falling back to digits [digits]",
+        "mnist: download real MNIST, falling back to digits",
     ),
 ) -> None:
     """Write an MNIST-format training channel (4 IDX files) into --out."""
@@ -25,6 +31,116 @@ def data_prepare(
     prepare(out, source)  # type: ignore[arg-type]  # prepare validates the value
 
 
+def train(
+    env_name: str = typer.Option(..., "--env", help="Environment (environments/<env>.yaml)"),
+    instance_count: int = typer.Option(1, "--instance-count", help="Hosts (data-parallel)"),
+    instance_type: str = typer.Option("ml.c5.2xlarge", "--instance-type"),
+    epochs: int = typer.Option(1, "--epochs"),
+    batch_size: int = typer.Option(64, "--batch-size"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="One batch per epoch (smoke test)"),
+    data: str = typer.Option("data/mnist", "--data", help="Local IDX folder or s3:// prefix"),
+    max_runtime: int = typer.Option(86400, "--max-runtime", help="MaxRuntimeInSeconds"),
+    spot: bool = typer.Option(False, "--spot", help="Managed spot training, with checkpoints"),
+    wait: bool = typer.Option(False, "--wait", help="Wait, streaming the job's logs"),
+    pin: bool = typer.Option(False, "--pin", help="Pin the model when it completes (--wait)"),
+    envdir: Path = typer.Option(None, "--envdir", help=ENVDIR_HELP),
+) -> None:
+    """Submit the MNIST training job of an environment (SageMaker or the local cloud)."""
+    from rich.console import Console
+
+    from smlocal import aws
+    from smlocal.manifest import load
+    from training.submit import submit, wait_for_job
+
+    console = Console(stderr=True)
+    env = load(env_name, envdir)
+    hyperparameters: dict[str, object] = {"epochs": epochs, "batch-size": batch_size}
+    if dry_run:
+        hyperparameters["dry-run"] = True
+    s3 = aws.client("s3", env)
+    sagemaker = aws.client("sagemaker", env)
+    submitted = submit(
+        env,
+        sagemaker=sagemaker,
+        s3=s3,
+        data=data,
+        hyperparameters=hyperparameters,
+        instance_type=instance_type,
+        instance_count=instance_count,
+        max_runtime_sec=max_runtime,
+        use_spot=spot,
+        console=console,
+    )
+    if not (wait or pin):
+        console.print(f"follow it with: smlocal pin --env {env.name} --job {submitted.job_name}")
+        return
+    job = wait_for_job(sagemaker, aws.client("logs", env), submitted.job_name, console=console)
+    _report(console, job)
+    if pin:
+        _pin(console, env.name, job, s3, envdir)
+
+
+def _report(console: Console, job: dict[str, Any]) -> None:
+    name, state = job["TrainingJobName"], job["TrainingJobStatus"]
+    if state != "Completed":
+        console.print(
+            f"[bold red]training job {name} {state}[/]: "
+            f"{job.get('FailureReason', 'no reason given')}",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    metrics = ", ".join(
+        f"{m['MetricName']}={m['Value']:g}" for m in job.get("FinalMetricDataList", [])
+    )
+    console.print(
+        f"[green]training job {name} Completed[/]: "
+        f"{job['ModelArtifacts']['S3ModelArtifacts']} ({metrics or 'no metrics'})",
+        highlight=False,
+    )
+
+
+def _pin(
+    console: Console, env_name: str, job: dict[str, Any], s3: Any, envdir: Path | None
+) -> None:
+    from smlocal.manifest import manifest_path
+    from training.pin import pin_description
+
+    model = pin_description(env_name, job, s3_client=s3, envdir=envdir)
+    console.print(
+        f"pinned {model.model_data_url} (sha256 {model.sha256}) into "
+        f"{manifest_path(env_name, envdir)}",
+        highlight=False,
+    )
+
+
+def pin(
+    env_name: str = typer.Option(..., "--env", help="Environment (environments/<env>.yaml)"),
+    job_name: str = typer.Option(..., "--job", help="A Completed training job"),
+    envdir: Path = typer.Option(None, "--envdir", help=ENVDIR_HELP),
+) -> None:
+    """Pin a Completed training job's model (checksum verified) into the environment manifest."""
+    from rich.console import Console
+
+    from smlocal import aws
+    from smlocal.manifest import load
+    from training.pin import pin_training_job
+
+    env = load(env_name, envdir)
+    model = pin_training_job(
+        env.name,
+        job_name,
+        sagemaker_client=aws.client("sagemaker", env),
+        s3_client=aws.client("s3", env),
+        envdir=envdir,
+    )
+    Console(stderr=True).print(
+        f"pinned {model.model_data_url} (sha256 {model.sha256}) from {job_name}",
+        highlight=False,
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add this room's commands to `app` (imports inside commands stay lazy)."""
     app.add_typer(data_app, name="data")
+    app.command("train")(train)
+    app.command("pin")(pin)

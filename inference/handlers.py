@@ -116,8 +116,10 @@ def _import(program: Path) -> ModuleType:
         raise ModelLoadError(f"program {program} is not a python file")
     module = importlib.util.module_from_spec(spec)
     directory = str(program.parent)
+    # The script's helper modules import as in the container; appended, not prepended, so a
+    # code/inference.py never shadows this package (spawned --workers re-import it by name).
     if directory not in sys.path:
-        sys.path.insert(0, directory)  # the script's helper modules import as in the container
+        sys.path.append(directory)
     try:
         spec.loader.exec_module(module)
     except Exception as err:

@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import time
 import uuid
@@ -226,6 +227,9 @@ def serve(
         file=sys.stderr,
         flush=True,
     )
+    # uvicorn drains, then re-raises SIGTERM; exit cleanly instead (status 0, atexit runs and
+    # removes an extracted model.tar.gz).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if workers == 1:
         app = create_app(handlers, max_payload_bytes=max_payload, timeout_s=timeout_s)
         uvicorn.run(app, **options)

@@ -1,0 +1,148 @@
+"""The contract with a really served process: boto3 invoke_endpoint unchanged, start failures,
+SIGTERM drain, several workers, and 10,000 requests at 32 concurrency without an error."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import httpx
+import numpy as np
+import pytest
+from botocore.config import Config
+from inference_testkit import ROOT, Served, build_model_dir
+
+pytestmark = pytest.mark.slow
+
+SLOW = """
+    import pathlib
+    import time
+
+    def model_fn(model_dir):
+        return pathlib.Path(model_dir)
+
+    def transform_fn(model, body, content_type, accept):
+        (model / "started").touch()
+        time.sleep(float(body))
+        return b'{"slept": true}', "application/json"
+"""
+
+
+def runtime_client(url: str):
+    return boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def test_boto3_invoke_endpoint_works_unchanged(served: Served) -> None:
+    runtime = runtime_client(served.url)
+    images = np.zeros((2, 28, 28), dtype=np.uint8)
+    response = runtime.invoke_endpoint(
+        EndpointName="mnist-dev",
+        Body=json.dumps(images.tolist()),
+        ContentType="application/json",
+        Accept="application/json",
+    )
+    assert response["ContentType"] == "application/json"
+    assert response["InvokedProductionVariant"] == "AllTraffic"
+    assert len(json.loads(response["Body"].read())["predictions"]) == 2
+
+
+def test_boto3_sees_sagemaker_errors(served: Served) -> None:
+    runtime = runtime_client(served.url)
+    with pytest.raises(runtime.exceptions.ModelError) as caught:
+        runtime.invoke_endpoint(EndpointName="mnist-dev", Body=b"[1,", ContentType="text/csv")
+    error = caught.value.response
+    assert error["OriginalStatusCode"] == 400
+    assert "not valid text/csv" in error["OriginalMessage"]
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 424
+
+    with pytest.raises(runtime.exceptions.ClientError) as caught:
+        runtime.invoke_endpoint(EndpointName="mnist-dev", Body=b"0" * (6 * 1024 * 1024 + 10))
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+
+
+def test_a_model_that_cannot_load_fails_at_start(tmp_path: Path) -> None:
+    model_dir = build_model_dir(tmp_path, "def predict_fn(data, model):\n    return data\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "inference.server", "--model-dir", str(model_dir), "--port", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "defines no model_fn" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sigterm_drains_in_flight_requests(tmp_path: Path) -> None:
+    model_dir = build_model_dir(tmp_path, SLOW)
+    server = Served(model_dir).wait_ready()
+    answers: list[httpx.Response] = []
+    request = threading.Thread(
+        target=lambda: answers.append(httpx.post(server.url + "/invocations", content=b"1.5"))
+    )
+    try:
+        request.start()
+        # Stop the server once the request is in the model (the script marks it).
+        for _ in range(600):
+            if (model_dir / "started").exists():
+                break
+            time.sleep(0.05)
+        server.process.terminate()
+        request.join(timeout=30)
+        assert server.process.wait(timeout=30) == 0
+    finally:
+        server.stop()
+    assert [a.status_code for a in answers] == [200]
+    assert answers[0].json() == {"slept": True}
+
+
+def test_several_workers_serve(model_dir: Path) -> None:
+    server = Served(model_dir, "--workers", "2").wait_ready()
+    try:
+        body = json.dumps([[0] * 784]).encode()
+        statuses = {
+            httpx.post(server.url + "/invocations", content=body).status_code for _ in range(20)
+        }
+        assert statuses == {200}
+    finally:
+        assert server.stop() == 0
+
+
+def test_load_10000_requests_at_32_concurrency(served: Served) -> None:
+    total, concurrency = 10_000, 32
+    body = json.dumps(np.random.default_rng(0).integers(0, 256, (1, 784)).tolist()).encode()
+
+    async def run() -> list[int]:
+        statuses: list[int] = []
+        remaining = iter(range(total))
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(base_url=served.url, limits=limits, timeout=60) as http:
+
+            async def worker() -> None:
+                for _ in remaining:
+                    response = await http.post(
+                        "/invocations", content=body, headers={"content-type": "application/json"}
+                    )
+                    statuses.append(response.status_code)
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return statuses
+
+    statuses = asyncio.run(run())
+    assert len(statuses) == total
+    assert statuses.count(200) == total, {s: statuses.count(s) for s in set(statuses)}
+    assert httpx.get(served.url + "/ping").status_code == 200

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from smlocal.gitops.promote import PinChange
 
 ENVDIR = typer.Option(None, "--envdir", help="Manifests folder [default: environments/]")
 
@@ -47,7 +51,7 @@ class _RichReporter:
             yield lambda n: bar.advance(task, n)
 
 
-def _confirm(yes: bool):
+def _confirm(yes: bool) -> Callable[[str], bool]:
     def ask(question: str) -> bool:
         return yes or typer.confirm(question, default=False)
 
@@ -60,7 +64,7 @@ def _diff_syntax(diff: str) -> object:
     return Syntax(diff, "diff", theme="ansi_dark", background_color="default")
 
 
-def _print_change(change) -> None:
+def _print_change(change: PinChange) -> None:
     from rich.console import Console
 
     console = Console(soft_wrap=True)

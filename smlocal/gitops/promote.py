@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+import boto3
 from ruamel.yaml import YAML
 
 from smlocal import manifest
@@ -189,9 +190,9 @@ def promote(
 
 
 def _copy_verified(
-    src_session,
+    src_session: boto3.Session,
     src_url: S3Url,
-    dst_session,
+    dst_session: boto3.Session,
     dst_url: S3Url,
     sha256: str,
     nbytes: int,

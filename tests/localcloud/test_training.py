@@ -1,0 +1,89 @@
+"""Training jobs on the local cloud, through boto3: they really run, several hosts, real logs."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from cloudkit import (
+    BUCKET,
+    training_request,
+    upload_sourcedir,
+    wait_job,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_host_job_completes_with_metrics_artifact_and_transitions(
+    trained_job: dict[str, Any], s3: Any
+) -> None:
+    assert trained_job["TrainingJobStatus"] == "Completed", trained_job.get("FailureReason")
+    assert trained_job["SecondaryStatus"] == "Completed"
+    statuses = [t["Status"] for t in trained_job["SecondaryStatusTransitions"]]
+    assert statuses == ["Starting", "Downloading", "Training", "Uploading", "Completed"]
+    metrics = {m["MetricName"]: m["Value"] for m in trained_job["FinalMetricDataList"]}
+    assert set(metrics) == {"train_loss", "test_accuracy"}  # the request's, not moto's made-up
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 or 0.0 <= metrics["test_accuracy"] <= 100.0
+    assert trained_job["TrainingStartTime"] <= trained_job["TrainingEndTime"]
+    url = trained_job["ModelArtifacts"]["S3ModelArtifacts"]
+    assert url == f"s3://{BUCKET}/output/mnist-2-hosts/output/model.tar.gz"
+    body = s3.get_object(Bucket=BUCKET, Key=url.split("/", 3)[3])["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        assert {"model.pth", "code/inference.py"} <= set(tar.getnames())
+
+
+def test_each_host_logs_to_its_own_cloudwatch_stream(trained_job: dict[str, Any], cloud) -> None:
+    logs = cloud.client("logs")
+    streams = logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix="mnist-2-hosts/"
+    )["logStreams"]
+    names = sorted(s["logStreamName"].split("/")[1].rsplit("-", 1)[0] for s in streams)
+    assert names == ["algo-1", "algo-2"]
+    first = next(s for s in streams if "/algo-1-" in s["logStreamName"])
+    events = logs.get_log_events(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=first["logStreamName"]
+    )["events"]
+    assert any("test_accuracy=" in e["message"] for e in events)
+
+
+def test_a_failing_script_fails_the_job_with_its_error(
+    sagemaker: Any, s3: Any, training_inputs: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "broken.py"
+    script.write_text("raise ValueError('the learning rate is a banana')\n")
+    sourcedir = upload_sourcedir(s3, "code/broken/sourcedir.tar.gz", {"broken.py": script})
+    request = training_request("broken-job", sourcedir, training_inputs, program="broken.py")
+    sagemaker.create_training_job(**request)
+    job = wait_job(sagemaker, "broken-job")
+    assert job["TrainingJobStatus"] == "Failed"
+    assert "the learning rate is a banana" in job["FailureReason"]
+    assert job["SecondaryStatusTransitions"][-1]["Status"] == "Failed"
+
+
+def test_stop_training_job_stops_it(
+    sagemaker: Any, s3: Any, training_inputs: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "sleepy.py"
+    script.write_text("import time\nprint('sleeping', flush=True)\ntime.sleep(300)\n")
+    sourcedir = upload_sourcedir(s3, "code/sleepy/sourcedir.tar.gz", {"sleepy.py": script})
+    request = training_request("sleepy-job", sourcedir, training_inputs, program="sleepy.py")
+    sagemaker.create_training_job(**request)
+    assert sagemaker.describe_training_job(TrainingJobName="sleepy-job")["TrainingJobStatus"] in (
+        "InProgress",
+    )
+    sagemaker.stop_training_job(TrainingJobName="sleepy-job")
+    job = wait_job(sagemaker, "sleepy-job", timeout_s=60)
+    assert job["TrainingJobStatus"] == "Stopped"
+    with pytest.raises(ClientError, match="only an InProgress job can be stopped"):
+        sagemaker.stop_training_job(TrainingJobName="sleepy-job")
+
+
+def test_job_names_are_unique(sagemaker: Any, trained_job: dict[str, Any]) -> None:
+    request = training_request("mnist-2-hosts", "s3://x/y.tar.gz", "s3://x/data")
+    with pytest.raises(ClientError, match="already exists"):
+        sagemaker.create_training_job(**request)

@@ -37,24 +37,18 @@ job: the other hosts are terminated, nothing is uploaded. No process outlives th
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
-import hashlib
 import os
-import shutil
-import signal
 import socket
-import subprocess
 import sys
-import tarfile
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from training.hosts import HostProcess, end_all
 from training.metrics import MetricParser
 from training.scriptmode import (
     FetchError,
@@ -62,6 +56,8 @@ from training.scriptmode import (
     fetch_prefix,
     fetch_sourcedir,
     host_environment,
+    link_tree,
+    pack_dir,
     split_s3,
     user_args,
 )
@@ -80,25 +76,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _describe_exit(code: int) -> str:
-    if code < 0:
-        try:
-            return f"was killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"was killed by signal {-code}"
-    return f"exited with code {code}"
-
-
-class _Host:
-    def __init__(self, name: str, address: str, root: Path) -> None:
-        self.name, self.address, self.root = name, address, root
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.exit_code: int | None = None
-        self.exited_at = 0.0
-        self.stderr_tail: deque[str] = deque(maxlen=_STDERR_TAIL)
-        self.threads: list[threading.Thread] = []
 
 
 class TrainingRun:
@@ -126,7 +103,7 @@ class TrainingRun:
         count = int(self.request["ResourceConfig"]["InstanceCount"])
         self.hosts = [f"algo-{i}" for i in range(1, count + 1)]
         self.addresses = {h: f"127.0.0.{i}" for i, h in enumerate(self.hosts, start=1)}
-        self._hosts = [_Host(h, self.addresses[h], self.work_dir / h) for h in self.hosts]
+        self._hosts = [HostProcess(h, self.addresses[h], self.work_dir / h) for h in self.hosts]
         definitions = self.request["AlgorithmSpecification"].get("MetricDefinitions", [])
         self._metrics = MetricParser(definitions)
         self.logs: dict[str, list[str]] = {h: [] for h in self.hosts}
@@ -211,7 +188,7 @@ class TrainingRun:
 
     @property
     def pids(self) -> dict[str, int]:
-        return {h.name: h.proc.pid for h in self._hosts if h.proc is not None}
+        return {h.name: h.pid for h in self._hosts if h.pid is not None}
 
     # --- the job ----------------------------------------------------------------------------
 
@@ -261,10 +238,9 @@ class TrainingRun:
             reason = f"InternalServerError: {type(err).__name__}: {err}"
             self._finish("Failed", "Failed", "Training job failed", reason)
         finally:
-            self._kill_all(grace=0)
+            end_all(self._hosts, grace=0)
             for host in self._hosts:
-                for t in host.threads:
-                    t.join(timeout=5)
+                host.join_output()
             self._done.set()
 
     def _prepare(self) -> tuple[dict[str, Any], str]:
@@ -290,9 +266,9 @@ class TrainingRun:
             fetch_prefix(source["S3Uri"], shared / "data" / channel["ChannelName"], self._s3)
         for host in self._hosts:
             # Hard links: each host sees its own /opt/ml tree without copying the data.
-            _link_tree(shared / "code", host.root / "code")
+            link_tree(shared / "code", host.root / "code")
             if (shared / "data").is_dir():
-                _link_tree(shared / "data", host.root / "input" / "data")
+                link_tree(shared / "data", host.root / "input" / "data")
         return hyperparameters, str(program)
 
     def _launch(self, hyperparameters: Mapping[str, Any], program: str) -> None:
@@ -340,106 +316,58 @@ class TrainingRun:
             with self._lock:
                 if self._stop_requested:
                     return
-                host.proc = subprocess.Popen(
-                    command,
-                    cwd=code,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    start_new_session=True,  # own process group: killpg reaches its children
+                host.launch(
+                    command, cwd=Path(code), env=env, on_line=self._line, on_exit=self._wake.set
                 )
-            host.threads = [
-                threading.Thread(target=self._read, args=(host, host.proc.stdout, False)),
-                threading.Thread(target=self._read, args=(host, host.proc.stderr, True)),
-                threading.Thread(target=self._reap, args=(host,)),
-            ]
-            for t in host.threads:
-                t.daemon = True
-                t.start()
 
-    def _read(self, host: _Host, stream: Any, is_stderr: bool) -> None:
-        first = host is self._hosts[0]
-        for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            when = _now()
-            with self._lock:
-                self.logs[host.name].append(line)
-                if is_stderr:
-                    host.stderr_tail.append(line)
-                if first:
-                    self._metrics.feed(line, when)
-            if self._on_log is not None:
-                try:
-                    self._on_log(host.name, line)
-                except Exception as err:  # a broken log sink must not break the job
-                    print(f"training {self.job_name}: on_log failed: {err}", file=sys.stderr)
-        stream.close()
-
-    def _reap(self, host: _Host) -> None:
-        assert host.proc is not None
-        code = host.proc.wait()
-        host.exited_at = time.monotonic()
-        host.exit_code = code
-        self._wake.set()
+    def _line(self, host: HostProcess, line: str, is_stderr: bool) -> None:
+        when = _now()
+        with self._lock:
+            self.logs[host.name].append(line)
+            if host is self._hosts[0]:
+                self._metrics.feed(line, when)
+        if self._on_log is not None:
+            try:
+                self._on_log(host.name, line)
+            except Exception as err:  # a broken log sink must not break the job
+                print(f"training {self.job_name}: on_log failed: {err}", file=sys.stderr)
 
     def _supervise(self) -> tuple[str, str | None]:
         started = time.monotonic()
         max_runtime = self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
         while True:
             if self._stop_requested:
-                self._kill_all(grace=self._stop_grace)
+                end_all(self._hosts, grace=self._stop_grace)
                 return "stopped", None
             failed = [h for h in self._hosts if h.exit_code not in (None, 0)]
             if failed:
                 first = min(failed, key=lambda h: h.exited_at)  # the cause, not its echoes
-                self._kill_all(grace=5.0)
-                for t in first.threads[:2]:
-                    t.join(timeout=5)  # the last stderr lines, for the reason
-                return "failed", self._reason(first)
+                end_all(self._hosts, grace=5.0)
+                first.join_output()  # the last stderr lines, for the reason
+                return "failed", first.failure()
             if all(h.exit_code == 0 for h in self._hosts):
+                for h in self._hosts:
+                    h.join_output()  # the last lines hold the final metrics
                 return "completed", None
             if max_runtime and time.monotonic() - started > max_runtime:
-                self._kill_all(grace=self._stop_grace)
+                end_all(self._hosts, grace=self._stop_grace)
                 return "max_runtime", None
             self._wake.wait(0.2)
             self._wake.clear()
-
-    def _reason(self, host: _Host) -> str:
-        assert host.exit_code is not None
-        with self._lock:
-            tail = "\n".join(host.stderr_tail)
-        return (
-            f"AlgorithmError: ExecuteUserScriptError: host {host.name} ({host.address}) "
-            f"{_describe_exit(host.exit_code)}" + (f"; last stderr lines:\n{tail}" if tail else "")
-        )
-
-    def _kill_all(self, grace: float) -> None:
-        live = [h for h in self._hosts if h.proc is not None]
-        if grace > 0:
-            for h in live:
-                if h.proc.poll() is None:
-                    _signal_group(h.proc.pid, signal.SIGTERM)
-            deadline = time.monotonic() + grace
-            for h in live:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    h.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        for h in live:
-            # Even when the leader has exited, children it left in its group must go too.
-            _signal_group(h.proc.pid, signal.SIGKILL)
-            h.proc.wait()
 
     def _upload(self) -> None:
         host = self._hosts[0]
         bucket, prefix = split_s3(self.request["OutputDataConfig"]["S3OutputPath"])
         base = f"{prefix.rstrip('/')}/{self.job_name}/output".lstrip("/")
         model_tar = self.work_dir / "model.tar.gz"
-        sha = _pack(host.root / "model", model_tar)
+        sha = pack_dir(host.root / "model", model_tar)
         self._put(bucket, f"{base}/model.tar.gz", model_tar, sha)
         output_data = host.root / "output" / "data"
         if any(output_data.iterdir()):
             output_tar = self.work_dir / "output.tar.gz"
-            self._put(bucket, f"{base}/output.tar.gz", output_tar, _pack(output_data, output_tar))
+            self._put(
+                bucket, f"{base}/output.tar.gz", output_tar, pack_dir(output_data, output_tar)
+            )
         with self._lock:
             self.model_artifact = f"s3://{bucket}/{base}/model.tar.gz"
             self.model_sha256 = sha
@@ -458,33 +386,6 @@ class TrainingRun:
                 )
         except Exception as err:
             raise FetchError(f"cannot upload s3://{bucket}/{key}: {err}") from err
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _link_tree(src: Path, dest: Path) -> None:
-    def link(s: str, d: str) -> None:
-        try:
-            os.link(s, d)
-        except OSError:  # another file system: copy instead
-            shutil.copy2(s, d)
-
-    shutil.copytree(src, dest, copy_function=link, dirs_exist_ok=True)
-
-
-def _pack(directory: Path, archive: Path) -> str:
-    """tar.gz of a folder's contents (paths relative to it); returns the archive's SHA-256."""
-    with tarfile.open(archive, "w:gz") as tar:
-        for path in sorted(directory.rglob("*")):
-            tar.add(path, arcname=str(path.relative_to(directory)), recursive=False)
-    digest = hashlib.sha256()
-    with archive.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def run_training_job(

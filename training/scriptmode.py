@@ -8,7 +8,9 @@ URL) or from local paths (`file://…` or plain).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import tarfile
 from collections.abc import Mapping
@@ -217,3 +219,28 @@ def _maybe_json(value: str) -> Any:
         return json.loads(value)
     except ValueError:
         return value
+
+
+def link_tree(src: Path, dest: Path) -> None:
+    """Copy a folder as hard links (a real copy across file systems): each host gets its own
+    tree without duplicating the data."""
+
+    def link(s: str, d: str) -> None:
+        try:
+            os.link(s, d)
+        except OSError:
+            shutil.copy2(s, d)
+
+    shutil.copytree(src, dest, copy_function=link, dirs_exist_ok=True)
+
+
+def pack_dir(directory: Path, archive: Path) -> str:
+    """tar.gz of a folder's contents (paths relative to it); returns the archive's SHA-256."""
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(directory.rglob("*")):
+            tar.add(path, arcname=str(path.relative_to(directory)), recursive=False)
+    digest = hashlib.sha256()
+    with archive.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

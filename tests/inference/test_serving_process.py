@@ -3,7 +3,7 @@ SIGTERM drain, several workers, and 10,000 requests at 32 concurrency without an
 
 from __future__ import annotations
 
-import asyncio
+import io
 import json
 import subprocess
 import sys
@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from botocore.config import Config
 from inference_testkit import ROOT, Served, build_model_dir
+
+from inference.loadgen import run_load
 
 pytestmark = pytest.mark.slow
 
@@ -123,26 +125,16 @@ def test_several_workers_serve(model_dir: Path) -> None:
 
 
 def test_load_10000_requests_at_32_concurrency(served: Served) -> None:
-    total, concurrency = 10_000, 32
-    body = json.dumps(np.random.default_rng(0).integers(0, 256, (1, 784)).tolist()).encode()
-
-    async def run() -> list[int]:
-        statuses: list[int] = []
-        remaining = iter(range(total))
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with httpx.AsyncClient(base_url=served.url, limits=limits, timeout=60) as http:
-
-            async def worker() -> None:
-                for _ in remaining:
-                    response = await http.post(
-                        "/invocations", content=body, headers={"content-type": "application/json"}
-                    )
-                    statuses.append(response.status_code)
-
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return statuses
-
-    statuses = asyncio.run(run())
-    assert len(statuses) == total
-    assert statuses.count(200) == total, {s: statuses.count(s) for s in set(statuses)}
+    image = np.random.default_rng(0).integers(0, 256, (1, 28, 28), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.save(buffer, image)
+    result = run_load(
+        served.url + "/invocations",
+        buffer.getvalue(),
+        total=10_000,
+        concurrency=32,
+        headers={"Content-Type": "application/x-npy", "Accept": "application/x-npy"},
+    )
+    assert result.errors == []
+    assert dict(result.statuses) == {200: 10_000}
     assert httpx.get(served.url + "/ping").status_code == 200

@@ -11,8 +11,6 @@ import pytest
 from stack_fixtures import SHA_B, URL_B, write_manifests
 
 REPO = Path(__file__).resolve().parents[2]
-CHANGED_PIN_ID = "ChangedPinProd"
-"""A second prod EndpointStack in the same App whose only difference is a new pin."""
 
 
 @dataclass
@@ -20,6 +18,8 @@ class Synth:
     manifests: Path
     outdir: Path
     validation_error: str | None
+    changed_pin_prod: dict[str, Any]
+    """The prod EndpointStack's template with another model pinned (URL_B, SHA_B)."""
 
     def template_text(self, artifact_id: str) -> str:
         return (self.outdir / f"{artifact_id}.template.json").read_text()
@@ -42,6 +42,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
     manifests = write_manifests(tmp_path_factory.mktemp("manifests"))
     outdir = tmp_path_factory.mktemp("cdk.out")
+    changed_outdir = tmp_path_factory.mktemp("changed-pin.cdk.out")
     envs = load_all(manifests)
     # The same context (feature flags) the CLI passes from cdk.json, so the templates match.
     context = json.loads((REPO / "cdk.json").read_text())["context"]
@@ -52,18 +53,28 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     changed = prod.model_copy(
         update={"model": ModelPin(model_data_url=URL_B, sha256=SHA_B, training_job="job-b")}
     )
+    # Same construct id, in an App of its own, so that paths (and names derived from them)
+    # match the prod stack: only what the pin changes may differ.
+    changed_app = cdk.App(outdir=str(changed_outdir), context=context, analytics_reporting=False)
     EndpointStack(
-        app,
-        CHANGED_PIN_ID,
-        stack_name="SageMakerEndpoint-prod",
+        changed_app,
+        "SageMakerEndpoint-prod",
         environment=changed,
         env=cdk.Environment(account=prod.account, region=prod.region),
         synthesizer=cdk.BootstraplessSynthesizer(),
     )
+    changed_app.synth()
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     error = None
     try:
         app.synth()
     except RuntimeError as err:  # nag findings fail the synth after the templates are written
         error = str(err)
-    return Synth(manifests=manifests, outdir=outdir, validation_error=error)
+    return Synth(
+        manifests=manifests,
+        outdir=outdir,
+        validation_error=error,
+        changed_pin_prod=json.loads(
+            (changed_outdir / "SageMakerEndpoint-prod.template.json").read_text()
+        ),
+    )

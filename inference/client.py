@@ -122,7 +122,7 @@ def invoke(
             f"{error.get('Message', err)}"
         ) from None
     raw = response["Body"].read()
-    answered = response.get("ContentType", content_type)
+    answered = codecs.media_type(response.get("ContentType") or content_type)
     probabilities = parse_probabilities(raw, answered)
     if probabilities.shape != (len(images), 10):
         raise PredictError(

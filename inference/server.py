@@ -124,7 +124,8 @@ def create_app(
         except _Failure as failure:
             payload = {"code": failure.status, "type": failure.kind, "message": failure.message}
             return Response(json.dumps(payload), failure.status, media_type=codecs.JSON)
-        return Response(body, media_type=content_type)
+        # The handler's type as it gave it (starlette would append a charset to text/*).
+        return Response(body, headers={"content-type": content_type})
 
     async def runtime_invocations(request: Request) -> Response:
         headers = {"x-amzn-RequestId": str(uuid.uuid4())}
@@ -133,7 +134,8 @@ def create_app(
         except _Failure as failure:
             return _runtime_error(failure, request.path_params["name"], headers)
         headers["x-Amzn-Invoked-Production-Variant"] = VARIANT
-        return Response(body, media_type=content_type, headers=headers)
+        headers["content-type"] = content_type
+        return Response(body, headers=headers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

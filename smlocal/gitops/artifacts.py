@@ -11,6 +11,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from smlocal.errors import UserError
+from smlocal.gitops.sessions import client
 
 CHUNK = 8 * 1024 * 1024
 Progress = Callable[[int], None]
@@ -49,7 +50,7 @@ def _code(err: ClientError) -> str:
 def size(session: boto3.Session, url: S3Url) -> int | None:
     """The object's size in bytes, or None when it does not exist."""
     try:
-        head = session.client("s3").head_object(Bucket=url.bucket, Key=url.key)
+        head = client(session, "s3").head_object(Bucket=url.bucket, Key=url.key)
     except ClientError as err:
         if _code(err) in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
             return None
@@ -60,7 +61,7 @@ def size(session: boto3.Session, url: S3Url) -> int | None:
 def sha256_of(session: boto3.Session, url: S3Url, progress: Progress | None = None) -> str:
     """sha256 of the object's bytes, streamed in chunks (artifacts can be gigabytes)."""
     try:
-        body = session.client("s3").get_object(Bucket=url.bucket, Key=url.key)["Body"]
+        body = client(session, "s3").get_object(Bucket=url.bucket, Key=url.key)["Body"]
     except ClientError as err:
         raise ArtifactError(f"{url}: cannot read ({_code(err)})") from None
     digest = hashlib.sha256()
@@ -92,7 +93,7 @@ def verify(
 
 def bucket_exists(session: boto3.Session, bucket: str) -> bool:
     try:
-        session.client("s3").head_bucket(Bucket=bucket)
+        client(session, "s3").head_bucket(Bucket=bucket)
     except ClientError as err:
         if _code(err) in ("404", "NoSuchBucket", "NotFound"):
             return False
@@ -114,13 +115,13 @@ def copy(
     across accounts), the bytes are streamed through this machine: source read with the
     source's credentials, target write with the target's.
     """
-    s3 = target.client("s3")
+    s3 = client(target, "s3")
     try:
         s3.copy({"Bucket": src.bucket, "Key": src.key}, dst.bucket, dst.key, Callback=progress)
         return "server-side"
     except ClientError as err:
         if _code(err) not in ("AccessDenied", "403", "AllAccessDisabled"):
             raise ArtifactError(f"copy {src} → {dst} failed ({_code(err)}: {err})") from None
-    body: Any = source.client("s3").get_object(Bucket=src.bucket, Key=src.key)["Body"]
+    body: Any = client(source, "s3").get_object(Bucket=src.bucket, Key=src.key)["Body"]
     s3.upload_fileobj(body, dst.bucket, dst.key, Callback=progress)
     return "streamed"

@@ -9,6 +9,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from smlocal.errors import UserError
+from smlocal.gitops.sessions import client
 from smlocal.manifest import Environment, ModelPin
 from smlocal.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name
 
@@ -30,7 +31,7 @@ def deployed_endpoint(session: boto3.Session, env: Environment) -> str:
     """The endpoint name the environment's EndpointStack reports in its outputs."""
     stack = endpoint_stack_name(env.name)
     try:
-        stacks = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+        stacks = client(session, "cloudformation").describe_stacks(StackName=stack)["Stacks"]
     except ClientError as err:
         raise CheckFailed(f"{env.name}: stack {stack} is not deployed ({_error(err)})") from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
@@ -41,7 +42,7 @@ def deployed_endpoint(session: boto3.Session, env: Environment) -> str:
 
 def served_model_urls(session: boto3.Session, endpoint: str) -> tuple[str, list[str]]:
     """The endpoint's status and the model data URL of each of its variants."""
-    sm = session.client("sagemaker")
+    sm = client(session, "sagemaker")
     desc = sm.describe_endpoint(EndpointName=endpoint)
     config = sm.describe_endpoint_config(EndpointConfigName=desc["EndpointConfigName"])
     urls = []
@@ -79,7 +80,7 @@ def model_time(pin: ModelPin, session: boto3.Session | None = None) -> datetime 
         return pin.pinned_at
     if pin.training_job and session is not None:
         try:
-            job = session.client("sagemaker").describe_training_job(
+            job = client(session, "sagemaker").describe_training_job(
                 TrainingJobName=pin.training_job
             )
         except (ClientError, BotoCoreError):

@@ -70,6 +70,18 @@ def production_variant(environment: Environment) -> dict[str, Any]:
     return variant
 
 
+def endpoint_config_content(environment: Environment) -> dict[str, Any]:
+    """What the endpoint config pins down, the model's content included: its name's hash input.
+
+    The model's name is a token, so the model's own settings stand in for it.
+    """
+    return {
+        "model": model_container(environment),
+        "isolated": isinstance(environment.endpoint, ProvisionedEndpoint),
+        "variants": [production_variant(environment)],
+    }
+
+
 class EndpointStack(Stack):
     """Model from the environment's pin, endpoint config (content-hash name) and endpoint.
 
@@ -108,8 +120,7 @@ class EndpointStack(Stack):
             self,
             "EndpointConfig",
             endpoint_config_name=endpoint_config_name(
-                environment.name,
-                {"model": container, "isolated": provisioned, "variants": [variant]},
+                environment.name, endpoint_config_content(environment)
             ),
             production_variants=[_variant_property(variant, model.attr_model_name)],
         )

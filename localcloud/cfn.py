@@ -32,6 +32,12 @@ _SAGEMAKER_TYPES = {
 }
 
 
+class _NoOutputs(dict):
+    """The outputs of a rolled-back stack: none (module level, so snapshots can pickle it)."""
+
+    exports: list[Any] = []
+
+
 def install() -> None:
     Model.cloudformation_name_type = staticmethod(lambda: "ModelName")  # type: ignore[method-assign]
     FakeEndpointConfig.cloudformation_name_type = staticmethod(  # type: ignore[method-assign]
@@ -76,7 +82,11 @@ def _create_endpoint(
         endpoint_config_name=properties["EndpointConfigName"],
         tags=properties.get("Tags", []),
     )
-    _wait(account_id, region_name, endpoint)
+    try:
+        _wait(account_id, region_name, endpoint)
+    except SageMakerValidation:
+        backend.delete_endpoint(endpoint.endpoint_name)  # the rollback removes it, as on AWS
+        raise
     return endpoint
 
 
@@ -185,6 +195,9 @@ def _wrap_stack() -> None:
             # What cannot be rolled back stays, as DELETE_SKIPPED would leave it.
             with contextlib.suppress(Exception):
                 self.resource_map.delete()
+            # moto's maps are lazy: reading outputs or resources would create them again.
+            self.resource_map._resource_json_map = {}
+            self.output_map = _NoOutputs()
             self.status = "ROLLBACK_COMPLETE"
             self._add_stack_event("ROLLBACK_COMPLETE")
 

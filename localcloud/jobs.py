@@ -109,6 +109,7 @@ class TrainingJobs:
         self._runs: dict[Key, Any] = {}
         self._lock = threading.Lock()
         self._logs = _LogWriter(store)
+        self._shutting_down = False
 
     def _s3_client(self, account: str, region: str) -> Any:
         import boto3
@@ -185,7 +186,11 @@ class TrainingJobs:
 
     def _monitor(self, key: Key, job: Any, run: Any) -> None:
         while not run.wait(_POLL_S):
+            if self._shutting_down:
+                return
             self._sync(job, run)
+        if self._shutting_down:
+            return  # the record stays InProgress: the next start marks it Failed, with why
         self._sync(job, run)
         with self._lock:
             self._runs.pop(key, None)
@@ -235,6 +240,7 @@ class TrainingJobs:
 
     def stop_all(self, timeout_s: float = 20.0) -> None:
         """Stop every running job and wait for its hosts to exit (the cloud is shutting down)."""
+        self._shutting_down = True
         runs = self.running()
         for run in runs:
             run.stop()

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import copyreg
+import functools
+import io
+import logging
 import os
 import pickle
 import tempfile
 import threading
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,7 @@ SERVICES = (
     "ecr",
 )
 STATE_FILE = "state.pickle"
+log = logging.getLogger("localcloud.persistence")
 _FORMAT = 1
 
 
@@ -45,6 +50,45 @@ def _lock_reducer(lock_type: type) -> Any:
 
 for _factory in (threading.Lock, threading.RLock):
     copyreg.pickle(type(_factory()), _lock_reducer(_factory))
+
+
+def _picklable_factory(factory: Any) -> Any:
+    """A picklable stand-in for a defaultdict factory defined as a lambda (SSM's tags are
+    `defaultdict(lambda: defaultdict(dict))`), judged by what the factory makes."""
+    sample = factory()
+    if isinstance(sample, defaultdict) and sample.default_factory in (dict, list, set):
+        return functools.partial(defaultdict, sample.default_factory)
+    if type(sample) in (dict, list, set, int, float, str):
+        return type(sample)
+    raise pickle.PicklingError(f"cannot pickle a defaultdict whose factory makes {sample!r}")
+
+
+def _new_defaultdict(cls: type, factory: Any) -> defaultdict:
+    obj = defaultdict.__new__(cls)
+    defaultdict.__init__(obj, factory)
+    return obj
+
+
+class _Pickler(pickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        # defaultdict's own reduce loses lambda factories and calls subclasses' __init__ with
+        # the factory alone (SSM's ParameterDict needs more arguments).
+        if not isinstance(obj, defaultdict):
+            return NotImplemented
+        factory = obj.default_factory
+        if "<lambda>" in getattr(factory, "__qualname__", ""):
+            factory = _picklable_factory(factory)
+        elif type(obj) is defaultdict:
+            return NotImplemented
+        state = getattr(obj, "__dict__", None) or None
+        return _new_defaultdict, (type(obj), factory), state, None, iter(obj.items())
+
+
+def dumps(value: Any) -> bytes:
+    """pickle.dumps that also handles moto's lambda-factory defaultdicts."""
+    buf = io.BytesIO()
+    _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return buf.getvalue()
 
 
 class SharedExclusiveLock:
@@ -155,7 +199,11 @@ class StateStore:
         with self._counter:
             self._finished += 1
             mine = self._finished
-        self.flush(mine)
+        try:
+            self.flush(mine)
+        except Exception:
+            # The change stands but is not on disk; keep serving and say so loudly.
+            log.exception("could not write the local cloud's state to %s", self.path)
 
     @contextlib.contextmanager
     def changing(self) -> Iterator[None]:
@@ -176,7 +224,7 @@ class StateStore:
 
     def _write(self) -> None:
         payload = {"format": _FORMAT, "backends": _capture()}
-        write_atomically(self.path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+        write_atomically(self.path, dumps(payload))
         self.snapshots_written += 1
 
     def restore(self) -> bool:

@@ -449,7 +449,8 @@ def platforms(envs: Mapping[str, Environment]) -> list[Platform]:
         groups.setdefault((env.account, env.region), []).append(env)
     result = []
     for (account, region), members in groups.items():
-        check_consistency((manifest_path(e.name), e) for e in members)
+        # load_all already checked this with the real paths; this guards other callers.
+        check_consistency((Path(f"{e.name}.yaml"), e) for e in members)
         first = members[0]
         result.append(
             Platform(

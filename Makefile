@@ -41,7 +41,7 @@ test: setup lint
 	$(BIN)/pytest
 
 synth: setup
-	npx cdk synth --all --quiet
+	npx --no-install cdk synth --quiet
 
 clean:
 	rm -rf cdk.out .pytest_cache .ruff_cache

@@ -46,7 +46,8 @@ MMS_LAUNCHER = """
 import os, sys
 from sagemaker_inference import environment, model_server
 config = model_server._generate_mms_config_properties(
-    environment.Environment(), model_server.DEFAULT_HANDLER_SERVICE)
+    environment.Environment(), model_server.DEFAULT_HANDLER_SERVICE
+).replace("0.0.0.0", "127.0.0.1")  # like our server, reachable from this machine only
 path = os.path.join(os.getcwd(), "mms.properties")
 open(path, "w").write(config)
 os.execvp("multi-model-server", ["multi-model-server", "--start", "--foreground",
@@ -140,11 +141,18 @@ def measure(url: str, body: bytes, args: argparse.Namespace) -> tuple[LoadResult
 
 
 def free_port() -> int:
+    """A free port below 32768: MMS 1.1.11 rejects higher ones ("Invalid port number")."""
+    import random
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    for port in random.sample(range(20000, 32768), 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-32767")
 
 
 def ours(model_dir: Path, body: bytes, args: argparse.Namespace, workers: int):
@@ -164,7 +172,7 @@ def peer(base: Path, model_dir: Path, body: bytes, args: argparse.Namespace):
     port = free_port()
     env = {
         **os.environ,
-        "SAGEMAKER_BASE_PATH": str(base),  # model at <base>/model, script at <base>/model/code
+        "SAGEMAKER_BASE_DIR": str(base),  # model at <base>/model, script at <base>/model/code
         "SAGEMAKER_BIND_TO_PORT": str(port),
         "SAGEMAKER_PROGRAM": "inference.py",
         "PYTHONPATH": str(model_dir / "code"),
@@ -172,20 +180,27 @@ def peer(base: Path, model_dir: Path, body: bytes, args: argparse.Namespace):
     }
     if args.peer_workers:
         env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(args.peer_workers)
+    log = (base / "peer.log").open("w")
     process = subprocess.Popen(
         [str(BENCH_VENV / "bin/python"), "-c", MMS_LAUNCHER],
         cwd=base,
         env=env,
         start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_ping(url, process)
+        try:
+            wait_ping(url, process)
+        except RuntimeError:
+            log.flush()
+            print((base / "peer.log").read_text()[-3000:], file=sys.stderr)
+            raise
         return measure(url + "/invocations", body, args)
     finally:
         stop(process)
+        log.close()
 
 
 def report(name: str, sequential: LoadResult, loaded: LoadResult, concurrency: int) -> dict:

@@ -43,5 +43,8 @@ test: setup lint
 synth: setup
 	npx --no-install cdk synth --quiet
 
+demo: setup
+	$(BIN)/smlocal demo
+
 clean:
 	rm -rf cdk.out .pytest_cache .ruff_cache

@@ -72,7 +72,25 @@ def status(
     raise typer.Exit(1)
 
 
+def demo(
+    keep_pin: bool = typer.Option(
+        False, "--keep-pin", help="Leave the demo's model pin in environments/dev.yaml"
+    ),
+    epochs: int = typer.Option(5, "--epochs", help="Training epochs"),
+    instance_count: int = typer.Option(2, "--instance-count", help="Training instances (hosts)"),
+) -> None:
+    """The main job end to end on the local cloud: train, pin, cdk deploy, predict, destroy.
+
+    Starts its own local cloud (free port, temporary state) and stops it at the end; on failure
+    it names the step and the reason, then destroys the stacks and reverts the pin.
+    """
+    from smlocal.demo import run_demo
+
+    run_demo(epochs=epochs, instance_count=instance_count, keep_pin=keep_pin)
+
+
 def register(app: typer.Typer) -> None:
     """Add the project-level commands to `app` (imports inside commands stay lazy)."""
     app.command("validate")(validate)
     app.command("status")(status)
+    app.command("demo")(demo)

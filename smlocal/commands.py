@@ -50,8 +50,9 @@ def status(
         raise typer.Exit(1)
     table = Table(title=f"{env}: endpoint {result.endpoint_name} ({result.endpoint_status})")
     table.add_column("setting")
-    table.add_column("manifest")
-    table.add_column("deployed")
+    # Model URLs and image URIs are long; wrap them rather than cut the part that differs.
+    table.add_column("manifest", overflow="fold")
+    table.add_column("deployed", overflow="fold")
     drifted = {d.field for d in result.drift}
     wanted = desired_settings(environment)
     for key in list(wanted) + [k for k in result.actual if k not in wanted]:

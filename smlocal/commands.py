@@ -47,6 +47,8 @@ def status(
     console = Console()
     if not result.deployed:
         console.print(f"[yellow]{env}: not deployed[/]: {result.reason}", highlight=False)
+        if result.kept_bucket:
+            console.print(f"[yellow]kept[/]: {result.kept_bucket}", highlight=False)
         raise typer.Exit(1)
     table = Table(title=f"{env}: endpoint {result.endpoint_name} ({result.endpoint_status})")
     table.add_column("setting")

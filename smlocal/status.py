@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from smlocal import aws
 from smlocal.errors import UserError
 from smlocal.manifest import Environment, ProvisionedEndpoint
-from smlocal.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name
+from smlocal.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name, platform_stack_name
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Status:
     actual: dict[str, Any] = field(default_factory=dict)
     drift: list[Drift] = field(default_factory=list)
     reason: str | None = None
+    kept_bucket: str | None = None  # what outlived a destroyed platform stack, if anything
 
     @property
     def in_sync(self) -> bool:
@@ -64,6 +65,27 @@ def desired_settings(env: Environment) -> dict[str, Any]:
         if spec.provisioned_concurrency is not None:
             wanted["provisioned_concurrency"] = spec.provisioned_concurrency
     return wanted
+
+
+def kept_bucket(env: Environment) -> str | None:
+    """After `cdk destroy`: the default bucket if it outlived its platform stack (a manifest of
+    that account and region marks it `retain`), with how many objects it holds."""
+    platform = platform_stack_name(env.account, env.region)
+    try:
+        aws.client("cloudformation", env).describe_stacks(StackName=platform)
+        return None  # the platform stack is deployed: the bucket is its own
+    except ClientError:
+        pass
+    s3 = aws.client("s3", env)
+    try:
+        listed = s3.list_objects_v2(Bucket=env.bucket_name, MaxKeys=1000)
+    except ClientError:
+        return None  # gone with its stack, or never created
+    count = f"{listed.get('KeyCount', 0)}{'+' if listed.get('IsTruncated') else ''}"
+    return (
+        f"bucket {env.bucket_name} was kept after its platform stack {platform} was destroyed "
+        f"(bucket_removal_policy: retain) and holds {count} objects; delete it by hand if unwanted"
+    )
 
 
 def _stack(env: Environment) -> tuple[str, dict[str, str]]:
@@ -121,7 +143,7 @@ def compare(env: Environment) -> Status:
     try:
         stack_status, outputs = _stack(env)
     except UserError as err:
-        return Status(env=env.name, deployed=False, reason=str(err))
+        return Status(env=env.name, deployed=False, reason=str(err), kept_bucket=kept_bucket(env))
     endpoint_name = outputs.get(OUTPUT_ENDPOINT_NAME)
     if not endpoint_name:
         # A stack whose creation rolled back keeps its name and loses its outputs.

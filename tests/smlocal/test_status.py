@@ -255,3 +255,33 @@ def test_without_a_pin_there_is_nothing_to_compare(aws, tmp_path):
 
     assert not result.deployed
     assert result.reason == "no model is pinned in the manifest"
+
+
+def test_a_bucket_that_outlived_its_platform_stack_is_reported(aws, tmp_path):
+    manifest(tmp_path, "prod", PROVISIONED)
+    bucket = f"sagemaker-{REGION}-{ACCOUNT}"
+    aws.client("s3").create_bucket(Bucket=bucket)
+    aws.client("s3").put_object(Bucket=bucket, Key="training-jobs/a/model.tar.gz", Body=b"x")
+
+    result = compare(load_environment(tmp_path / "prod.yaml"))
+
+    assert not result.deployed
+    assert result.kept_bucket == (
+        f"bucket {bucket} was kept after its platform stack SageMakerPlatform-{ACCOUNT}-{REGION} "
+        "was destroyed (bucket_removal_policy: retain) and holds 1 objects; delete it by hand "
+        "if unwanted"
+    )
+    cli = status_cli(tmp_path, "prod")
+    assert cli.exit_code == 1
+    assert f"kept: bucket {bucket} was kept" in cli.output
+
+
+def test_no_bucket_is_reported_while_its_platform_stack_exists(aws, tmp_path):
+    manifest(tmp_path, "prod", PROVISIONED)
+    bucket = {"Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}}}
+    aws.client("cloudformation").create_stack(
+        StackName=f"SageMakerPlatform-{ACCOUNT}-{REGION}", TemplateBody=json.dumps(bucket)
+    )
+    aws.client("s3").create_bucket(Bucket=f"sagemaker-{REGION}-{ACCOUNT}")
+
+    assert compare(load_environment(tmp_path / "prod.yaml")).kept_bucket is None

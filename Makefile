@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu to avoid the multi-GB CUDA build.
 PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: setup test lint format synth demo clean
+.PHONY: setup test lint format synth demo clean sdk-setup
 .DEFAULT_GOAL := help
 
 help:
@@ -48,3 +48,13 @@ demo: setup
 
 clean:
 	rm -rf cdk.out .pytest_cache .ruff_cache
+
+# The SageMaker Python SDK v2 lives in a venv of its own (its pins fight the project's; it needs
+# no torch): tests/sdk runs the PyTorch MNIST walkthrough in it against the local cloud.
+SDK_VENV := .venv-sdk
+sdk-setup: $(SDK_VENV)/.installed
+
+$(SDK_VENV)/.installed:
+	test -x $(SDK_VENV)/bin/python || $(PYTHON) -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/pip install --disable-pip-version-check -q "sagemaker>=2,<3"
+	touch $@

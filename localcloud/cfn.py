@@ -48,7 +48,11 @@ def install() -> None:
     FakeEndpoint.create_from_cloudformation_json = classmethod(_create_endpoint)  # type: ignore[method-assign,assignment]
     FakeEndpoint.update_from_cloudformation_json = classmethod(_update_endpoint)  # type: ignore[method-assign,assignment]
     _wrap_resource_diff()
+    _wrap_update()
     _wrap_stack()
+    from localcloud import autoscaling  # endpoint autoscaling, which moto's CFN lacks
+
+    autoscaling.install()
 
 
 def _wait(account_id: str, region_name: str, endpoint: FakeEndpoint) -> None:
@@ -177,6 +181,21 @@ def _wrap_resource_diff() -> None:
         return diff
 
     parsing.ResourceMap.build_resource_diff = build_resource_diff  # type: ignore[method-assign]
+
+
+def _wrap_update() -> None:
+    original = parsing.ResourceMap.update
+
+    @functools.wraps(original)
+    def update(self: Any, template: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        # moto keeps a removed resource in `_parsed_resources`, so a resource added back by a
+        # later update (autoscaling when serverless turns provisioned again) would be the
+        # deleted object, never created. A resource new to the template is created afresh.
+        for name in set(template.get("Resources", {})) - set(self._resource_json_map):
+            self._parsed_resources.pop(name, None)
+        original(self, template, *args, **kwargs)
+
+    parsing.ResourceMap.update = update  # type: ignore[method-assign]
 
 
 def _wrap_stack() -> None:

@@ -132,6 +132,7 @@ class Endpoints:
         runtime = self._runtime(key)
         endpoint.endpoint_status = "Creating"
         endpoint.failure_reason = None
+        runtime.settled.clear()
         thread = threading.Thread(
             target=self._deploy,
             args=(backend, endpoint, runtime, endpoint.endpoint_config_name, None),
@@ -149,6 +150,7 @@ class Endpoints:
         if endpoint.endpoint_status in ("Creating", "Updating"):
             raise ValidationError(f'Cannot update in-progress endpoint "{endpoint.arn}".')
         endpoint.endpoint_status = "Updating"
+        runtime.settled.clear()
         thread = threading.Thread(
             target=self._deploy,
             args=(backend, endpoint, runtime, config_name, None),
@@ -179,7 +181,6 @@ class Endpoints:
         config_name: str,
         deployment: Deployment | None,
     ) -> None:
-        runtime.settled.clear()
         creating = runtime.active is None
         try:
             serving, deployment = self._start(backend, runtime, config_name, deployment)

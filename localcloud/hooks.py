@@ -24,6 +24,7 @@ from localcloud.errors import SageMakerValidation, ValidationError
 if TYPE_CHECKING:
     from localcloud.server import LocalCloud
 
+CREATE_GRACE_S = 15.0
 _cloud: LocalCloud | None = None
 _installed = False
 
@@ -80,7 +81,10 @@ def _wrap_backend() -> None:
                 f"Could not find endpoint configuration '{endpoint_config_name}'."
             )
         endpoint = create_endpoint(self, endpoint_name, endpoint_config_name, tags)
-        cloud().endpoints.create(self, endpoint)
+        runtime = cloud().endpoints.create(self, endpoint)
+        # AWS answers at once with Creating; answering once the model is up (or after a short
+        # grace) saves SDK clients a 30 s poll. The status a client reads is the real one.
+        runtime.settled.wait(CREATE_GRACE_S)
         return endpoint
 
     @functools.wraps(delete_endpoint)

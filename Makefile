@@ -37,7 +37,7 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: setup lint
+test: setup sdk-setup lint
 	$(BIN)/pytest
 
 synth: setup
@@ -54,7 +54,7 @@ clean:
 SDK_VENV := .venv-sdk
 sdk-setup: $(SDK_VENV)/.installed
 
-$(SDK_VENV)/.installed:
+$(SDK_VENV)/.installed: constraints-sdk.txt
 	test -x $(SDK_VENV)/bin/python || $(PYTHON) -m venv $(SDK_VENV)
-	$(SDK_VENV)/bin/pip install --disable-pip-version-check -q "sagemaker>=2,<3"
+	$(SDK_VENV)/bin/pip install --disable-pip-version-check -q -c constraints-sdk.txt "sagemaker>=2,<3"
 	touch $@

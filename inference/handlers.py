@@ -108,6 +108,13 @@ def _submit_dir(model_dir: Path, submit_dir: str | None) -> Path:
     return unpack(path) if path.is_file() else path
 
 
+def _local_names(directory: Path) -> set[str]:
+    """Top-level module names that the script's own directory provides."""
+    names = {p.stem for p in directory.glob("*.py")}
+    names |= {p.parent.name for p in directory.glob("*/__init__.py")}
+    return names
+
+
 def _import(program: Path) -> ModuleType:
     # A private module name: the script is often called inference.py, like this package.
     name = f"sagemaker_program_{program.stem}"
@@ -115,17 +122,29 @@ def _import(program: Path) -> ModuleType:
     if spec is None or spec.loader is None:
         raise ModelLoadError(f"program {program} is not a python file")
     module = importlib.util.module_from_spec(spec)
-    directory = str(program.parent)
-    # The script's helper modules import as in the container; appended, not prepended, so a
-    # code/inference.py never shadows this package (spawned --workers re-import it by name).
-    if directory not in sys.path:
-        sys.path.append(directory)
+    directory = program.parent
+    # While the script imports, its directory comes first, as in the container: a
+    # `from inference import Net` in code/mnist.py must reach code/inference.py, not this
+    # package. Afterwards this package's modules are put back (spawned --workers re-import
+    # `inference.server` by name), and the directory stays on the path, last, for lazy imports.
+    shadowed = _local_names(directory)
+    saved = {
+        key: sys.modules.pop(key) for key in list(sys.modules) if key.split(".")[0] in shadowed
+    }
+    sys.path.insert(0, str(directory))
     try:
         spec.loader.exec_module(module)
     except Exception as err:
         raise ModelLoadError(
             f"program {program} failed to import: {type(err).__name__}: {err}"
         ) from None
+    finally:
+        sys.path.remove(str(directory))
+        if str(directory) not in sys.path:
+            sys.path.append(str(directory))
+        for key in [k for k in sys.modules if k.split(".")[0] in shadowed]:
+            del sys.modules[key]
+        sys.modules.update(saved)
     sys.modules[name] = module
     return module
 

@@ -27,7 +27,10 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 import inference as serving_script
-from inference import Net, normalize
+
+# input_fn/model_fn/output_fn/predict_fn are re-exported: the SageMaker walkthrough's
+# `estimator.deploy()` serves the training entry point itself, with the handlers of code/.
+from inference import Net, input_fn, model_fn, normalize, output_fn, predict_fn  # noqa: F401
 
 
 def read_idx(directory: Path, stem: str) -> np.ndarray:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import sys
 import tarfile
 from pathlib import Path
 from textwrap import dedent
@@ -84,6 +86,21 @@ def test_our_model_is_loaded_from_a_model_tar_gz(tmp_path: Path, model_dir: Path
     handlers = load(archive)
     body, _ = handlers.transform(json.dumps([[0] * 784]).encode(), "application/json", "")
     assert len(json.loads(body)["predictions"][0]["probabilities"]) == 10
+
+
+def test_training_entry_point_serves_through_its_sibling_inference_py(
+    tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SDK walkthrough's estimator.deploy() serves mnist.py, which imports its handlers
+    # from the inference.py beside it: that file, not this project's `inference` package.
+    import inference as our_package
+
+    shutil.copy(Path(__file__).parents[2] / "training" / "mnist.py", model_dir / "code")
+    monkeypatch.setenv("SAGEMAKER_PROGRAM", "mnist.py")
+    handlers = load(model_dir)
+    body, _ = handlers.transform(json.dumps([[0] * 784]).encode(), "application/json", "")
+    assert len(json.loads(body)["predictions"][0]["probabilities"]) == 10
+    assert sys.modules["inference"] is our_package
 
 
 def test_sagemaker_program_and_container_submit_directory(

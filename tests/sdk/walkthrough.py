@@ -66,9 +66,8 @@ def main(source_dir: str, data_dir: str) -> None:
     seen["model_data"] = estimator.model_data
 
     images = np.random.default_rng(0).random((2, 28, 28), dtype=np.float32)
-    predictor = estimator.deploy(
-        initial_instance_count=1, instance_type="ml.m5.xlarge", entry_point="inference.py"
-    )
+    # As in the walkthrough: the training entry point (mnist.py) is the serving script too.
+    predictor = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.xlarge")
     seen["realtime_shape"] = list(np.asarray(predictor.predict(images)).shape)
     predictor.delete_endpoint()
     seen["realtime_deleted"] = predictor.endpoint_name

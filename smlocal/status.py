@@ -69,7 +69,8 @@ def desired_settings(env: Environment) -> dict[str, Any]:
 
 def kept_bucket(env: Environment) -> str | None:
     """After `cdk destroy`: the default bucket if it outlived its platform stack (a manifest of
-    that account and region marks it `retain`), with how many objects it holds."""
+    that account and region marks it `retain`, or, as on AWS, `destroy` found it not empty),
+    with how many objects it holds."""
     platform = platform_stack_name(env.account, env.region)
     try:
         aws.client("cloudformation", env).describe_stacks(StackName=platform)
@@ -84,7 +85,8 @@ def kept_bucket(env: Environment) -> str | None:
     count = f"{listed.get('KeyCount', 0)}{'+' if listed.get('IsTruncated') else ''}"
     return (
         f"bucket {env.bucket_name} was kept after its platform stack {platform} was destroyed "
-        f"(bucket_removal_policy: retain) and holds {count} objects; delete it by hand if unwanted"
+        f"(bucket_removal_policy retain, or a bucket that was not empty) and holds {count} "
+        f"objects; delete it by hand if unwanted"
     )
 
 

@@ -1,0 +1,296 @@
+"""The stacks' whole life with the real CDK CLI on the local cloud: deploy dev (serverless) and
+prod (provisioned, autoscaled) side by side, update to a new model under load, switch kinds, a
+failed deploy and its repair, promotion to another account, and destroy.
+
+The tests share one deployment (cdk deploys are the slow part) and run in file order; each one
+sets up the manifests it needs, so it also runs alone after the module's first deploy.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from smlocal.naming import endpoint_stack_name
+
+from .conftest import (
+    OTHER_ACCOUNT,
+    OTHER_PLATFORM,
+    PLATFORM,
+    Cloud,
+    Models,
+    Repo,
+    ask,
+    cdk,
+    deployed_model_url,
+    endpoint_name,
+    expected,
+    outputs,
+    processes_under,
+    smlocal,
+)
+
+SERVERLESS = {"memory_size_mb": 2048, "max_concurrency": 5}
+PROVISIONED = {
+    "instance_type": "ml.m5.large",
+    "initial_instance_count": 1,
+    "autoscaling": {"min": 1, "max": 4, "target_invocations_per_instance": 200},
+}
+STABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+
+
+def status(cloud: Cloud, repo: Repo, env: str, **kw) -> subprocess.CompletedProcess:
+    """`smlocal status`, its output with line wrapping undone (long URLs wrap)."""
+    proc = smlocal(cloud, "status", "--env", env, "--envdir", str(repo.envdir), **kw)
+    proc.output = " ".join(proc.output.split())
+    return proc
+
+
+def assert_serves(cloud: Cloud, env: str, pin, models: Models, *, other: bool = False) -> None:
+    """The environment's endpoint serves `pin`: by its model record and by its answers."""
+    endpoint = endpoint_name(cloud, env, other=other)
+    _, url = deployed_model_url(cloud, endpoint, other=other)
+    assert url == pin.model_data_url
+    answers = ask(cloud, endpoint, models, other=other)
+    np.testing.assert_allclose(answers, expected(cloud, pin, models, other=other), atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def deployed(cloud: Cloud, repo: Repo, models: Models) -> None:
+    """dev (serverless) and prod (provisioned, autoscaled) pinned to model A and deployed."""
+    repo.set_endpoint("dev", "serverless", SERVERLESS)
+    repo.set_endpoint("prod", "provisioned", PROVISIONED)
+    repo.pin("dev", models.a)
+    repo.pin("prod", models.a)
+    cdk(cloud, repo, "deploy", endpoint_stack_name("dev"), endpoint_stack_name("prod"))
+
+
+def test_dev_and_prod_deploy_side_by_side_sharing_one_platform_stack(cloud, repo, models, deployed):
+    cf = cloud.client("cloudformation")
+    live = {
+        s["StackName"]: s["StackStatus"]
+        for s in cf.list_stacks()["StackSummaries"]
+        if s["StackStatus"] != "DELETE_COMPLETE"
+    }
+    assert live.keys() == {PLATFORM, "SageMakerEndpoint-dev", "SageMakerEndpoint-prod"}
+    assert set(live.values()) <= set(STABLE)
+
+    sm = cloud.client("sagemaker")
+    dev, prod = endpoint_name(cloud, "dev"), endpoint_name(cloud, "prod")
+    dev_config, _ = deployed_model_url(cloud, dev)
+    prod_config, _ = deployed_model_url(cloud, prod)
+    dev_variant = sm.describe_endpoint_config(EndpointConfigName=dev_config)["ProductionVariants"]
+    prod_variant = sm.describe_endpoint_config(EndpointConfigName=prod_config)["ProductionVariants"]
+    assert dev_variant[0]["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
+    assert (prod_variant[0]["InstanceType"], prod_variant[0]["InitialInstanceCount"]) == (
+        "ml.m5.large",
+        1,
+    )
+    scaling = cloud.client("application-autoscaling")
+    target = scaling.describe_scalable_targets(
+        ServiceNamespace="sagemaker",
+        ResourceIds=[f"endpoint/{prod}/variant/{prod_variant[0]['VariantName']}"],
+    )["ScalableTargets"]
+    assert [(t["MinCapacity"], t["MaxCapacity"]) for t in target] == [(1, 4)]
+    policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    assert [p["PolicyType"] for p in policies] == ["TargetTrackingScaling"]
+
+    for env in ("dev", "prod"):
+        assert_serves(cloud, env, models.a, models)
+        assert f"{env} is in sync with its manifest" in status(cloud, repo, env).output
+
+
+def test_a_new_pin_moves_the_endpoint_to_a_new_config_with_no_failed_request(
+    cloud, repo, models, deployed
+):
+    endpoint = endpoint_name(cloud, "dev")
+    config_before, url_before = deployed_model_url(cloud, endpoint)
+    assert url_before == models.a.model_data_url  # as the module's deploy left it
+    repo.pin("dev", models.b)
+    drifted = status(cloud, repo, "dev", check=False)
+    assert drifted.returncode == 1
+    assert (
+        f"drift model_data_url: manifest '{models.b.model_data_url}', "
+        f"deployed '{models.a.model_data_url}'"
+    ) in drifted.output
+
+    answers_a = expected(cloud, models.a, models)
+    answers_b = expected(cloud, models.b, models)
+    assert not np.allclose(answers_a, answers_b, atol=1e-3), "the two models answer alike"
+    seen = {"a": 0, "b": 0}
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def loop() -> None:  # a client that keeps asking while cdk deploy updates the endpoint
+        while not stop.is_set():
+            try:
+                answer = ask(cloud, endpoint, models)
+            except Exception as err:  # every failure counts, whatever its kind
+                errors.append(f"{type(err).__name__}: {err}")
+                continue
+            if np.allclose(answer, answers_a, atol=1e-5):
+                seen["a"] += 1
+            elif np.allclose(answer, answers_b, atol=1e-5):
+                seen["b"] += 1
+            else:
+                errors.append("an answer from neither model")
+
+    client = threading.Thread(target=loop)
+    client.start()
+    try:
+        cdk(cloud, repo, "deploy", "-c", "env=dev", "--all")
+        time.sleep(0.5)  # a few requests after the switch too
+    finally:
+        stop.set()
+        client.join()
+
+    assert errors == []
+    assert seen["a"] > 0 and seen["b"] > 0, seen  # served by A, then B, without a gap
+    assert endpoint_name(cloud, "dev") == endpoint  # the same endpoint, re-pointed
+    config_after, _ = deployed_model_url(cloud, endpoint)
+    assert config_after != config_before
+    assert config_after == outputs(cloud, "dev")["EndpointConfigName"]
+    assert_serves(cloud, "dev", models.b, models)
+    assert "dev is in sync with its manifest" in status(cloud, repo, "dev").output
+
+
+def test_switching_between_provisioned_and_serverless_deploys(cloud, repo, models, deployed):
+    repo.set_endpoint("dev", "provisioned", {"instance_type": "ml.m5.large"})
+    repo.set_endpoint("prod", "serverless", SERVERLESS)
+
+    cdk(cloud, repo, "deploy", endpoint_stack_name("dev"), endpoint_stack_name("prod"))
+
+    sm = cloud.client("sagemaker")
+    for env, kind in (("dev", "InstanceType"), ("prod", "ServerlessConfig")):
+        config, _ = deployed_model_url(cloud, endpoint_name(cloud, env))
+        variant = sm.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"][0]
+        assert kind in variant, variant
+        assert_serves(cloud, env, repo.model(env), models)
+        assert f"{env} is in sync with its manifest" in status(cloud, repo, env).output
+    targets = cloud.client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="sagemaker"
+    )["ScalableTargets"]
+    assert targets == []  # a serverless prod has nothing to scale
+
+    # and back, so that the stacks end as the manifests in environments/ describe them
+    repo.set_endpoint("dev", "serverless", SERVERLESS)
+    repo.set_endpoint("prod", "provisioned", PROVISIONED)
+    cdk(cloud, repo, "deploy", endpoint_stack_name("dev"), endpoint_stack_name("prod"))
+    for env in ("dev", "prod"):
+        assert f"{env} is in sync with its manifest" in status(cloud, repo, env).output
+
+
+def test_a_missing_artifact_fails_the_deploy_with_the_reason_and_a_good_one_repairs_it(
+    cloud, repo, models, deployed
+):
+    good = repo.model("dev")
+    missing = good.model_copy(
+        update={
+            "model_data_url": good.model_data_url.replace("/output/", "/no-such-output/"),
+            "training_job": "no-such-job",
+        }
+    )
+    repo.pin("dev", missing)
+
+    failed = cdk(cloud, repo, "deploy", "-c", "env=dev", "--all", check=False)
+
+    assert failed.returncode != 0
+    assert f"could not download the model data {missing.model_data_url}" in failed.output
+    stack = cloud.client("cloudformation").describe_stacks(StackName=endpoint_stack_name("dev"))[
+        "Stacks"
+    ][0]
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    # The old model still answers. (Its endpoint config record is not checked here: the local
+    # cloud's rollback does not bring back a config the failed update replaced.)
+    answers = ask(cloud, endpoint_name(cloud, "dev"), models)
+    np.testing.assert_allclose(answers, expected(cloud, good, models), atol=1e-5)
+
+    other = models.a if good.sha256 != models.a.sha256 else models.b
+    repo.pin("dev", other)
+    cdk(cloud, repo, "deploy", "-c", "env=dev", "--all")
+
+    stack = cloud.client("cloudformation").describe_stacks(StackName=endpoint_stack_name("dev"))[
+        "Stacks"
+    ][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert_serves(cloud, "dev", other, models)
+    assert "dev is in sync with its manifest" in status(cloud, repo, "dev").output
+
+
+def test_promote_dev_to_staging_in_another_account_then_deploy_staging(
+    cloud, repo, models, deployed
+):
+    assert "dev is in sync" in status(cloud, repo, "dev").output  # what promote checks
+    source = repo.model("dev")
+    # staging's platform stack (role, bucket) in its own account, before anything is copied
+    cdk(cloud, repo, "deploy", "-c", "env=staging", "--all", other=True)
+
+    promoted = smlocal(
+        cloud,
+        "promote",
+        "--from",
+        "dev",
+        "--to",
+        "staging",
+        "--yes",
+        "--envdir",
+        str(repo.envdir),
+        SMLOCAL_STAGING_ROLE_ARN=f"arn:aws:iam::{OTHER_ACCOUNT}:role/smlocal-promoter",
+    )
+    staged = repo.model("staging")
+    assert staged.model_data_url is not None
+    assert staged.model_data_url.startswith(f"s3://sagemaker-eu-west-1-{OTHER_ACCOUNT}/")
+    assert staged.sha256 == source.sha256
+    assert staged.promotion is not None and staged.promotion.promoted_from == "dev"
+    assert staged.model_data_url in "".join(promoted.output.split())
+    repo.commit("staging: promoted from dev")
+
+    cdk(cloud, repo, "deploy", "-c", "env=staging", "--all", other=True)
+
+    assert_serves(cloud, "staging", staged, models, other=True)
+    stack = cloud.client("cloudformation", other=True).describe_stacks(
+        StackName=endpoint_stack_name("staging")
+    )["Stacks"][0]
+    assert stack["StackId"].split(":")[4] == OTHER_ACCOUNT
+    in_sync = status(cloud, repo, "staging", other=True)
+    assert "staging is in sync with its manifest" in in_sync.output
+    # the dev account has no staging endpoint: the promotion crossed accounts
+    summaries = cloud.client("cloudformation").list_stacks()["StackSummaries"]
+    dev_stacks = {s["StackName"] for s in summaries}
+    assert endpoint_stack_name("staging") not in dev_stacks
+
+
+def test_destroy_leaves_nothing_but_the_retained_bucket(cloud, repo, models, deployed):
+    cdk(cloud, repo, "destroy", "-c", "env=staging", "--all", other=True)
+    cdk(cloud, repo, "destroy", endpoint_stack_name("dev"), endpoint_stack_name("prod"), PLATFORM)
+
+    for other, platform in ((False, PLATFORM), (True, OTHER_PLATFORM)):
+        sm = cloud.client("sagemaker", other=other)
+        assert sm.list_endpoints()["Endpoints"] == []
+        assert sm.list_endpoint_configs()["EndpointConfigs"] == []
+        assert sm.list_models()["Models"] == []
+        roles = cloud.client("iam", other=other).list_roles()["Roles"]
+        assert [r["RoleName"] for r in roles if r["RoleName"] == "SageMaker-local"] == []
+        stacks = cloud.client("cloudformation", other=other).list_stacks()["StackSummaries"]
+        assert {s["StackStatus"] for s in stacks} == {"DELETE_COMPLETE"}, platform
+    assert processes_under(cloud.state_dir / "endpoints") == []  # no serving process left
+
+    # prod marks the shared bucket `retain`: it stays, with the models, and status says so
+    s3 = cloud.client("s3")
+    kept = s3.list_objects_v2(Bucket="sagemaker-us-east-1-123456789012")["KeyCount"]
+    assert kept > 0
+    report = status(cloud, repo, "prod", check=False)
+    assert report.returncode == 1
+    assert "prod: not deployed" in report.output
+    assert "kept: bucket sagemaker-us-east-1-123456789012 was kept" in report.output
+    # staging's bucket is `destroy`, but holds the promoted model: like S3 on AWS, the local
+    # cloud does not delete a bucket that is not empty (no Lambda to empty it), and status says so
+    staging_bucket = f"sagemaker-eu-west-1-{OTHER_ACCOUNT}"
+    left = cloud.client("s3", other=True).list_objects_v2(Bucket=staging_bucket)["Contents"]
+    assert [o["Key"] for o in left] == [repo.model("staging").model_data_url.split("/", 3)[3]]
+    report = status(cloud, repo, "staging", other=True, check=False)
+    assert f"kept: bucket {staging_bucket} was kept" in report.output

@@ -1,4 +1,4 @@
-"""The SageMaker serving contract on starlette + uvicorn (uvloop, httptools).
+"""The SageMaker serving contract as a plain ASGI app on uvicorn (uvloop, httptools).
 
     python -m inference.server --model-dir DIR [--host 127.0.0.1] [--port 8080] [--workers N]
                                [--serverless] [--timeout S]
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -27,14 +28,9 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from inference import codecs
 from inference.errors import InvocationTimeout, ModelLoadError, PayloadTooLarge
@@ -68,94 +64,173 @@ def _failure(err: BaseException) -> _Failure:
     return _Failure(500, "InternalServerError", f"model raised {type(err).__name__}: {message}")
 
 
+class _Disconnected(Exception):
+    """The client went away before its body arrived: nothing to answer."""
+
+
+_JSON_TYPE = codecs.JSON.encode()
+_RUNTIME_PREFIX, _RUNTIME_SUFFIX = "/endpoints/", "/invocations"
+
+
+class ServingApp:
+    """The ASGI app serving `handlers`: /ping, /invocations, /endpoints/{name}/invocations.
+
+    A plain ASGI callable rather than a framework app: three fixed routes need no router, and
+    the layers a framework adds (middleware stack, Request/Response objects) cost a third of
+    this server's own time per request (see docs/inference.md, Benchmark).
+    """
+
+    def __init__(self, handlers: Handlers, *, max_payload_bytes: int, timeout_s: float) -> None:
+        self.program = handlers.program
+        self._transform = handlers.transform
+        self._max_payload = max_payload_bytes
+        self._timeout_s = timeout_s
+        # One model thread: torch parallelises inside each call; more threads would only contend.
+        # The model runs off the event loop so that a stuck request times out (504) while /ping
+        # and the other requests are still answered; the hop costs ~30 µs.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Callable, send: Callable) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: dict, receive: Callable, send: Callable) -> None:
+        path, method = scope["path"], scope["method"]
+        if path == "/invocations":
+            route = self._invocations
+        elif path.startswith(_RUNTIME_PREFIX) and path.endswith(_RUNTIME_SUFFIX):
+            name = path[len(_RUNTIME_PREFIX) : -len(_RUNTIME_SUFFIX)]
+            if not name or "/" in name:
+                return await _send(send, 404, b"Not Found", [_PLAIN])
+            route = functools.partial(self._runtime_invocations, name)
+        elif path == "/ping":
+            if method not in ("GET", "HEAD"):
+                return await _send(send, 405, b"Method Not Allowed", [_PLAIN, _ALLOW_GET])
+            return await _send(send, 200, b'{"status":"healthy"}', [(b"content-type", _JSON_TYPE)])
+        else:
+            return await _send(send, 404, b"Not Found", [_PLAIN])
+        if method != "POST":
+            return await _send(send, 405, b"Method Not Allowed", [_PLAIN, _ALLOW_POST])
+        with contextlib.suppress(_Disconnected):
+            await route(scope, receive, send)
+
+    async def _invocations(self, scope: dict, receive: Callable, send: Callable) -> None:
+        try:
+            body, content_type = await self._invoke(scope, receive)
+        except _Failure as failure:
+            payload = {"code": failure.status, "type": failure.kind, "message": failure.message}
+            headers = [(b"content-type", _JSON_TYPE)]
+            return await _send(send, failure.status, json.dumps(payload).encode(), headers)
+        # The handler's type exactly as it gave it.
+        await _send(send, 200, body, [(b"content-type", content_type.encode("latin-1"))])
+
+    async def _runtime_invocations(
+        self, endpoint: str, scope: dict, receive: Callable, send: Callable
+    ) -> None:
+        request_id = (b"x-amzn-requestid", str(uuid.uuid4()).encode())
+        try:
+            body, content_type = await self._invoke(scope, receive)
+        except _Failure as failure:
+            status, payload, headers = _runtime_error(failure, endpoint)
+            return await _send(send, status, payload, [request_id, *headers])
+        headers = [
+            request_id,
+            (b"x-amzn-invoked-production-variant", VARIANT.encode()),
+            (b"content-type", content_type.encode("latin-1")),
+        ]
+        await _send(send, 200, body, headers)
+
+    async def _invoke(self, scope: dict, receive: Callable) -> tuple[bytes, str]:
+        content_type = accept = length = None
+        for name, value in scope["headers"]:  # the first of each, as most frameworks read them
+            if name == b"content-type" and content_type is None:
+                content_type = value.decode("latin-1")
+            elif name == b"accept" and accept is None:
+                accept = value.decode("latin-1")
+            elif name == b"content-length" and length is None:
+                length = value.decode("latin-1")
+        try:
+            body = await self._read_body(length, receive)
+            content_type, accept = codecs.media_type(content_type), codecs.negotiate(accept)
+            deadline = time.monotonic() + self._timeout_s
+            future = asyncio.get_running_loop().run_in_executor(
+                self._executor, self._run, body, content_type, accept, deadline
+            )
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    return await future
+            except TimeoutError:
+                raise InvocationTimeout(
+                    f"the model did not answer within {self._timeout_s:g} s"
+                ) from None
+        except _Disconnected:
+            raise
+        except Exception as err:
+            raise _failure(err) from err
+
+    def _run(self, body: bytes, content_type: str, accept: str, deadline: float):
+        if time.monotonic() > deadline:  # waited past its timeout in the queue: skip the work
+            raise InvocationTimeout("request expired before the model could start on it")
+        return self._transform(body, content_type, accept)
+
+    async def _read_body(self, length: str | None, receive: Callable) -> bytes:
+        limit = self._max_payload
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            raise PayloadTooLarge(f"payload of {length} bytes exceeds {limit} bytes")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"payload exceeds {limit} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
+_ALLOW_GET = (b"allow", b"GET, HEAD")
+_ALLOW_POST = (b"allow", b"POST")
+
+
+async def _send(send: Callable, status: int, body: bytes, headers: list) -> None:
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 def create_app(
     handlers: Handlers,
     *,
     max_payload_bytes: int = REALTIME_PAYLOAD_BYTES,
     timeout_s: float = DEFAULT_TIMEOUT_S,
-) -> Starlette:
+) -> ServingApp:
     """The ASGI app serving `handlers`: /ping, /invocations, /endpoints/{name}/invocations."""
-    # One model thread: torch parallelises inside each call; more threads would only contend.
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
-    transform = handlers.transform
-
-    def run(body: bytes, content_type: str, accept: str, deadline: float) -> tuple[bytes, str]:
-        if time.monotonic() > deadline:  # waited past its timeout in the queue: skip the work
-            raise InvocationTimeout("request expired before the model could start on it")
-        return transform(body, content_type, accept)
-
-    async def read_body(request: Request) -> bytes:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_payload_bytes):
-            raise PayloadTooLarge(f"payload of {length} bytes exceeds {max_payload_bytes} bytes")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > max_payload_bytes:
-                raise PayloadTooLarge(f"payload exceeds {max_payload_bytes} bytes")
-            chunks.append(chunk)
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-    async def invoke(request: Request) -> tuple[bytes, str]:
-        try:
-            body = await read_body(request)
-            content_type = codecs.media_type(request.headers.get("content-type"))
-            accept = codecs.negotiate(request.headers.get("accept"))
-            deadline = time.monotonic() + timeout_s
-            future = asyncio.get_running_loop().run_in_executor(
-                executor, run, body, content_type, accept, deadline
-            )
-            try:
-                async with asyncio.timeout(timeout_s):
-                    return await future
-            except TimeoutError:
-                raise InvocationTimeout(
-                    f"the model did not answer within {timeout_s:g} s"
-                ) from None
-        except Exception as err:
-            raise _failure(err) from err
-
-    async def ping(request: Request) -> Response:
-        return Response(b'{"status":"healthy"}', media_type=codecs.JSON)
-
-    async def invocations(request: Request) -> Response:
-        try:
-            body, content_type = await invoke(request)
-        except _Failure as failure:
-            payload = {"code": failure.status, "type": failure.kind, "message": failure.message}
-            return Response(json.dumps(payload), failure.status, media_type=codecs.JSON)
-        # The handler's type as it gave it (starlette would append a charset to text/*).
-        return Response(body, headers={"content-type": content_type})
-
-    async def runtime_invocations(request: Request) -> Response:
-        headers = {"x-amzn-RequestId": str(uuid.uuid4())}
-        try:
-            body, content_type = await invoke(request)
-        except _Failure as failure:
-            return _runtime_error(failure, request.path_params["name"], headers)
-        headers["x-Amzn-Invoked-Production-Variant"] = VARIANT
-        headers["content-type"] = content_type
-        return Response(body, headers=headers)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        executor.shutdown(wait=False, cancel_futures=True)
-
-    routes = [
-        Route("/ping", ping, methods=["GET"]),
-        Route("/invocations", invocations, methods=["POST"]),
-        Route("/endpoints/{name}/invocations", runtime_invocations, methods=["POST"]),
-    ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return ServingApp(handlers, max_payload_bytes=max_payload_bytes, timeout_s=timeout_s)
 
 
-def _runtime_error(failure: _Failure, endpoint: str, headers: dict[str, str]) -> Response:
+def _runtime_error(failure: _Failure, endpoint: str) -> tuple[int, bytes, list]:
     """SageMaker's shapes: the front end refuses big payloads itself (413); anything the model
     container answered with an error becomes a ModelError (424) that carries the original."""
+    headers = [(b"content-type", _JSON_TYPE)]
     if failure.status == PayloadTooLarge.status_code:
         payload = {"message": f"HTTP content length exceeded: {failure.message}"}
-        return Response(json.dumps(payload), 413, headers=headers, media_type=codecs.JSON)
+        return 413, json.dumps(payload).encode(), headers
     original = {"code": failure.status, "type": failure.kind, "message": failure.message}
     side = "client" if failure.status < 500 else "server"
     payload = {
@@ -166,8 +241,8 @@ def _runtime_error(failure: _Failure, endpoint: str, headers: dict[str, str]) ->
         "OriginalStatusCode": failure.status,
         "OriginalMessage": json.dumps(original),
     }
-    headers["x-amzn-ErrorType"] = "ModelError"
-    return Response(json.dumps(payload), 424, headers=headers, media_type=codecs.JSON)
+    headers.append((b"x-amzn-errortype", b"ModelError"))
+    return 424, json.dumps(payload).encode(), headers
 
 
 # --- process entry ----------------------------------------------------------------------------
@@ -184,7 +259,7 @@ def _set_torch_threads(workers: int) -> None:
         torch.set_num_interop_threads(1)
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> ServingApp:
     """The app of one worker process when `--workers` > 1 (uvicorn calls this factory)."""
     workers = int(os.environ[_ENV_PREFIX + "WORKERS"])
     _set_torch_threads(workers)

@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from inference import inference as mnist  # noqa: E402
-from inference.loadgen import LoadResult, run_load  # noqa: E402
+from inference.loadgen import run_load  # noqa: E402
 
 BENCH_VENV = ROOT / ".venv-bench"
 PEER_PACKAGES = ["sagemaker-inference==1.10.1", "multi-model-server==1.1.11"]
@@ -129,15 +130,41 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def measure(url: str, body: bytes, args: argparse.Namespace) -> tuple[LoadResult, LoadResult]:
+def session_cpu_s(session: int) -> float:
+    """CPU seconds (user + system) used so far by every live process of a session: a server
+    and its workers (MMS: the Java front end and its Python workers)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[3]) == session:  # fields[3] is the session id (stat field 6)
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measure(url: str, body: bytes, args: argparse.Namespace, session: int) -> dict[str, float]:
+    """Latency one request at a time, then requests/s under load; with the CPU the server and
+    the client each spent per request (robust to neighbours, unlike wall time)."""
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    run_load(url, body, total=200, concurrency=args.concurrency, headers=headers)  # warm up
+    run_load(url, body, total=500, concurrency=args.concurrency, headers=headers)  # warm up
     sequential = run_load(url, body, total=args.sequential, concurrency=1, headers=headers)
+    server_cpu, client_cpu = session_cpu_s(session), time.process_time()
     loaded = run_load(url, body, total=args.requests, concurrency=args.concurrency, headers=headers)
+    server_cpu, client_cpu = session_cpu_s(session) - server_cpu, time.process_time() - client_cpu
     for result in (sequential, loaded):
         if result.errors or set(result.statuses) != {200}:
             raise RuntimeError(f"{url}: {dict(result.statuses)} {result.errors[:3]}")
-    return sequential, loaded
+    return {
+        "p50_ms": sequential.percentile_ms(50),
+        "p99_ms": sequential.percentile_ms(99),
+        "rps": loaded.requests_per_s,
+        "loaded_p50_ms": loaded.percentile_ms(50),
+        "loaded_p99_ms": loaded.percentile_ms(99),
+        "server_cpu_ms": server_cpu / len(loaded.latencies) * 1e3,
+        "client_cpu_ms": client_cpu / len(loaded.latencies) * 1e3,
+    }
 
 
 def free_port() -> int:
@@ -163,12 +190,12 @@ def ours(model_dir: Path, body: bytes, args: argparse.Namespace, workers: int):
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ping(url, process)
-        return measure(url + "/invocations", body, args)
+        return measure(url + "/invocations", body, args, process.pid)
     finally:
         stop(process)
 
 
-def peer(base: Path, model_dir: Path, body: bytes, args: argparse.Namespace):
+def peer(base: Path, model_dir: Path, body: bytes, args: argparse.Namespace, workers: int):
     port = free_port()
     env = {
         **os.environ,
@@ -178,8 +205,7 @@ def peer(base: Path, model_dir: Path, body: bytes, args: argparse.Namespace):
         "PYTHONPATH": str(model_dir / "code"),
         "PATH": f"{BENCH_VENV / 'bin'}:{os.environ['PATH']}",
     }
-    if args.peer_workers:
-        env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(args.peer_workers)
+    env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(workers)
     log = (base / "peer.log").open("w")
     process = subprocess.Popen(
         [str(BENCH_VENV / "bin/python"), "-c", MMS_LAUNCHER],
@@ -197,92 +223,93 @@ def peer(base: Path, model_dir: Path, body: bytes, args: argparse.Namespace):
             log.flush()
             print((base / "peer.log").read_text()[-3000:], file=sys.stderr)
             raise
-        return measure(url + "/invocations", body, args)
+        return measure(url + "/invocations", body, args, process.pid)
     finally:
         stop(process)
         log.close()
 
 
-def report(name: str, sequential: LoadResult, loaded: LoadResult, concurrency: int) -> dict:
-    row = {
-        "p50_ms": sequential.percentile_ms(50),
-        "p99_ms": sequential.percentile_ms(99),
-        "rps": loaded.requests_per_s,
-        "loaded_p50_ms": loaded.percentile_ms(50),
-        "loaded_p99_ms": loaded.percentile_ms(99),
-    }
+def median_row(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(row[key] for row in rows) for key in rows[0]}
+
+
+def report(name: str, row: dict[str, float], concurrency: int) -> None:
     print(
-        f"{name:<34} p50 {row['p50_ms']:6.2f} ms  p99 {row['p99_ms']:6.2f} ms  |  "
-        f"c={concurrency}: {row['rps']:7.0f} req/s  p50 {row['loaded_p50_ms']:6.2f} ms  "
-        f"p99 {row['loaded_p99_ms']:6.2f} ms"
+        f"{name:<30} p50 {row['p50_ms']:5.2f} ms  p99 {row['p99_ms']:6.2f} ms | "
+        f"c={concurrency}: {row['rps']:5.0f} req/s  p50 {row['loaded_p50_ms']:5.2f} ms  "
+        f"p99 {row['loaded_p99_ms']:6.2f} ms | CPU/req server {row['server_cpu_ms']:.2f} ms  "
+        f"client {row['client_cpu_ms']:.2f} ms"
     )
-    return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", nargs="?", choices=["run", "setup"], default="run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians")
     parser.add_argument("--sequential", type=int, default=1000, help="requests one at a time")
     parser.add_argument("--requests", type=int, default=3000, help="requests under load")
     parser.add_argument("--concurrency", type=int, default=8, help="clients under load")
     parser.add_argument("--iterations", type=int, default=1000, help="in-process repetitions")
-    parser.add_argument("--peer-workers", type=int, default=0, help="MMS workers [default: CPUs]")
+    parser.add_argument("--workers", type=int, default=0, help="both servers [default: CPUs]")
     parser.add_argument("--no-peer", action="store_true", help="skip multi-model-server")
     args = parser.parse_args()
     if args.command == "setup":
         setup()
         return
+    if not args.no_peer and not (BENCH_VENV / "bin/multi-model-server").exists():
+        sys.exit(f"peer not installed: run `{sys.argv[0]} setup` first")
 
     image = np.random.default_rng(0).integers(0, 256, size=(1, 28, 28), dtype=np.uint8)
     body = json.dumps(image.tolist()).encode()
     cores = len(os.sched_getaffinity(0))
-    load = os.getloadavg()[0]
-    print(f"torch {torch.__version__}, {cores} cores, load average {load:.1f} at start")
-    print(f"body: one 28x28 image as JSON ({len(body)} bytes), answer JSON\n")
+    workers = args.workers or cores  # the toolkit's default for MMS: one worker per CPU
+    print(f"torch {torch.__version__}, {cores} cores, load average {os.getloadavg()[0]:.1f}")
+    print(f"body: one 28x28 image as JSON ({len(body)} bytes), answer JSON; {args.rounds} rounds")
+    print("client: inference.loadgen in this process, the same for both servers\n")
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
         base = Path(tmp)
         model_dir = build_model(base)
-        torch.set_num_threads(cores)
+        torch.set_num_threads(1)  # as each server worker runs it
         raw = in_process(model_dir, body, args.iterations)
         print(
-            f"{'raw forward pass (batch 1)':<34} p50 {raw['forward_p50_ms']:6.3f} ms  "
+            f"{'raw forward pass (batch 1)':<30} p50 {raw['forward_p50_ms']:5.3f} ms  "
             f"p99 {raw['forward_p99_ms']:6.3f} ms"
         )
-        print(f"{'handler pipeline in-process':<34} p50 {raw['pipeline_p50_ms']:6.3f} ms")
-        rows = {
-            "ours1": report(
-                "this server (1 worker)", *ours(model_dir, body, args, 1), args.concurrency
-            ),
-            "ours2": report(
-                "this server (2 workers)", *ours(model_dir, body, args, 2), args.concurrency
-            ),
+        print(f"{'handler pipeline in-process':<30} p50 {raw['pipeline_p50_ms']:5.3f} ms\n")
+        contenders = {
+            "this server (1 worker)": lambda: ours(model_dir, body, args, 1),
+            f"this server ({workers} workers)": lambda: ours(model_dir, body, args, workers),
         }
         if not args.no_peer:
-            if not (BENCH_VENV / "bin/multi-model-server").exists():
-                sys.exit(f"peer not installed: run `{sys.argv[0]} setup` first")
-            workers = args.peer_workers or cores
-            rows["peer"] = report(
-                f"multi-model-server ({workers} workers)",
-                *peer(base, model_dir, body, args),
-                args.concurrency,
+            contenders[f"multi-model-server ({workers} workers)"] = lambda: peer(
+                base, model_dir, body, args, workers
             )
+        samples: dict[str, list[dict[str, float]]] = {name: [] for name in contenders}
+        names = list(contenders)
+        for round_ in range(args.rounds):
+            # Rotate the order so that no server always runs first (or last) in a round.
+            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                samples[name].append(contenders[name]())
+                report(f"  round {round_ + 1}: {name}", samples[name][-1], args.concurrency)
+        print(f"\nmedians of {args.rounds} rounds:")
+        rows = {name: median_row(rows) for name, rows in samples.items()}
+        for name, row in rows.items():
+            report(name, row, args.concurrency)
 
-    best = max(rows["ours1"]["rps"], rows["ours2"]["rps"])
+    one, many = rows[names[0]], rows[names[1]]
     print(
-        f"\noverhead of this server over the forward pass (p50, 1 worker, one at a time): "
-        f"{rows['ours1']['p50_ms'] - raw['forward_p50_ms']:.2f} ms "
-        f"(over the in-process handler pipeline: "
-        f"{rows['ours1']['p50_ms'] - raw['pipeline_p50_ms']:.2f} ms)"
+        f"\np50 overhead over the forward pass (one request at a time): "
+        f"{one['p50_ms'] - raw['forward_p50_ms']:.2f} ms (1 worker), "
+        f"{many['p50_ms'] - raw['forward_p50_ms']:.2f} ms ({workers} workers)"
     )
-    if "peer" in rows:
-        p = rows["peer"]
+    if not args.no_peer:
+        peer_row = rows[names[2]]
         print(
-            f"requests/s vs multi-model-server: {rows['ours1']['rps'] / p['rps']:.2f}x "
-            f"(1 worker), {rows['ours2']['rps'] / p['rps']:.2f}x (2 workers), best "
-            f"{best / p['rps']:.2f}x"
-        )
-        print(
-            f"p50 latency vs multi-model-server: {p['p50_ms'] / rows['ours1']['p50_ms']:.2f}x lower"
+            f"requests/s vs multi-model-server, {workers} workers each: "
+            f"{many['rps'] / peer_row['rps']:.2f}x; "
+            "server CPU per request"
+            f" {peer_row['server_cpu_ms'] / many['server_cpu_ms']:.2f}x less; "
+            f"p50 latency: {peer_row['p50_ms'] / many['p50_ms']:.2f}x lower"
         )
     print(f"load average {os.getloadavg()[0]:.1f} at end (other processes share these cores)")
 

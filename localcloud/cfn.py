@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from moto.cloudformation import parsing
@@ -32,6 +35,12 @@ _SAGEMAKER_TYPES = {
 }
 
 
+# The replaced Models and EndpointConfigs of the stack update running on this thread: deleted
+# once the update succeeded (the old ones) or failed (the new ones), as CloudFormation's cleanup
+# phase does on AWS, so a failed update leaves the endpoint's old config and model in place.
+_replaced = threading.local()
+
+
 class _NoOutputs(dict):
     """The outputs of a rolled-back stack: none (module level, so snapshots can pickle it)."""
 
@@ -47,6 +56,8 @@ def install() -> None:
     parsing.get_name_type_map.cache_clear()
     FakeEndpoint.create_from_cloudformation_json = classmethod(_create_endpoint)  # type: ignore[method-assign,assignment]
     FakeEndpoint.update_from_cloudformation_json = classmethod(_update_endpoint)  # type: ignore[method-assign,assignment]
+    for resource in (Model, FakeEndpointConfig):
+        resource.update_from_cloudformation_json = classmethod(_replace_after_update)  # type: ignore[method-assign,assignment]
     _wrap_resource_diff()
     _wrap_update()
     _wrap_stack()
@@ -118,6 +129,51 @@ def _update_endpoint(
         backend.update_endpoint(name, config_name)  # type: ignore[attr-defined]
         _wait(account_id, region_name, endpoint)
     return endpoint
+
+
+@dataclass(frozen=True)
+class _Replacement:
+    """A Model or EndpointConfig replaced by the running stack update."""
+
+    original: Any
+    new: Any
+    delete_original: Callable[[], None]
+    delete_new: Callable[[], None]
+
+
+def _arn(resource: Any) -> str:
+    """The physical id moto's SageMaker resources delete by (a Model's or a config's ARN)."""
+    return getattr(resource, "endpoint_config_arn", None) or resource.arn
+
+
+def _replace_after_update(
+    cls: type[Any],
+    original_resource: Any,
+    new_resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+) -> Any:
+    """Model / EndpointConfig replacement: the new one now, the old one deleted only when the
+    whole update succeeded (moto deletes it first, which loses it when the update fails)."""
+    pending: list[_Replacement] | None = getattr(_replaced, "pending", None)
+    old_id = _arn(original_resource)
+
+    def delete(physical_id: str) -> Callable[[], None]:
+        return lambda: cls.delete_from_cloudformation_json(
+            physical_id, cloudformation_json, account_id, region_name
+        )
+
+    if pending is None or new_resource_name.split("/")[-1] == old_id.split("/")[-1]:
+        delete(old_id)()  # same name, or not inside a stack update: moto's own order
+        return cls.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
+    new = cls.create_from_cloudformation_json(
+        new_resource_name, cloudformation_json, account_id, region_name
+    )
+    pending.append(_Replacement(original_resource, new, delete(old_id), delete(_arn(new))))
+    return new
 
 
 def _references(node: Any, found: set[str]) -> set[str]:
@@ -222,6 +278,7 @@ def _wrap_stack() -> None:
 
     @functools.wraps(update)
     def update_hook(self: FakeStack, *args: Any, **kwargs: Any) -> None:
+        _replaced.pending = pending = []
         try:
             update(self, *args, **kwargs)
         except Exception as err:
@@ -229,6 +286,21 @@ def _wrap_stack() -> None:
             self._add_stack_event("UPDATE_FAILED", resource_status_reason=reason)
             self.status = "UPDATE_ROLLBACK_COMPLETE"
             self._add_stack_event("UPDATE_ROLLBACK_COMPLETE", resource_status_reason=reason)
+            # The stack goes back to the resources it had, so the next update replaces (and
+            # later deletes) those, and nothing is left behind by `cdk destroy`.
+            parsed = self.resource_map._parsed_resources
+            back = {id(r.new): r.original for r in pending}
+            for logical, resource in list(parsed.items()):
+                if id(resource) in back:
+                    parsed[logical] = back[id(resource)]
+            cleanup = [r.delete_new for r in pending]
+        else:
+            cleanup = [r.delete_original for r in pending]
+        finally:
+            _replaced.pending = None
+        for delete in reversed(cleanup):  # configs before the models they refer to
+            with contextlib.suppress(Exception):  # already gone: nothing to clean up
+                delete()
 
     FakeStack.create_resources = create_resources_hook  # type: ignore[method-assign]
     FakeStack.update = update_hook  # type: ignore[method-assign]

@@ -41,6 +41,7 @@ def predict(
     ),
     data: Path = typer.Option(Path("data/mnist"), "--data", help="MNIST directory (IDX files)"),
     seed: int = typer.Option(None, "--seed", help="Random seed for the choice of images"),
+    envdir: Path = typer.Option(None, "--envdir", help="Manifests folder [default: environments/]"),
 ) -> None:
     """Send random MNIST test images to the environment's endpoint and show its answers."""
     from rich.console import Console
@@ -55,6 +56,7 @@ def predict(
         endpoint_name=endpoint_name,
         data_dir=data,
         seed=seed,
+        envdir=envdir,
     )
     console = Console()
     raw = result.raw

@@ -144,12 +144,13 @@ def predict_env(
     endpoint_name: str | None = None,
     data_dir: Path | str = "data/mnist",
     seed: int | None = None,
+    envdir: Path | None = None,
 ) -> PredictResult:
     """`smlocal predict` without the printing: find the environment's endpoint (its
     EndpointStack output unless `endpoint_name` is given) and ask it about `n` test images."""
     from smlocal import aws, manifest, naming
 
-    env = manifest.load(env_name)
+    env = manifest.load(env_name, envdir)
     if endpoint_name is None:
         outputs = aws.stack_outputs(env)
         if naming.OUTPUT_ENDPOINT_NAME not in outputs:

@@ -224,9 +224,9 @@ class Demo:
         with self.step(f"cdk deploy {self.env_name} ({env.endpoint_kind} endpoint)"):
             self.cdk("deploy", "--all", "--method=direct", "--require-approval", "never")
         with self.step("predict 16 test images"):
-            # `predict` takes no --envdir: it reads the region from environments/ (same names).
-            argv = ("predict", "--env", self.env_name, "--n", "16", "--data", str(self.data_dir))
-            self.run(_bin("smlocal"), *argv)
+            self.smlocal(
+                "predict", "--env", self.env_name, "--n", "16", "--data", str(self.data_dir)
+            )
         with self.step("accuracy on the whole test split"):
             from localcloud.control import client
 

@@ -294,6 +294,7 @@ def serve(
     max_payload = SERVERLESS_PAYLOAD_BYTES if serverless else REALTIME_PAYLOAD_BYTES
     _set_torch_threads(workers)
     directory = unpack(model_dir)
+    search_path = list(sys.path)
     handlers = load(directory)  # in the parent too: a broken model fails here, before the port
     options = {
         "host": host,
@@ -325,6 +326,11 @@ def serve(
         }
     )
     del handlers
+    # Workers start with this process's sys.path, where load() left the script's directory.
+    # When this package is found through an editable install (a finder after sys.path, i.e.
+    # not run from the repository root), a `code/inference.py` there would shadow it and every
+    # worker would die importing `inference.server`; each worker's own load() adds it back.
+    sys.path[:] = search_path
     uvicorn.run("inference.server:app_from_env", factory=True, workers=workers, **options)
 
 

@@ -54,6 +54,24 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def processes_under(directory: Path) -> list[int]:
+    """Live pids whose command line or working directory lies under `directory`: what a cloud
+    with that state dir (its server, training hosts, serving processes) still has running."""
+    found, needle = [], str(directory)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cwd = os.readlink(entry / "cwd")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and (needle in cmdline or cwd.startswith(needle)):
+            found.append(int(entry.name))
+    return found
+
+
 def answers(port: int, timeout_s: float = 2.0) -> bool:
     """Whether a local cloud answers on `port` (moto's own API, no AWS signature needed)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)

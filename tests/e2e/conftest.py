@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import tarfile
 import tempfile
@@ -28,6 +27,7 @@ from botocore.config import Config
 from ruamel.yaml import YAML
 
 from localcloud import control
+from localcloud.control import processes_under
 from smlocal.demo import client_environment
 from smlocal.manifest import ModelPin, load_environment, write_pin
 from smlocal.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name
@@ -44,23 +44,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/tests/e2e/" in str(item.path):
             item.add_marker(pytest.mark.e2e)
-
-
-def processes_under(directory: Path) -> list[int]:
-    """Live pids whose command line or working directory lies under `directory`."""
-    found, needle = [], str(directory)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            cwd = os.readlink(entry / "cwd")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z" and (needle in cmdline or cwd.startswith(needle)):
-            found.append(int(entry.name))
-    return found
 
 
 @dataclass

@@ -14,6 +14,7 @@ import boto3
 from botocore.config import Config
 
 from localcloud import control
+from localcloud.control import processes_under
 
 BUCKET = "localcloud-tests"
 ROLE_ARN = "arn:aws:iam::123456789012:role/SageMaker-local"
@@ -40,23 +41,6 @@ class Cloud:
             aws_secret_access_key="test",
             config=config,
         )
-
-
-def processes_under(directory: Path) -> list[int]:
-    """Pids of processes whose command line or working directory lies under `directory`."""
-    found, needle = [], str(directory)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            cwd = os.readlink(entry / "cwd")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z" and (needle in cmdline or cwd.startswith(needle)):
-            found.append(int(entry.name))
-    return found
 
 
 def start_cloud(state_dir: Path) -> Cloud:

@@ -248,7 +248,7 @@ def _runtime_error(failure: _Failure, endpoint: str) -> tuple[int, bytes, list]:
 # --- process entry ----------------------------------------------------------------------------
 
 
-def _set_torch_threads(workers: int) -> None:
+def _set_torch_threads() -> None:
     """One intra-op thread per worker process unless the user chose (OMP_NUM_THREADS).
 
     Measured on 2 cores, one 28x28 image per request: a second torch thread made the forward
@@ -257,7 +257,6 @@ def _set_torch_threads(workers: int) -> None:
     multi-model-server and TorchServe do it."""
     import torch
 
-    del workers  # each worker takes one thread, however many there are
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(1)
     with contextlib.suppress(RuntimeError):  # only settable before the first parallel call
@@ -266,8 +265,7 @@ def _set_torch_threads(workers: int) -> None:
 
 def app_from_env() -> ServingApp:
     """The app of one worker process when `--workers` > 1 (uvicorn calls this factory)."""
-    workers = int(os.environ[_ENV_PREFIX + "WORKERS"])
-    _set_torch_threads(workers)
+    _set_torch_threads()
     return create_app(
         load(os.environ[_ENV_PREFIX + "MODEL_DIR"]),
         max_payload_bytes=int(os.environ[_ENV_PREFIX + "MAX_PAYLOAD"]),
@@ -292,7 +290,7 @@ def serve(
     if timeout_s <= 0:
         raise ModelLoadError(f"--timeout must be positive seconds, got {timeout_s:g}")
     max_payload = SERVERLESS_PAYLOAD_BYTES if serverless else REALTIME_PAYLOAD_BYTES
-    _set_torch_threads(workers)
+    _set_torch_threads()
     directory = unpack(model_dir)
     search_path = list(sys.path)
     handlers = load(directory)  # in the parent too: a broken model fails here, before the port
@@ -320,7 +318,6 @@ def serve(
     os.environ.update(
         {
             _ENV_PREFIX + "MODEL_DIR": str(directory),
-            _ENV_PREFIX + "WORKERS": str(workers),
             _ENV_PREFIX + "MAX_PAYLOAD": str(max_payload),
             _ENV_PREFIX + "TIMEOUT": str(timeout_s),
         }

@@ -15,7 +15,6 @@ import importlib.util
 import os
 import shutil
 import sys
-import tarfile
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,8 @@ import torch
 
 from inference import codecs
 from inference.errors import ModelLoadError
+from smlocal import archives
+from smlocal.archives import ArchiveError
 
 DEFAULT_PROGRAM = "inference.py"
 # SageMaker sets this path inside the container; here it means the local model directory.
@@ -86,10 +87,8 @@ def unpack(model_dir: Path | str) -> Path:
     target = Path(tempfile.mkdtemp(prefix="smlocal-model-"))
     atexit.register(shutil.rmtree, target, ignore_errors=True)
     try:
-        with tarfile.open(path, "r:*") as archive:
-            # The "data" filter refuses absolute paths, `..` and links that leave the target.
-            archive.extractall(target, filter="data")
-    except (tarfile.TarError, OSError) as err:
+        archives.extract(path, target)
+    except ArchiveError as err:
         raise ModelLoadError(f"model archive {path} cannot be extracted: {err}") from None
     return target
 

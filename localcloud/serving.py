@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -39,16 +38,13 @@ def free_port() -> int:
 
 def unpack_model(archive: bytes, target: Path) -> Path:
     """Extract a `model.tar.gz` body into `target/model` (the container's /opt/ml/model)."""
-    import io
+    from smlocal import archives
 
     model_dir = target / "model"
-    model_dir.mkdir(parents=True, exist_ok=True)
     try:
-        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:
-            # The "data" filter refuses absolute paths, `..` and links that leave the target.
-            tar.extractall(model_dir, filter="data")
-    except (tarfile.TarError, OSError) as err:
-        raise StartError(f"the model data is not a readable tar.gz archive: {err}") from None
+        archives.extract(archive, model_dir)
+    except archives.ArchiveError as err:
+        raise StartError(f"the model data cannot be unpacked: {err}") from None
     return model_dir
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
+import sys
 import tarfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+from smlocal import archives
+from smlocal.archives import ArchiveError
 
 
 class FetchError(Exception):
@@ -44,8 +47,10 @@ def fetch_prefix(uri: str, dest: Path, s3_client: Any) -> int:
     path = local_path(uri)
     if path is not None:
         if path.is_dir():
-            shutil.copytree(path, dest, dirs_exist_ok=True)
-            return sum(1 for p in dest.rglob("*") if p.is_file())
+            try:
+                return archives.copy_tree(path, dest)
+            except ArchiveError as err:
+                raise FetchError(f"channel {uri}: {err}") from None
         if path.is_file():
             shutil.copy2(path, dest / path.name)
             return 1
@@ -65,10 +70,16 @@ def fetch_prefix(uri: str, dest: Path, s3_client: Any) -> int:
                 if key.endswith("/"):
                     continue
                 rel = key[len(folder) :] if key.startswith(folder) else key[len(parent) :]
-                target = dest / rel
+                what = f"key s3://{bucket}/{key} with relative path"
+                try:
+                    target = archives.safe_join(dest, rel, what=what)
+                except ArchiveError as err:
+                    raise FetchError(f"channel {uri}: {err}") from None
                 target.parent.mkdir(parents=True, exist_ok=True)
                 s3_client.download_file(bucket, key, str(target))
                 count += 1
+    except FetchError:
+        raise
     except Exception as err:  # botocore raises ClientError and several transport errors
         raise FetchError(f"cannot read {uri}: {err}") from err
     if count == 0:
@@ -81,7 +92,10 @@ def fetch_sourcedir(uri: str, dest: Path, s3_client: Any) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     path = local_path(uri)
     if path is not None and path.is_dir():
-        shutil.copytree(path, dest, dirs_exist_ok=True)
+        try:
+            archives.copy_tree(path, dest)
+        except ArchiveError as err:
+            raise FetchError(f"sourcedir {uri}: {err}") from None
         return
     archive = dest.parent / "sourcedir.tar.gz"
     if path is not None:
@@ -95,10 +109,9 @@ def fetch_sourcedir(uri: str, dest: Path, s3_client: Any) -> None:
         except Exception as err:
             raise FetchError(f"cannot read sourcedir {uri}: {err}") from err
     try:
-        with tarfile.open(archive) as tar:
-            tar.extractall(dest, filter="data")  # refuses absolute paths and `..`
-    except (tarfile.TarError, OSError) as err:
-        raise FetchError(f"sourcedir {uri} is not a readable tar.gz: {err}") from err
+        archives.extract(archive, dest)
+    except ArchiveError as err:
+        raise FetchError(f"sourcedir {uri} cannot be unpacked: {err}") from None
 
 
 def decode_hyperparameters(raw: Mapping[str, str]) -> dict[str, Any]:
@@ -225,13 +238,8 @@ def link_tree(src: Path, dest: Path) -> None:
     """Copy a folder as hard links (a real copy across file systems): each host gets its own
     tree without duplicating the data."""
 
-    def link(s: str, d: str) -> None:
-        try:
-            os.link(s, d)
-        except OSError:
-            shutil.copy2(s, d)
-
-    shutil.copytree(src, dest, copy_function=link, dirs_exist_ok=True)
+    # The inputs were bounded when fetched; links cost no space, so no cap here.
+    archives.copy_tree(src, dest, link=True, max_bytes=sys.maxsize, max_files=sys.maxsize)
 
 
 def pack_dir(directory: Path, archive: Path) -> str:

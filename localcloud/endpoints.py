@@ -20,6 +20,7 @@ from typing import Any
 from localcloud.errors import ModelError, ModelNotReady, ThrottlingException, ValidationError
 from localcloud.persistence import write_atomically
 from localcloud.serving import ServingProcess, StartError, clip_reason
+from smlocal.archives import ArchiveError, inside
 
 log = logging.getLogger("localcloud.endpoints")
 
@@ -123,7 +124,11 @@ class Endpoints:
             return self._runtimes.get(key)
 
     def _dir(self, key: Key) -> Path:
-        return self.root.joinpath(*key)
+        # Names were checked against AWS's patterns; the folder is checked again here.
+        try:
+            return inside(self.root, *key)
+        except ArchiveError as err:
+            raise ValidationError(str(err)) from None
 
     # --- lifecycle -----------------------------------------------------------------------------
     def create(self, backend: Any, endpoint: Any) -> Runtime:

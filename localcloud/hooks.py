@@ -19,6 +19,7 @@ from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
+from localcloud import names
 from localcloud.errors import SageMakerValidation, ValidationError
 
 if TYPE_CHECKING:
@@ -56,10 +57,24 @@ def _wrap_backend() -> None:
     create_training_job = SageMakerModelBackend.create_training_job
     create_endpoint = SageMakerModelBackend.create_endpoint
     delete_endpoint = SageMakerModelBackend.delete_endpoint
+    create_model = SageMakerModelBackend.create_model
+    create_endpoint_config = SageMakerModelBackend.create_endpoint_config
+
+    # Names are checked with AWS's rules first: the cloud builds folders from them.
+    @functools.wraps(create_model)
+    def create_model_hook(self: SageMakerModelBackend, **kwargs: Any) -> Any:
+        names.check("CreateModel", ModelName=kwargs["model_name"])
+        return create_model(self, **kwargs)
+
+    @functools.wraps(create_endpoint_config)
+    def create_endpoint_config_hook(self: SageMakerModelBackend, **kwargs: Any) -> Any:
+        names.check("CreateEndpointConfig", EndpointConfigName=kwargs["endpoint_config_name"])
+        return create_endpoint_config(self, **kwargs)
 
     @functools.wraps(create_training_job)
     def create_training_job_hook(self: SageMakerModelBackend, **kwargs: Any) -> Any:
         name = kwargs["training_job_name"]
+        names.check("CreateTrainingJob", TrainingJobName=name)
         if name in self.training_jobs:
             raise SageMakerValidation(f"Training job names must be unique. {name} already exists.")
         # moto replaces MetricDefinitions with made-up ones; keep the request's.
@@ -73,6 +88,9 @@ def _wrap_backend() -> None:
     def create_endpoint_hook(
         self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, tags: Any
     ) -> FakeEndpoint:
+        names.check(
+            "CreateEndpoint", EndpointName=endpoint_name, EndpointConfigName=endpoint_config_name
+        )
         if endpoint_name in self.endpoints:
             arn = self.endpoints[endpoint_name].arn
             raise SageMakerValidation(f'Cannot create already existing endpoint "{arn}".')
@@ -89,12 +107,16 @@ def _wrap_backend() -> None:
 
     @functools.wraps(delete_endpoint)
     def delete_endpoint_hook(self: SageMakerModelBackend, endpoint_name: str) -> None:
+        names.check("DeleteEndpoint", EndpointName=endpoint_name)
         delete_endpoint(self, endpoint_name)
         cloud().endpoints.delete((self.account_id, self.region_name, endpoint_name))
 
     def update_endpoint(
         self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str
     ) -> FakeEndpoint:
+        names.check(
+            "UpdateEndpoint", EndpointName=endpoint_name, EndpointConfigName=endpoint_config_name
+        )
         endpoint = self.endpoints.get(endpoint_name)
         if endpoint is None:
             arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
@@ -106,11 +128,14 @@ def _wrap_backend() -> None:
         return endpoint
 
     def stop_training_job(self: SageMakerModelBackend, training_job_name: str) -> None:
+        names.check("StopTrainingJob", TrainingJobName=training_job_name)
         job = self.training_jobs.get(training_job_name)
         if job is None:
             raise SageMakerValidation(f"Could not find training job '{training_job_name}'.")
         cloud().jobs.stop(self, job)
 
+    SageMakerModelBackend.create_model = create_model_hook  # type: ignore[method-assign]
+    SageMakerModelBackend.create_endpoint_config = create_endpoint_config_hook  # type: ignore[method-assign]
     SageMakerModelBackend.create_training_job = create_training_job_hook  # type: ignore[method-assign]
     SageMakerModelBackend.create_endpoint = create_endpoint_hook  # type: ignore[method-assign]
     SageMakerModelBackend.delete_endpoint = delete_endpoint_hook  # type: ignore[method-assign]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.errors import SageMakerValidation
+from smlocal.archives import ArchiveError, inside
 
 log = logging.getLogger("localcloud.jobs")
 
@@ -144,9 +145,17 @@ class TrainingJobs:
 
         request = _request(kwargs, job.algorithm_specification)
         try:
+            # Names were checked against AWS's patterns; the folders are checked again here.
+            work_dir = inside(self.root, *key)
+            for channel in request.get("InputDataConfig", []):
+                inside(work_dir / "data", channel["ChannelName"])
+        except ArchiveError as err:
+            del backend.training_jobs[name]
+            raise SageMakerValidation(str(err)) from None
+        try:
             run = TrainingRun(
                 request,
-                work_dir=self.root.joinpath(*key),
+                work_dir=work_dir,
                 s3_client=self._s3_client(account, region),
                 on_log=on_log,
             )

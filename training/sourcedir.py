@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import gzip
 import io
+import stat
 import tarfile
 from importlib.util import find_spec
 from pathlib import Path
+
+from smlocal import archives
+from smlocal.archives import ArchiveError
 
 ENTRY_POINT = "mnist.py"
 
@@ -22,6 +26,22 @@ def sourcedir_files() -> dict[str, Path]:
     }
 
 
+def _read(name: str, path: Path) -> bytes:
+    """A file's bytes, if its archive name stays inside the sourcedir and it is a regular file
+    of a bounded size (a fifo or device would block or never end)."""
+    archives.relative_parts(name, what="sourcedir name")
+    try:
+        info = path.stat()
+    except OSError as err:
+        raise ArchiveError(f"sourcedir file {path} cannot be read: {err.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ArchiveError(f"sourcedir file {path} is not a regular file")
+    limit = archives.max_unpacked_bytes()
+    if info.st_size > limit:
+        raise ArchiveError(f"sourcedir file {path} is over the cap of {limit} bytes")
+    return path.read_bytes()
+
+
 def pack_sourcedir(archive: Path, files: dict[str, Path] | None = None) -> Path:
     """Write `sourcedir.tar.gz`; byte-identical for identical sources (fixed mtimes, order)."""
     files = files or sourcedir_files()
@@ -32,7 +52,7 @@ def pack_sourcedir(archive: Path, files: dict[str, Path] | None = None) -> Path:
         tarfile.open(fileobj=gz, mode="w") as tar,
     ):
         for name in sorted(files):
-            data = files[name].read_bytes()
+            data = _read(name, files[name])
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.mtime = len(data), 0o644, 0
             tar.addfile(info, io.BytesIO(data))

@@ -255,7 +255,9 @@ def extract(
         raise
     except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as err:
         at = f" at member {name!r}" if name else ""
-        raise ArchiveError(f"not a readable tar archive{at}: {err}") from None
+        raise ArchiveError(
+            f"not a readable tar.gz (or tar, tar.bz2, tar.xz) archive{at}: {err}"
+        ) from None
     except OSError as err:
         at = f"member {name!r}" if name else "the archive"
         raise ArchiveError(f"{at} cannot be unpacked: {err.strerror or err}") from None

@@ -241,9 +241,9 @@ def test_an_archive_whose_members_add_up_past_the_cap_is_refused(outer: Path) ->
 
 def test_a_truncated_or_foreign_file_is_one_clear_error(tmp_path: Path) -> None:
     good = tar_bytes(lambda tar: add_file(tar, "model.pth", os.urandom(100_000)))
-    with pytest.raises(ArchiveError, match="not a readable tar archive"):
+    with pytest.raises(ArchiveError, match=r"not a readable tar\.gz"):
         archives.extract(good[: len(good) // 2], tmp_path / "cut")
-    with pytest.raises(ArchiveError, match="not a readable tar archive"):
+    with pytest.raises(ArchiveError, match=r"not a readable tar\.gz"):
         archives.extract(b"PK\x03\x04 a zip file", tmp_path / "zip")
 
 

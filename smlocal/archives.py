@@ -207,7 +207,10 @@ def _check(member: tarfile.TarInfo, total: int, limit: int) -> tuple[str, ...]:
             f"member {name!r} is {kind}{link}; only regular files and folders are allowed"
         )
     if total + member.size > limit:
-        raise ArchiveError(f"member {name!r} takes the unpacked size past the cap of {limit} bytes")
+        raise ArchiveError(
+            f"member {name!r} takes the unpacked size past the cap of {limit} bytes "
+            "(SMLOCAL_MAX_UNPACKED_BYTES sets the cap)"
+        )
     if not parts:
         raise ArchiveError(f"member {name!r} is a file without a name")
     return parts
@@ -305,7 +308,10 @@ def copy_tree(
             if files > max_files:
                 raise ArchiveError(f"{src / path} is past the cap of {max_files} files")
             if total > limit:
-                raise ArchiveError(f"{src / path} takes the copy past the cap of {limit} bytes")
+                raise ArchiveError(
+                    f"{src / path} takes the copy past the cap of {limit} bytes "
+                    "(SMLOCAL_MAX_UNPACKED_BYTES sets the cap)"
+                )
             try:
                 _copy_file(Path(entry.path), dest / path, link)
             except OSError as err:

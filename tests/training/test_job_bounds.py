@@ -28,7 +28,10 @@ def _request(name: str, sourcedir: str, channel: str, max_runtime: int = 600) ->
             "sagemaker_program": '"train.py"',
             "sagemaker_submit_directory": f'"{sourcedir}"',
         },
-        "AlgorithmSpecification": {"TrainingImage": "pytorch-training", "TrainingInputMode": "File"},
+        "AlgorithmSpecification": {
+            "TrainingImage": "pytorch-training",
+            "TrainingInputMode": "File",
+        },
         "InputDataConfig": [
             {
                 "ChannelName": "training",

@@ -103,14 +103,14 @@ def test_the_rendezvous_listens_on_the_master_address_only(
         environ = Path(f"/proc/{pids['algo-1']}/environ").read_bytes().split(b"\0")
         port = int(next(v for v in environ if v.startswith(b"MASTER_PORT=")).split(b"=")[1])
 
-        sockets = listening(set(pids.values()))
-        assert (run.addresses["algo-1"], port) in sockets  # the store, on algo-1's address
-        assert not [s for s in sockets if s[0] in ("0.0.0.0", "::")], sockets
         assert reachable(run.addresses["algo-1"], port)
         others = (local_addresses() | {"127.0.0.9"}) - {run.addresses["algo-1"]}
         assert {a: reachable(a, port) for a in sorted(others)} == dict.fromkeys(
             sorted(others), False
         )
+        sockets = listening(set(pids.values()))
+        assert not [s for s in sockets if s[0] in ("0.0.0.0", "::")], sockets
+        assert (run.addresses["algo-1"], port) in sockets  # the store, on algo-1's address
     finally:
         run.stop()
         assert run.wait(120)

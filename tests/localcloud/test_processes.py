@@ -4,13 +4,16 @@ training hosts along, and a restart or `cloud stop` ends what they left (their o
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
+import tarfile
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from cloudkit import (
     BUCKET,
     Cloud,
@@ -21,6 +24,7 @@ from cloudkit import (
     training_request,
     upload_sourcedir,
     wait_endpoint,
+    wait_job,
 )
 
 from localcloud import control
@@ -124,5 +128,56 @@ def test_what_a_killed_cloud_left_is_ended_by_a_restart_or_stop(tmp_path: Path, 
         else:
             assert control.stop(cloud.state_dir) is None  # no cloud ran; its leftovers did
         assert processes_under(cloud.state_dir) == []
+    finally:
+        _end_everything(tmp_path / "state")
+
+
+def _looping_sourcedir() -> bytes:
+    """sourcedir.tar.gz whose links lead back into itself: copying them never ends."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        script = b"print('never runs')\n"
+        info = tarfile.TarInfo("train.py")
+        info.size = len(script)
+        tar.addfile(info, io.BytesIO(script))
+        for name in ("a", "b"):
+            link = tarfile.TarInfo(name)
+            link.type, link.linkname = tarfile.SYMTYPE, "."
+            tar.addfile(link)
+    return out.getvalue()
+
+
+def test_stop_and_max_runtime_end_a_job_that_copies_forever(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grace, slack = 2, 15  # slack: a loaded machine's scheduling and the 0.5 s status poll
+    monkeypatch.setenv("SMLOCAL_STOP_GRACE_S", str(grace))  # the cloud inherits it
+    cloud = start_cloud(tmp_path / "state")
+    try:
+        s3, sagemaker = cloud.client("s3"), cloud.client("sagemaker")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_object(Bucket=BUCKET, Key="code/loop.tar.gz", Body=_looping_sourcedir())
+        s3.put_object(Bucket=BUCKET, Key="data/x.txt", Body=b"x")
+        source, data = f"s3://{BUCKET}/code/loop.tar.gz", f"s3://{BUCKET}/data"
+        timed = training_request("loop-timed", source, data, program="train.py")
+        timed["StoppingCondition"] = {"MaxRuntimeInSeconds": 5}
+        sagemaker.create_training_job(**timed)
+        sagemaker.create_training_job(**training_request("loop", source, data, program="train.py"))
+        _until(
+            lambda: (
+                sagemaker.describe_training_job(TrainingJobName="loop")["SecondaryStatus"]
+                != "Starting"
+            ),
+            "the job did not start downloading",
+        )
+        with contextlib.suppress(ClientError):  # a sourcedir with links may be refused at once
+            sagemaker.stop_training_job(TrainingJobName="loop")
+
+        stopped = wait_job(sagemaker, "loop", timeout_s=grace + slack)
+        assert stopped["TrainingJobStatus"] in ("Stopped", "Failed")
+        timed_out = wait_job(sagemaker, "loop-timed", timeout_s=5 + grace + slack)
+        outcome = (timed_out["TrainingJobStatus"], timed_out["SecondaryStatus"])
+        assert outcome in (("Stopped", "MaxRuntimeExceeded"), ("Failed", "Failed"))
+        assert processes_under(cloud.state_dir / "jobs") == []  # nothing goes on copying
     finally:
         _end_everything(tmp_path / "state")

@@ -403,10 +403,10 @@ class TrainingRun:
             )
         shared = self.work_dir / "shared"
         source = str(submit_dir)
+        archive = self.work_dir / "download" / "sourcedir.tar.gz"
         if source.startswith("s3://"):
             # Downloaded here (each chunk checks for a stop), unpacked by the helper process.
             bucket, key = split_s3(source)
-            archive = self.work_dir / "download" / "sourcedir.tar.gz"
             archive.parent.mkdir(parents=True, exist_ok=True)
             try:
                 self._s3.download_file(bucket, key, str(archive))
@@ -414,14 +414,9 @@ class TrainingRun:
                 raise
             except Exception as err:
                 raise FetchError(f"cannot read sourcedir {source}: {err}") from err
-            try:
-                self._files(("fetch_sourcedir", [str(archive), str(shared / "code")]))
-            except FetchError as err:
-                raise FetchError(str(err).replace(str(archive), source)) from None
-        else:
-            self._files(("fetch_sourcedir", [source, str(shared / "code")]))
-        if not (shared / "code" / str(program)).is_file():
-            raise FetchError(f"entry point {program!r} is not in the sourcedir {submit_dir}")
+        # One helper process does all the file work: unpack, copy local inputs, link the trees.
+        unpack = str(archive) if source.startswith("s3://") else source
+        work = [("fetch_sourcedir", [unpack, str(shared / "code")])]
         for channel in self.request.get("InputDataConfig", []):
             source_data = channel["DataSource"].get("S3DataSource", {})
             if source_data.get("S3DataType", "S3Prefix") != "S3Prefix":
@@ -433,15 +428,19 @@ class TrainingRun:
             if uri.startswith("s3://"):
                 fetch_prefix(uri, dest, self._s3)
             else:
-                self._files(("fetch_prefix", [uri, str(dest)]))
+                work.append(("fetch_prefix", [uri, str(dest)]))
         # Hard links: each host sees its own /opt/ml tree without copying the data.
-        links = [("link_tree", [str(shared / "code"), str(h.root / "code")]) for h in self._hosts]
-        if (shared / "data").is_dir():
-            links += [
-                ("link_tree", [str(shared / "data"), str(h.root / "input" / "data")])
-                for h in self._hosts
-            ]
-        self._files(*links)
+        for host in self._hosts:
+            work.append(("link_tree", [str(shared / "code"), str(host.root / "code")]))
+            if self.request.get("InputDataConfig"):
+                data = [str(shared / "data"), str(host.root / "input" / "data")]
+                work.append(("link_tree", data))
+        try:
+            self._files(*work)
+        except FetchError as err:
+            raise FetchError(str(err).replace(str(archive), source)) from None
+        if not (shared / "code" / str(program)).is_file():
+            raise FetchError(f"entry point {program!r} is not in the sourcedir {submit_dir}")
         return hyperparameters, str(program)
 
     def _launch(self, hyperparameters: Mapping[str, Any], program: str) -> None:
@@ -529,19 +528,20 @@ class TrainingRun:
         host = self._hosts[0]
         bucket, prefix = split_s3(self.request["OutputDataConfig"]["S3OutputPath"])
         base = f"{prefix.rstrip('/')}/{self.job_name}/output".lstrip("/")
-        model_tar = self.work_dir / "model.tar.gz"
-        [sha] = self._files(("pack_dir", [str(host.root / "model"), str(model_tar)]))
-        self._put(bucket, f"{base}/model.tar.gz", model_tar, sha)
+        model_tar, output_tar = self.work_dir / "model.tar.gz", self.work_dir / "output.tar.gz"
         output_data = host.root / "output" / "data"
+        work = [("pack_dir", [str(host.root / "model"), str(model_tar)])]
         if any(output_data.iterdir()):
-            output_tar = self.work_dir / "output.tar.gz"
-            [output_sha] = self._files(("pack_dir", [str(output_data), str(output_tar)]))
-            self._put(bucket, f"{base}/output.tar.gz", output_tar, output_sha)
+            work.append(("pack_dir", [str(output_data), str(output_tar)]))
+        digests = self._files(*work)
+        self._put(bucket, f"{base}/model.tar.gz", model_tar, digests[0])
+        if len(digests) > 1:
+            self._put(bucket, f"{base}/output.tar.gz", output_tar, digests[1])
         with self._lock:
             if self._interrupted.is_set():
                 return  # an abandoned upload: the job has ended Stopped, without an artifact
             self.model_artifact = f"s3://{bucket}/{base}/model.tar.gz"
-            self.model_sha256 = sha
+            self.model_sha256 = digests[0]
 
     def _put(self, bucket: str, key: str, path: Path, sha256_hex: str) -> None:
         checksum = base64.b64encode(bytes.fromhex(sha256_hex)).decode()

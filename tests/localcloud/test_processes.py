@@ -79,8 +79,10 @@ def _start_job(cloud: Cloud, tmp_path: Path, name: str, pid_file: Path) -> None:
 def _kill_9(cloud: Cloud) -> int:
     record = control.read_record(cloud.state_dir)
     assert record is not None
-    os.kill(int(record["pid"]), signal.SIGKILL)
-    return int(record["pid"])
+    pid = int(record["pid"])
+    os.kill(pid, signal.SIGKILL)
+    _until(lambda: not pid_alive(pid), "the cloud survived SIGKILL")  # a process takes a moment
+    return pid
 
 
 def test_a_killed_cloud_takes_its_endpoint_and_job_along(tmp_path: Path) -> None:

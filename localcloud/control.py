@@ -26,6 +26,9 @@ ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0
+# The cloud puts its state dir into its environment: every process it starts, and their
+# children, inherit it, so a restart or `cloud stop` can find what a killed cloud left behind.
+STATE_DIR_ENV = "SMLOCAL_CLOUD_STATE_DIR"
 
 
 class CloudError(UserError):
@@ -54,9 +57,19 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def processes_under(directory: Path) -> list[int]:
-    """Live pids whose command line or working directory lies under `directory`: what a cloud
-    with that state dir (its server, training hosts, serving processes) still has running."""
+def _marked(entry: Path) -> str | None:
+    """The state dir named in a process's environment by the cloud that started it, if any."""
+    prefix = f"{STATE_DIR_ENV}=".encode()
+    for item in (entry / "environ").read_bytes().split(b"\0"):
+        if item.startswith(prefix):
+            return item[len(prefix) :].decode(errors="replace")
+    return None
+
+
+def _scan(directory: Path) -> list[tuple[int, bool]]:
+    """(pid, marked) of the live processes that belong to a cloud of `directory`: its command
+    line or working directory lies under it, or its environment says a cloud of it started it
+    (children inherit that, so the workers of a serving process and a script's children count)."""
     found, needle = [], str(directory)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -65,11 +78,53 @@ def processes_under(directory: Path) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
             cwd = os.readlink(entry / "cwd")
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            marker = _marked(entry)
         except OSError:
             continue
-        if state != "Z" and (needle in cmdline or cwd.startswith(needle)):
-            found.append(int(entry.name))
+        if state == "Z":
+            continue
+        marked = marker is not None and (marker == needle or marker.startswith(needle + "/"))
+        if marked or needle in cmdline or cwd.startswith(needle):
+            found.append((int(entry.name), marked))
     return found
+
+
+def processes_under(directory: Path) -> list[int]:
+    """Live pids that a cloud with `directory` as (or under its) state dir runs: its server,
+    training hosts, serving processes and their children."""
+    return [pid for pid, _ in _scan(directory)]
+
+
+def _ancestors() -> set[int]:
+    pids, pid = set(), os.getpid()
+    while pid > 1:
+        pids.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return pids
+
+
+def end_leftovers(state_dir: Path, timeout_s: float = 5.0) -> list[int]:
+    """End the processes a cloud of `state_dir` started and left running (after a `kill -9`, the
+    children of its children): SIGTERM, SIGKILL after `timeout_s`. Only processes whose
+    environment carries the cloud's mark are ended, never this process or its ancestors, and
+    nothing while a live cloud owns `state_dir`. Returns the pids that were signalled."""
+    spare = _ancestors()
+    record = running(state_dir)
+    if record is not None and int(record["pid"]) not in spare:
+        return []  # a live cloud owns the state dir: they are its processes, not leftovers
+    state_dir = Path(state_dir).resolve()
+    pids = [pid for pid, marked in _scan(state_dir) if marked and pid not in spare]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in [p for p in pids if pid_alive(p)]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + timeout_s
+        while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    return pids
 
 
 def answers(port: int, timeout_s: float = 2.0) -> bool:
@@ -173,6 +228,7 @@ def stop(state_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> dict[str, Any] |
     record = running(state_dir)
     if record is None:
         (Path(state_dir) / PID_FILE).unlink(missing_ok=True)  # stale after a crash
+        end_leftovers(state_dir)  # what a killed cloud left running
         return None
     pid = int(record["pid"])
     with contextlib.suppress(ProcessLookupError):
@@ -188,6 +244,7 @@ def stop(state_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> dict[str, Any] |
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
     (Path(state_dir) / PID_FILE).unlink(missing_ok=True)
+    end_leftovers(state_dir)
     return record
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import threading
 import time
@@ -26,6 +27,9 @@ log = logging.getLogger("localcloud.jobs")
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 RESTART_REASON = "the local cloud restarted while the job ran"
 _POLL_S = 0.5
+# StopTrainingJob: SIGTERM, then SIGKILL this long after (SageMaker gives 120 s).
+STOP_GRACE_ENV = "SMLOCAL_STOP_GRACE_S"
+_SHUTDOWN_GRACE_S = 10.0  # the cloud itself is stopping
 _ACTIVE = ("InProgress", "Stopping")
 
 Key = tuple[str, str, str]  # account, region, job name
@@ -131,7 +135,7 @@ class TrainingJobs:
 
     def start(self, backend: Any, job: Any, kwargs: dict[str, Any]) -> None:
         """Run a job moto just recorded (called inside the CreateTrainingJob request)."""
-        from training.executor import TrainingRun
+        from training.executor import STOP_GRACE_S, TrainingRun
         from training.metrics import MetricDefinitionError
 
         account, region, name = backend.account_id, backend.region_name, job.training_job_name
@@ -158,6 +162,7 @@ class TrainingJobs:
                 work_dir=work_dir,
                 s3_client=self._s3_client(account, region),
                 on_log=on_log,
+                stop_grace_sec=float(os.environ.get(STOP_GRACE_ENV, STOP_GRACE_S)),
             )
         except MetricDefinitionError as err:
             del backend.training_jobs[name]
@@ -252,7 +257,7 @@ class TrainingJobs:
         self._shutting_down = True
         runs = self.running()
         for run in runs:
-            run.stop()
+            run.stop(grace=_SHUTDOWN_GRACE_S)
         deadline = time.monotonic() + timeout_s
         for run in runs:
             run.wait(max(0.0, deadline - time.monotonic()))

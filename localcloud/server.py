@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from localcloud import control
 from localcloud.endpoints import Endpoints
 from localcloud.jobs import TrainingJobs
 from localcloud.persistence import StateStore, write_atomically
@@ -127,6 +128,10 @@ class LocalCloud:
         from localcloud import hooks
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        # What a killed cloud of this state dir left running goes first; everything this one
+        # starts inherits the mark that lets the next start (or `cloud stop`) find it.
+        control.end_leftovers(self.state_dir)
+        os.environ[control.STATE_DIR_ENV] = str(self.state_dir)
         app = persisting(DomainDispatcherApplication(create_backend_app), self.store)
         # Bind first: the port is known (port 0 picks one) before the hooks need the URL.
         self._server = make_server(

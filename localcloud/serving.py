@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from training.hosts import spawn
+
 # SageMaker gives a container this long to download its model and answer /ping.
 STARTUP_TIMEOUT_S = 180.0
 # A real-time endpoint's container must answer an invocation within 60 s.
@@ -105,8 +107,14 @@ class ServingProcess:
         if serverless:
             command.append("--serverless")
         with open(log_path, "ab") as log:
-            proc = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+            # Its own process group, and SIGTERM (drain, end the workers) when the cloud dies.
+            proc = spawn(
+                command,
+                death_signal=signal.SIGTERM,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
             )
         serving = cls(proc=proc, port=port, workdir=workdir, log_path=log_path)
         deadline = time.monotonic() + timeout_s
@@ -168,12 +176,12 @@ class ServingProcess:
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        self.kill()  # what is left of its group, if anything
 
     def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.kill()
+        # The whole group: `--workers N` forks worker processes that must not outlive it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()

@@ -7,6 +7,7 @@ API (the local cloud builds on it; keep it stable):
     run.start()                 # returns at once; the job runs in a background thread
     run.wait(timeout=None)      # -> bool: True once the job has finished
     run.stop()                  # StopTrainingJob: every host terminated, then status Stopped
+                                # (SIGTERM, SIGKILL after stop_grace_sec; 120 s as on AWS)
     run.status                  # "InProgress" | "Completed" | "Failed" | "Stopping" | "Stopped"
     run.secondary_status        # "Starting" | "Downloading" | "Training" | "Uploading" |
                                 # "Completed" | "Failed" | "Stopping" | "Stopped" |
@@ -31,24 +32,34 @@ what `SM_HOSTS` lists, so scripts that use `hosts[0]` as `MASTER_ADDR` work unmo
 under `work_dir/algo-N/` (the `/opt/ml` layout). Host 1's `SM_MODEL_DIR` becomes
 `model.tar.gz`, uploaded with a SHA-256 checksum stored on the object (and its
 `SM_OUTPUT_DATA_DIR`, if not empty, `output.tar.gz`). A host that fails or is killed fails the
-job: the other hosts are terminated, nothing is uploaded. No process outlives the job.
+job: the other hosts are terminated, nothing is uploaded. No process outlives the job, and
+each dies with this process (`training.hosts.spawn`).
+
+`MaxRuntimeInSeconds` counts from `start()` and covers every phase (download, unpack, the run,
+the upload), as on SageMaker: the job ends Stopped / MaxRuntimeExceeded. A stop or the time
+limit interrupts any phase: file work (unpacking, copying, packing) runs in a helper process
+that is killed at once, every S3 call and transferred chunk checks first, and a phase that
+still has not returned after the grace period is abandoned (its results are never used).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
+import json
 import os
+import signal
 import socket
+import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from training.hosts import HostProcess, end_all
+from training.hosts import HostProcess, end_all, spawn
 from training.metrics import MetricParser
 from training.scriptmode import (
     FetchError,
@@ -66,6 +77,62 @@ LogCallback = Callable[[str, str], None]
 _FAILURE_REASON_MAX = 1024  # DescribeTrainingJob's FailureReason limit
 _STDERR_TAIL = 8
 _TERMINAL = ("Completed", "Failed", "Stopped")
+STOP_GRACE_S = 120.0  # SIGTERM, then SIGKILL this long after: what SageMaker gives a job
+_FETCH_ERROR_EXIT = 3
+
+
+class _Interrupted(Exception):
+    """The job was stopped, or ran out of time, while a phase ran."""
+
+
+# File work done in a helper process (`TrainingRun._files`): name -> function of str arguments.
+_FILE_WORK: dict[str, Callable[..., Any]] = {
+    "fetch_sourcedir": lambda uri, dest: fetch_sourcedir(uri, Path(dest), None),
+    "fetch_prefix": lambda uri, dest: fetch_prefix(uri, Path(dest), None),
+    "link_tree": lambda src, dest: link_tree(Path(src), Path(dest)),
+    "pack_dir": lambda directory, archive: pack_dir(Path(directory), Path(archive)),
+}
+_FILE_WORK_ENTRY = "from training.executor import file_work_main; file_work_main()"
+
+
+def file_work_main() -> None:
+    """The helper process: run the `[[name, [args]], …]` read from stdin, print the results as
+    JSON; a FetchError is its message on stderr and exit status 3."""
+    calls = json.load(sys.stdin)
+    try:
+        results = [_FILE_WORK[name](*args) for name, args in calls]
+    except FetchError as err:
+        sys.stderr.write(str(err))
+        sys.exit(_FETCH_ERROR_EXIT)
+    json.dump(results, sys.stdout)
+
+
+class _CheckedS3:
+    """The job's S3 client: every call, and every chunk a transfer moves, first checks that the
+    job may go on (raises `_Interrupted`), so a stop does not wait for a download to end."""
+
+    _TRANSFERS = ("download_file", "download_fileobj", "upload_file", "upload_fileobj")
+
+    def __init__(self, client: Any, interrupted: threading.Event) -> None:
+        self._client, self._interrupted = client, interrupted
+
+    def _check(self, *_: Any) -> None:
+        if self._interrupted.is_set():
+            raise _Interrupted
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._check()
+            if name in self._TRANSFERS:
+                given = kwargs.get("Callback")
+                kwargs["Callback"] = lambda n: (self._check(), given and given(n))
+            return attr(*args, **kwargs)
+
+        return call
 
 
 def _now() -> datetime:
@@ -90,12 +157,12 @@ class TrainingRun:
         on_log: LogCallback | None = None,
         python: str = sys.executable,
         num_gpus: int = 0,
-        stop_grace_sec: float = 10.0,
+        stop_grace_sec: float = STOP_GRACE_S,
     ) -> None:
         self.request = copy.deepcopy(dict(request))
         self.job_name: str = self.request["TrainingJobName"]
         self.work_dir = Path(work_dir)
-        self._s3 = s3_client
+        self._s3 = s3_client  # set to a _CheckedS3 in start()
         self._on_log = on_log
         self._python = python
         self._num_gpus = num_gpus
@@ -111,6 +178,9 @@ class TrainingRun:
         self._done = threading.Event()
         self._wake = threading.Event()
         self._stop_requested = False
+        self._timed_out = False
+        self._interrupted = threading.Event()  # stopped or out of time: every phase ends
+        self._timer: threading.Timer | None = None
         self._thread: threading.Thread | None = None
         self.status = "InProgress"
         self.secondary_status = "Starting"
@@ -131,7 +201,13 @@ class TrainingRun:
             if self._thread is not None:
                 raise RuntimeError(f"training job {self.job_name} was already started")
             self.start_time = _now()
+            self._s3 = _CheckedS3(self._s3, self._interrupted)
             self._transition("Starting", "Preparing the instances for training")
+            max_runtime = self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
+            if max_runtime:
+                self._timer = threading.Timer(float(max_runtime), self._out_of_time)
+                self._timer.daemon = True
+                self._timer.start()
             self._thread = threading.Thread(
                 target=self._run, name=f"training-{self.job_name}", daemon=True
             )
@@ -141,14 +217,26 @@ class TrainingRun:
         """Block until the job has finished or `timeout` seconds passed; True if finished."""
         return self._done.wait(timeout)
 
-    def stop(self) -> None:
-        """Terminate every host (SIGTERM, then SIGKILL after the grace period): status Stopped."""
+    def stop(self, grace: float | None = None) -> None:
+        """Terminate every host (SIGTERM, then SIGKILL after the grace period, `stop_grace_sec`
+        unless given): status Stopped. Any phase ends; returns at once."""
         with self._lock:
+            if grace is not None:
+                self._stop_grace = grace
             if self.status in _TERMINAL or self._stop_requested:
                 return
             self._stop_requested = True
             self.status = "Stopping"
             self._transition("Stopping", "Stopping the training job")
+        self._interrupted.set()
+        self._wake.set()
+
+    def _out_of_time(self) -> None:
+        with self._lock:
+            if self.status in _TERMINAL or self._stop_requested:
+                return
+            self._timed_out = True
+        self._interrupted.set()
         self._wake.set()
 
     @property
@@ -209,13 +297,17 @@ class TrainingRun:
             self.end_time = now
             self.status = status
 
+    def _finish_interrupted(self) -> None:
+        if self._timed_out and not self._stop_requested:
+            message = "The job exceeded MaxRuntimeInSeconds and was stopped"
+            self._finish("Stopped", "MaxRuntimeExceeded", message, None)
+        else:
+            self._finish("Stopped", "Stopped", "Training job stopped", None)
+
     def _run(self) -> None:
         try:
             self._transition("Downloading", "Downloading input data")
-            hyperparameters, program = self._prepare()
-            if self._stop_requested:
-                self._finish("Stopped", "Stopped", "Training job stopped", None)
-                return
+            hyperparameters, program = self._bounded(self._prepare)
             self._transition("Training", "Training image download completed. Training in progress.")
             self.training_start_time = _now()
             self._launch(hyperparameters, program)
@@ -223,25 +315,82 @@ class TrainingRun:
             self.training_end_time = _now()
             if outcome == "completed":
                 self._transition("Uploading", "Uploading generated training model")
-                self._upload()
+                self._bounded(self._upload)
                 self._finish("Completed", "Completed", "Training job completed", None)
-            elif outcome == "stopped":
-                self._finish("Stopped", "Stopped", "Training job stopped", None)
-            elif outcome == "max_runtime":
-                message = "The job exceeded MaxRuntimeInSeconds and was stopped"
-                self._finish("Stopped", "MaxRuntimeExceeded", message, None)
+            elif outcome == "interrupted":
+                self._finish_interrupted()
             else:
                 self._finish("Failed", "Failed", "Training job failed", reason)
+        except _Interrupted:
+            self._finish_interrupted()
         except FetchError as err:
             self._finish("Failed", "Failed", "Training job failed", f"ClientError: {err}")
         except Exception as err:  # any bug here must still end the job, with the reason
             reason = f"InternalServerError: {type(err).__name__}: {err}"
             self._finish("Failed", "Failed", "Training job failed", reason)
         finally:
+            if self._timer is not None:
+                self._timer.cancel()
             end_all(self._hosts, grace=0)
             for host in self._hosts:
                 host.join_output()
             self._done.set()
+
+    def _bounded(self, phase: Callable[[], Any]) -> Any:
+        """Run a phase (download, upload) on a worker thread and return its result, or raise
+        `_Interrupted` once the job is stopped or out of time: after the phase has ended, or
+        after the grace period if it does not (a stalled connection), abandoning it."""
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["result"] = phase()
+            except BaseException as err:  # re-raised on the job's thread
+                outcome["error"] = err
+            finally:
+                self._wake.set()
+
+        worker = threading.Thread(target=work, name=f"{self.job_name}-phase", daemon=True)
+        worker.start()
+        while worker.is_alive() and not self._interrupted.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+        if self._interrupted.is_set():
+            worker.join(self._stop_grace)
+            raise _Interrupted
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
+
+    def _files(self, *calls: tuple[str, list[str]]) -> list[Any]:
+        """Do file work (`_FILE_WORK`) in a helper process, killed at once when the job is
+        stopped or out of time: a thread that unpacks or copies cannot be interrupted."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        proc = spawn(
+            [self._python, "-c", _FILE_WORK_ENTRY],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=self.work_dir,
+        )
+        payload: bytes | None = json.dumps(calls).encode()
+        while True:
+            try:
+                out, err = proc.communicate(payload, timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                payload = None  # sent; communicate() goes on where it was
+                if self._interrupted.is_set():
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.communicate()
+                    raise _Interrupted from None
+        message = err.decode(errors="replace").strip()
+        if proc.returncode == _FETCH_ERROR_EXIT:
+            raise FetchError(message)
+        if proc.returncode != 0:
+            raise RuntimeError(f"file work {[c[0] for c in calls]} failed: {message[-500:]}")
+        return json.loads(out)
 
     def _prepare(self) -> tuple[dict[str, Any], str]:
         hyperparameters = decode_hyperparameters(self.request.get("HyperParameters", {}))
@@ -253,22 +402,45 @@ class TrainingRun:
                 "for script mode"
             )
         shared = self.work_dir / "shared"
-        fetch_sourcedir(str(submit_dir), shared / "code", self._s3)
-        if not (shared / "code" / str(program)).is_file():
-            raise FetchError(f"entry point {program!r} is not in the sourcedir {submit_dir}")
+        source = str(submit_dir)
+        archive = self.work_dir / "download" / "sourcedir.tar.gz"
+        if source.startswith("s3://"):
+            # Downloaded here (each chunk checks for a stop), unpacked by the helper process.
+            bucket, key = split_s3(source)
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._s3.download_file(bucket, key, str(archive))
+            except _Interrupted:
+                raise
+            except Exception as err:
+                raise FetchError(f"cannot read sourcedir {source}: {err}") from err
+        # One helper process does all the file work: unpack, copy local inputs, link the trees.
+        unpack = str(archive) if source.startswith("s3://") else source
+        work = [("fetch_sourcedir", [unpack, str(shared / "code")])]
         for channel in self.request.get("InputDataConfig", []):
-            source = channel["DataSource"].get("S3DataSource", {})
-            if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+            source_data = channel["DataSource"].get("S3DataSource", {})
+            if source_data.get("S3DataType", "S3Prefix") != "S3Prefix":
                 raise FetchError(
                     f"channel {channel['ChannelName']!r}: only S3DataType S3Prefix is supported "
-                    f"locally, got {source.get('S3DataType')!r}"
+                    f"locally, got {source_data.get('S3DataType')!r}"
                 )
-            fetch_prefix(source["S3Uri"], shared / "data" / channel["ChannelName"], self._s3)
+            uri, dest = source_data["S3Uri"], shared / "data" / channel["ChannelName"]
+            if uri.startswith("s3://"):
+                fetch_prefix(uri, dest, self._s3)
+            else:
+                work.append(("fetch_prefix", [uri, str(dest)]))
+        # Hard links: each host sees its own /opt/ml tree without copying the data.
         for host in self._hosts:
-            # Hard links: each host sees its own /opt/ml tree without copying the data.
-            link_tree(shared / "code", host.root / "code")
-            if (shared / "data").is_dir():
-                link_tree(shared / "data", host.root / "input" / "data")
+            work.append(("link_tree", [str(shared / "code"), str(host.root / "code")]))
+            if self.request.get("InputDataConfig"):
+                data = [str(shared / "data"), str(host.root / "input" / "data")]
+                work.append(("link_tree", data))
+        try:
+            self._files(*work)
+        except FetchError as err:
+            raise FetchError(str(err).replace(str(archive), source)) from None
+        if not (shared / "code" / str(program)).is_file():
+            raise FetchError(f"entry point {program!r} is not in the sourcedir {submit_dir}")
         return hyperparameters, str(program)
 
     def _launch(self, hyperparameters: Mapping[str, Any], program: str) -> None:
@@ -310,12 +482,14 @@ class TrainingRun:
                     ),
                     "OMP_NUM_THREADS": str(num_cpus),
                     "MKL_NUM_THREADS": str(num_cpus),
+                    # gloo listens on the loopback, not on the address of the machine's name.
+                    "GLOO_SOCKET_IFNAME": "lo",
                 }
                 | extra_env
             )
             with self._lock:
-                if self._stop_requested:
-                    return
+                if self._interrupted.is_set():
+                    return  # _supervise ends what was launched
                 host.launch(
                     command, cwd=Path(code), env=env, on_line=self._line, on_exit=self._wake.set
                 )
@@ -333,12 +507,10 @@ class TrainingRun:
                 print(f"training {self.job_name}: on_log failed: {err}", file=sys.stderr)
 
     def _supervise(self) -> tuple[str, str | None]:
-        started = time.monotonic()
-        max_runtime = self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
         while True:
-            if self._stop_requested:
+            if self._interrupted.is_set():  # stopped, or MaxRuntimeInSeconds reached
                 end_all(self._hosts, grace=self._stop_grace)
-                return "stopped", None
+                return "interrupted", None
             failed = [h for h in self._hosts if h.exit_code not in (None, 0)]
             if failed:
                 first = min(failed, key=lambda h: h.exited_at)  # the cause, not its echoes
@@ -349,9 +521,6 @@ class TrainingRun:
                 for h in self._hosts:
                     h.join_output()  # the last lines hold the final metrics
                 return "completed", None
-            if max_runtime and time.monotonic() - started > max_runtime:
-                end_all(self._hosts, grace=self._stop_grace)
-                return "max_runtime", None
             self._wake.wait(0.2)
             self._wake.clear()
 
@@ -359,18 +528,20 @@ class TrainingRun:
         host = self._hosts[0]
         bucket, prefix = split_s3(self.request["OutputDataConfig"]["S3OutputPath"])
         base = f"{prefix.rstrip('/')}/{self.job_name}/output".lstrip("/")
-        model_tar = self.work_dir / "model.tar.gz"
-        sha = pack_dir(host.root / "model", model_tar)
-        self._put(bucket, f"{base}/model.tar.gz", model_tar, sha)
+        model_tar, output_tar = self.work_dir / "model.tar.gz", self.work_dir / "output.tar.gz"
         output_data = host.root / "output" / "data"
+        work = [("pack_dir", [str(host.root / "model"), str(model_tar)])]
         if any(output_data.iterdir()):
-            output_tar = self.work_dir / "output.tar.gz"
-            self._put(
-                bucket, f"{base}/output.tar.gz", output_tar, pack_dir(output_data, output_tar)
-            )
+            work.append(("pack_dir", [str(output_data), str(output_tar)]))
+        digests = self._files(*work)
+        self._put(bucket, f"{base}/model.tar.gz", model_tar, digests[0])
+        if len(digests) > 1:
+            self._put(bucket, f"{base}/output.tar.gz", output_tar, digests[1])
         with self._lock:
+            if self._interrupted.is_set():
+                return  # an abandoned upload: the job has ended Stopped, without an artifact
             self.model_artifact = f"s3://{bucket}/{base}/model.tar.gz"
-            self.model_sha256 = sha
+            self.model_sha256 = digests[0]
 
     def _put(self, bucket: str, key: str, path: Path, sha256_hex: str) -> None:
         checksum = base64.b64encode(bytes.fromhex(sha256_hex)).decode()
@@ -384,6 +555,8 @@ class TrainingRun:
                     ChecksumAlgorithm="SHA256",
                     ChecksumSHA256=checksum,
                 )
+        except _Interrupted:
+            raise
         except Exception as err:
             raise FetchError(f"cannot upload s3://{bucket}/{key}: {err}") from err
 

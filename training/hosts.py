@@ -1,22 +1,57 @@
 """The processes of a local training job: one per host, each in its own process group, its
-stdout and stderr read line by line, its exit recorded; and how to end them all."""
+stdout and stderr read line by line, its exit recorded; and how to end them all.
+
+`spawn` starts a child that dies with this process (the local cloud's serving processes use it
+too), so a `kill -9` of the cloud leaves no training host or model server behind.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 STDERR_TAIL = 8
 
 LineSink = Callable[["HostProcess", str, bool], None]
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+# PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process: every
+# child is forked from this one long-lived thread, never from a request's or a job's thread.
+_spawner = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="spawner")
+
+
+def _die_with(parent: int, sig: signal.Signals) -> Callable[[], None]:
+    def preexec() -> None:  # runs in the child between fork and exec: two syscalls, no locks
+        if _prctl is not None:
+            _prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), sig)
+
+    return preexec
+
+
+def spawn(
+    command: list[str], *, death_signal: signal.Signals = signal.SIGKILL, **popen: Any
+) -> subprocess.Popen[bytes]:
+    """`subprocess.Popen(command, **popen)` in a new process group, sent `death_signal` when this
+    process dies (by any signal, `kill -9` too; Linux). Its own children are not covered: end
+    them through its group (`os.killpg`)."""
+    popen.setdefault("start_new_session", True)
+    preexec = _die_with(os.getpid(), death_signal)
+    return _spawner.submit(subprocess.Popen, command, preexec_fn=preexec, **popen).result()
 
 
 def describe_exit(code: int) -> str:
@@ -51,7 +86,7 @@ class HostProcess:
         on_exit: Callable[[], None],
     ) -> None:
         """Start the process: `on_line(host, line, is_stderr)` sees each line, then `on_exit()`."""
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             command,
             cwd=cwd,
             env=env,

@@ -12,10 +12,12 @@ Metrics are printed as `train_loss=…`, `test_loss=…`, `test_accuracy=…` fo
 from __future__ import annotations
 
 import argparse
+import datetime
 import gzip
 import json
 import os
 import shutil
+import socket
 import struct
 from pathlib import Path
 
@@ -89,6 +91,26 @@ def test(model, device, loader) -> tuple[float, float]:
     return loss / n, correct / n
 
 
+def rendezvous(master_addr: str, port: int, rank: int, world_size: int) -> dist.TCPStore:
+    """The key-value store the hosts meet through, listening on `master_addr` only.
+
+    `init_process_group`'s own store listens on every interface (0.0.0.0 / ::), so anything
+    that reaches the machine could join or disturb the job. Rank 0 binds the socket itself, to
+    the address of `hosts[0]` (algo-1 on SageMaker, 127.0.0.1 locally), and hands it over."""
+    timeout = datetime.timedelta(minutes=5)
+    if rank != 0:
+        return dist.TCPStore(master_addr, port, world_size, is_master=False, timeout=timeout)
+    listener = socket.create_server((master_addr, port))
+    return dist.TCPStore(
+        master_addr,
+        port,
+        world_size,
+        is_master=True,
+        timeout=timeout,
+        master_listen_fd=listener.detach(),  # the store owns the socket from here on
+    )
+
+
 def str2bool(value: str) -> bool:
     return str(value).lower() in ("1", "true", "yes", "y")
 
@@ -129,9 +151,13 @@ def main(argv: list[str] | None = None) -> None:
     rank = args.hosts.index(args.current_host)
     backend = args.backend or ("nccl" if use_cuda else "gloo")
     if world_size > 1:
-        os.environ["MASTER_ADDR"] = args.hosts[0]
-        os.environ.setdefault("MASTER_PORT", "29500")
-        dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
+        port = int(os.environ.get("MASTER_PORT", "29500"))
+        store = rendezvous(args.hosts[0], port, rank, world_size)
+        # gloo's own sockets: on the instance's network interface (eth0 on SageMaker, the
+        # loopback locally), not whatever the machine's hostname resolves to.
+        if "SM_NETWORK_INTERFACE_NAME" in os.environ:
+            os.environ.setdefault("GLOO_SOCKET_IFNAME", os.environ["SM_NETWORK_INTERFACE_NAME"])
+        dist.init_process_group(backend=backend, store=store, rank=rank, world_size=world_size)
     print(
         f"host={args.current_host} rank={rank} world_size={world_size} backend={backend} "
         f"device={device}",

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu to avoid the multi-GB CUDA build.
 PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: setup test lint format synth demo clean sdk-setup
+.PHONY: setup test lint format synth demo clean sdk-setup checkov-setup
 .DEFAULT_GOAL := help
 
 help:
@@ -37,7 +37,7 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: setup sdk-setup lint
+test: setup sdk-setup checkov-setup lint
 	$(BIN)/pytest
 
 synth: setup
@@ -57,4 +57,14 @@ sdk-setup: $(SDK_VENV)/.installed
 $(SDK_VENV)/.installed: constraints-sdk.txt
 	test -x $(SDK_VENV)/bin/python || $(PYTHON) -m venv $(SDK_VENV)
 	$(SDK_VENV)/bin/pip install --disable-pip-version-check -q -c constraints-sdk.txt "sagemaker>=2,<3"
+	touch $@
+
+# checkov pins boto3 exactly (older than the project's), so it too lives in a venv of its own:
+# tests/stacks runs its CloudFormation checks on every synthesized template.
+CHECKOV_VENV := .venv-checkov
+checkov-setup: $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_VENV)/.installed: constraints-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --disable-pip-version-check -q -c constraints-checkov.txt checkov
 	touch $@

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.checkov import skip_checkov
+
 NONCURRENT_VERSION_DAYS = 30
 """Old versions of an artifact are kept this long after being overwritten or deleted."""
+
+TRAINING_PREFIX = "training-jobs"
+"""Where training jobs write (`training.spec.training_prefix`): `<prefix>/<job>/output/…`,
+checkpoints and the uploaded sourcedir."""
+
+PROMOTED_PREFIX = "promoted"
+"""Where `smlocal promote` copies the artifacts it pins (`smlocal.gitops.artifacts.promoted_key`:
+`promoted/<sha256>/model.tar.gz`); staging and prod serve from here."""
+
+PROMOTED_DELETE_ACTIONS = ["s3:DeleteObject", "s3:DeleteObjectVersion"]
+JOB_DENIED_ACTIONS = ["s3:PutObject", *PROMOTED_DELETE_ACTIONS]
 
 
 class DefaultBucket(Construct):
@@ -16,6 +30,9 @@ class DefaultBucket(Construct):
 
     `kms_key_arn` None (the default) encrypts with S3-managed keys (SSE-S3); a key ARN encrypts
     with that existing KMS key (SSE-KMS, with an S3 bucket key to keep KMS calls down).
+    `access_logs` (default none) receives the bucket's server access logs under
+    `<bucket name>/`. Promoted artifacts are never deleted: the bucket policy denies object
+    deletes under `promoted/` to every principal (`promote` only ever adds a new key).
     """
 
     def __init__(
@@ -26,6 +43,7 @@ class DefaultBucket(Construct):
         bucket_name: str,
         retain: bool,
         kms_key_arn: str | None = None,
+        access_logs: s3.IBucket | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         key = kms.Key.from_key_arn(self, "Key", kms_key_arn) if kms_key_arn else None
@@ -39,6 +57,8 @@ class DefaultBucket(Construct):
             encryption_key=key,
             bucket_key_enabled=True if key else None,
             versioned=True,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix=f"{bucket_name}/" if access_logs else None,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-old-versions",
@@ -50,13 +70,39 @@ class DefaultBucket(Construct):
             # custom resource (auto_delete_objects), which the local cloud cannot run.
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
-        Validations.of(self.bucket).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-S1",
-                reason=(
-                    "server access logs would need a second bucket that `destroy` cannot "
-                    "empty without a Lambda custom resource; object-level auditing of the "
-                    "artifacts is left to CloudTrail data events of the account."
-                ),
+        self.promoted_objects = self.bucket.arn_for_objects(f"{PROMOTED_PREFIX}/*")
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PromotedArtifactsAreNeverDeleted",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=PROMOTED_DELETE_ACTIONS,
+                resources=[self.promoted_objects],
+            )
+        )
+        if access_logs is None:
+            reason = (
+                "a bucket that `destroy` removes gets no access logs: their bucket would need "
+                "emptying by a Lambda custom resource; retained buckets log."
+            )
+            Validations.of(self.bucket).acknowledge(
+                Acknowledgment(id="AwsSolutions-S1", reason=reason)
+            )
+            skip_checkov(self.bucket, "CKV_AWS_18", reason)
+
+    def deny_promoted_writes(self, principal_arn: str) -> None:
+        """Deny `principal_arn` (any session of it) writes and deletes under `promoted/`.
+
+        An explicit deny in the bucket's own policy: whatever the principal's identity policy
+        grants now or later, it cannot replace or remove an artifact an environment pins.
+        """
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="JobsCannotWritePromotedArtifacts",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=JOB_DENIED_ACTIONS,
+                resources=[self.promoted_objects],
+                conditions={"ArnEquals": {"aws:PrincipalArn": principal_arn}},
             )
         )

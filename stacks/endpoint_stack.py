@@ -16,6 +16,7 @@ from smlocal.naming import (
     OUTPUT_MODEL_NAME,
     OUTPUT_ROLE_ARN,
 )
+from stacks.checkov import skip_checkov
 from stacks.config_name import endpoint_config_name
 from stacks.rollback_alarms import RollbackAlarms
 from stacks.variant_autoscaling import VariantAutoscaling
@@ -171,6 +172,10 @@ class EndpointStack(Stack):
                 "provisioned ones have it.",
             ),
         )
+        if not provisioned:
+            skip_checkov(
+                model, "CKV_AWS_370", "serverless endpoints do not support network isolation"
+            )
         Validations.of(config).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-SM2",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,8 @@ import pytest
 from stack_fixtures import SHA_B, URL_B, write_manifests
 
 REPO = Path(__file__).resolve().parents[2]
+CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
+"""checkov lives in a venv of its own (`make checkov-setup`): it pins boto3 older than ours."""
 
 
 @dataclass
@@ -78,3 +82,27 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
             (changed_outdir / "SageMakerEndpoint-prod.template.json").read_text()
         ),
     )
+
+
+@pytest.fixture(scope="session")
+def checkov(synth: Synth) -> dict[str, Any]:
+    """checkov's CloudFormation checks over every synthesized stack, run once (slow to start)."""
+    from stack_fixtures import STACKS
+
+    if not CHECKOV.exists():
+        pytest.skip(f"checkov is not installed at {CHECKOV}; `make checkov-setup` builds it")
+    files = [arg for s in STACKS for arg in ("-f", str(synth.outdir / f"{s}.template.json"))]
+    # No network: no Prisma Cloud guidelines (BC_SKIP_MAPPING) and no downloaded checks.
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "LOG_LEVEL": "ERROR"}
+    result = subprocess.run(
+        [str(CHECKOV), *files, "--framework", "cloudformation", "--skip-download", "-o", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    # checkov exits 1 when a check fails; the report on stdout says which.
+    assert result.returncode in (0, 1), result.stderr[-4000:]
+    report = json.loads(result.stdout)
+    assert isinstance(report, dict), "one framework, one report"
+    return report

@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 from conftest import Synth
-from stack_fixtures import KMS_KEY_ARN, PLATFORM_EU, PLATFORM_US
+from stack_fixtures import ACCOUNT, EU_ACCOUNT, KMS_KEY_ARN, PLATFORM_EU, PLATFORM_US
+
+from smlocal.gitops.artifacts import promoted_key
+from smlocal.manifest import load_all
+from stacks.default_bucket import PROMOTED_PREFIX, TRAINING_PREFIX
+from training.spec import training_prefix
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +43,13 @@ def test_role_is_named_and_trusted_by_sagemaker_only(us: Template) -> None:
             "RoleName": "SageMaker-local",
             "AssumeRolePolicyDocument": {
                 "Statement": [
-                    {
-                        "Action": "sts:AssumeRole",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "sagemaker.amazonaws.com"},
-                    }
+                    Match.object_like(
+                        {
+                            "Action": "sts:AssumeRole",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "sagemaker.amazonaws.com"},
+                        }
+                    )
                 ]
             },
             "ManagedPolicyArns": Match.absent(),
@@ -83,13 +90,183 @@ def test_logs_are_scoped_to_sagemaker_log_groups(us: Template) -> None:
     ]
 
 
-def test_bucket_access_is_the_default_bucket_only(us: Template) -> None:
-    (s3,) = [s for s in _statements(us) if "s3:PutObject" in _as_list(s["Action"])]
-    (bucket_id,) = us.find_resources("AWS::S3::Bucket")
-    assert s3["Resource"] == [
-        {"Fn::GetAtt": [bucket_id, "Arn"]},
-        {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/*"]]},
+def test_trust_is_limited_to_sagemaker_acting_for_this_account_and_region(
+    us: Template, eu: Template
+) -> None:
+    for template, account, region in ((us, ACCOUNT, "us-east-1"), (eu, EU_ACCOUNT, "eu-west-1")):
+        (role,) = template.find_resources("AWS::IAM::Role").values()
+        (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": account},
+            "ArnLike": {
+                "aws:SourceArn": {
+                    "Fn::Join": [
+                        "",
+                        ["arn:", {"Ref": "AWS::Partition"}, f":sagemaker:{region}:{account}:*"],
+                    ]
+                }
+            },
+        }
+
+
+def _s3_actions(template: Template) -> set[str]:
+    return {a for s in _statements(template) for a in _as_list(s["Action"]) if a.startswith("s3:")}
+
+
+def test_role_can_never_delete_objects(us: Template, eu: Template) -> None:
+    for template in (us, eu):
+        actions = _s3_actions(template)
+        assert actions == {
+            "s3:AbortMultipartUpload",
+            "s3:GetBucketLocation",
+            "s3:GetObject",
+            "s3:ListBucket",
+            "s3:PutObject",
+        }
+        assert not [a for a in actions if "Delete" in a or "*" in a]
+
+
+def _bucket_arn(template: Template) -> dict[str, Any]:
+    (bucket_id,) = [
+        logical_id
+        for logical_id, r in template.find_resources("AWS::S3::Bucket").items()
+        if "BucketName" in r["Properties"]
     ]
+    return {"Fn::GetAtt": [bucket_id, "Arn"]}
+
+
+def _objects(template: Template, pattern: str) -> dict[str, Any]:
+    return {"Fn::Join": ["", [_bucket_arn(template), f"/{pattern}"]]}
+
+
+def test_role_writes_only_under_the_training_jobs_prefix(us: Template) -> None:
+    writes = [
+        s
+        for s in _statements(us)
+        if {"s3:PutObject", "s3:AbortMultipartUpload"} & set(_as_list(s["Action"]))
+    ]
+    assert [(sorted(_as_list(s["Action"])), s["Resource"]) for s in writes] == [
+        (["s3:AbortMultipartUpload", "s3:PutObject"], _objects(us, "training-jobs/*"))
+    ]
+
+
+def test_role_reads_and_lists_the_default_bucket_only(us: Template) -> None:
+    (read,) = [s for s in _statements(us) if "s3:GetObject" in _as_list(s["Action"])]
+    assert (read["Action"], read["Resource"]) == ("s3:GetObject", _objects(us, "*"))
+    (listing,) = [s for s in _statements(us) if "s3:ListBucket" in _as_list(s["Action"])]
+    assert listing["Resource"] == _bucket_arn(us)
+
+
+def test_prefixes_are_where_training_and_promotion_write(synth: Synth) -> None:
+    dev = load_all(synth.manifests)["dev"]
+    assert training_prefix(dev) == f"s3://{dev.bucket_name}/{TRAINING_PREFIX}"
+    assert promoted_key("a" * 64).startswith(f"{PROMOTED_PREFIX}/")
+
+
+def _bucket_policy(template: Template, bucket_arn: dict[str, Any]) -> list[dict[str, Any]]:
+    (policy,) = [
+        p
+        for p in template.find_resources("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"]["Ref"] == bucket_arn["Fn::GetAtt"][0]
+    ]
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_nobody_may_delete_promoted_artifacts(us: Template, eu: Template) -> None:
+    for template in (us, eu):
+        denies = [
+            s
+            for s in _bucket_policy(template, _bucket_arn(template))
+            if s["Effect"] == "Deny" and "Condition" not in s
+        ]
+        assert denies == [
+            {
+                "Sid": "PromotedArtifactsAreNeverDeleted",
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                "Resource": _objects(template, "promoted/*"),
+            }
+        ]
+
+
+def test_the_role_may_not_write_promoted_artifacts_whatever_it_is_granted(us: Template) -> None:
+    (role_id,) = us.find_resources("AWS::IAM::Role")
+    (deny,) = [
+        s
+        for s in _bucket_policy(us, _bucket_arn(us))
+        if s.get("Sid") == "JobsCannotWritePromotedArtifacts"
+    ]
+    assert deny == {
+        "Sid": "JobsCannotWritePromotedArtifacts",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject"],
+        "Resource": _objects(us, "promoted/*"),
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": {"Fn::GetAtt": [role_id, "Arn"]}}},
+    }
+
+
+def _log_bucket(template: Template) -> tuple[str, dict[str, Any]]:
+    (found,) = [
+        (logical_id, r)
+        for logical_id, r in template.find_resources("AWS::S3::Bucket").items()
+        if "BucketName" not in r["Properties"]
+    ]
+    return found
+
+
+def test_retained_bucket_writes_access_logs_to_a_retained_private_log_bucket(
+    us: Template,
+) -> None:
+    log_id, log = _log_bucket(us)
+    us.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketName": "sagemaker-us-east-1-123456789012",
+            "LoggingConfiguration": {
+                "DestinationBucketName": {"Ref": log_id},
+                "LogFilePrefix": "sagemaker-us-east-1-123456789012/",
+            },
+        },
+    )
+    assert (log["DeletionPolicy"], log["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    props = log["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"], True
+    )
+    assert props["BucketEncryption"] == {
+        "ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+        ]
+    }
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert "AccessControl" not in props  # delivery is allowed by the policy, not an ACL
+    log_arn = {"Fn::GetAtt": [log_id, "Arn"]}
+    statements = _bucket_policy(us, log_arn)
+    assert {
+        "Action": "s3:*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Resource": [log_arn, {"Fn::Join": ["", [log_arn, "/*"]]}],
+    } in statements
+    (delivery,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert delivery == {
+        "Action": "s3:PutObject",
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": _bucket_arn(us)},
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        },
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Resource": {"Fn::Join": ["", [log_arn, "/sagemaker-us-east-1-123456789012/*"]]},
+    }
+
+
+def test_a_bucket_that_destroy_removes_has_no_log_bucket(eu: Template) -> None:
+    eu.resource_count_is("AWS::S3::Bucket", 1)
+    eu.has_resource_properties("AWS::S3::Bucket", {"LoggingConfiguration": Match.absent()})
 
 
 def test_bucket_is_private_versioned_and_encrypted(us: Template) -> None:
@@ -183,14 +360,14 @@ def test_kms_variant_encrypts_with_the_manifest_key(eu: Template) -> None:
     )
     (kms,) = [s for s in _statements(eu) if "kms:Decrypt" in _as_list(s["Action"])]
     assert kms["Resource"] == KMS_KEY_ARN
+    assert sorted(kms["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
     eu.resource_count_is("AWS::KMS::Key", 0)  # an existing key, never a new one
 
 
 def test_outputs_role_arn_and_bucket_name(us: Template) -> None:
     (role_id,) = us.find_resources("AWS::IAM::Role")
-    (bucket_id,) = us.find_resources("AWS::S3::Bucket")
     us.has_output("RoleArn", {"Value": {"Fn::GetAtt": [role_id, "Arn"]}})
-    us.has_output("BucketName", {"Value": {"Ref": bucket_id}})
+    us.has_output("BucketName", {"Value": {"Ref": _bucket_arn(us)["Fn::GetAtt"][0]}})
 
 
 def test_unpinned_environment_is_reported_on_its_platform_stack(synth: Synth) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cfnlint.api import lint_file
 from conftest import REPO, Synth
-from stack_fixtures import STACKS
+from stack_fixtures import PLATFORM_EU, PLATFORM_US, STACKS
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
@@ -47,6 +48,61 @@ def test_cdk_nag_aws_solutions_has_no_unacknowledged_findings(synth: Synth) -> N
     report = synth.outdir / "validation-report.json"
     details = report.read_text() if report.exists() else ""
     assert synth.validation_error is None, details
+
+
+def _checkov_line(check: dict[str, Any]) -> str:
+    return f"{Path(check['file_path']).name} {check['resource']} {check['check_id']}"
+
+
+def test_checkov_has_no_unjustified_findings(checkov: dict[str, Any]) -> None:
+    failed = [f"{_checkov_line(c)}: {c['check_name']}" for c in checkov["results"]["failed_checks"]]
+    assert failed == []
+    assert checkov["summary"]["parsing_errors"] == 0
+
+
+def test_checkov_scanned_every_template(checkov: dict[str, Any]) -> None:
+    results = checkov["results"]
+    checks = results["passed_checks"] + results["failed_checks"] + results["skipped_checks"]
+    assert {Path(c["file_path"]).name for c in checks} == {f"{s}.template.json" for s in STACKS}
+
+
+CHECKOV_SKIPS = {
+    (PLATFORM_US, "AccessLogs", "CKV_AWS_18"),  # the log bucket does not log into itself
+    (PLATFORM_EU, "DefaultBucket", "CKV_AWS_18"),  # `destroy` bucket: no log bucket to empty
+    ("SageMakerEndpoint-dev", "Model", "CKV_AWS_370"),  # serverless: no network isolation
+    ("SageMakerEndpoint-staging", "Model", "CKV_AWS_370"),
+}
+"""Every checkov suppression, reviewed: (stack, logical id prefix, check). The reasons are in
+each resource's `Metadata.checkov.skip[].comment`."""
+
+
+def test_checkov_skips_are_the_reviewed_ones_each_justified_and_used(
+    synth: Synth, checkov: dict[str, Any]
+) -> None:
+    declared = set()
+    for stack in STACKS:
+        for logical_id, resource in synth.template(stack)["Resources"].items():
+            for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+                assert len(skip["comment"]) > 20, (stack, logical_id, skip)
+                declared.add((stack, logical_id, skip["id"]))
+    reviewed = {
+        (stack, logical_id, check)
+        for stack, logical_id, check in declared
+        for s, prefix, c in CHECKOV_SKIPS
+        if (s, c) == (stack, check) and logical_id.startswith(prefix)
+    }
+    assert declared == reviewed
+    assert len(declared) == len(CHECKOV_SKIPS)
+    # A skip whose check no longer runs on the resource is stale: checkov reports each one used.
+    used = {
+        (
+            Path(c["file_path"]).stem.removesuffix(".template"),
+            c["resource"].split(".")[1],
+            c["check_id"],
+        )
+        for c in checkov["results"]["skipped_checks"]
+    }
+    assert used == declared
 
 
 def test_templates_carry_no_asset_or_bootstrap_references(synth: Synth) -> None:

@@ -253,7 +253,12 @@ def _check_encoded(body: bytes, content_type: str, limits: codecs.Limits) -> Non
     # Only the size is ours to refuse here: a body the codecs cannot read may still be one the
     # script's own decoder understands, so it answers for it.
     with contextlib.suppress(BadRequest):
-        codecs.check_encoded(body, content_type, limits)
+        shape = codecs.check_encoded(body, content_type, limits)
+        # The batch too, before the script decodes it (its copies of a 7.8 MB batch cost the
+        # server ~100 MB): the first dimension of an array of 2 or more dimensions. A 1-D array
+        # may be one flat item (an MNIST image as 784 numbers), so it waits for input_fn's result.
+        if shape is not None and len(shape) >= 2:
+            limits.check_batch(shape[0])
 
 
 def _lone_transform(model: Any, transform_fn: Callable, limits: codecs.Limits) -> Transform:

@@ -52,6 +52,7 @@ DEFAULT_REQUEST_TIMEOUT_S = 30.0
 # Python's http.client count; httptools, which uvicorn picks when installed, has neither.
 MAX_HEAD_BYTES = 16 * 1024
 MAX_HEADERS = 100
+_LINGER_S = 2.0  # how long a refused client may go on sending before the connection closes
 DEFAULT_PORT = 8080
 VARIANT = "AllTraffic"
 _ENV_PREFIX = "SMLOCAL_SERVE_"
@@ -281,7 +282,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._head_bytes = self._head_count = 0
+        self._in_head, self._head_received = True, 0  # what arrived while no head was complete
+        self._heads_done = 0
         self._head_refused: str | None = None
+        self._discarding = False
         self._request_timer: asyncio.TimerHandle | None = None
         super().connection_made(transport)
         self._arm_request_timer()  # a connection that never sends a byte is timed out too
@@ -296,18 +300,37 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self._request_timer is None:
             self._arm_request_timer()
 
+    def data_received(self, data: bytes) -> None:
+        # httptools buffers a header line until it ends, and calls on_header only then: a line
+        # that never ends is caught by counting what arrives while the head is incomplete.
+        if self._discarding:
+            return
+        in_head, heads = self._in_head, self._heads_done
+        super().data_received(data)
+        # Counted only when all of it is head: it began in one and no head ended within it.
+        all_head = in_head and self._in_head and heads == self._heads_done
+        if all_head and not (self._discarding or self.transport.is_closing()):
+            self._head_received += len(data)
+            if self._head_received > MAX_HEAD_BYTES:
+                self._head_refused = f"request head exceeds {MAX_HEAD_BYTES} bytes"
+                self.send_400_response(self._head_refused)
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._head_received = False, 0
+        self._heads_done += 1
+        super().on_headers_complete()
+
     def on_url(self, url: bytes) -> None:
         self._count_head(len(url), lines=0)
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        # httptools may call this more than once for one long header: count bytes, and lines
-        # by what uvicorn appends.
         self._count_head(len(name) + len(value), lines=1)
         super().on_header(name, value)
 
     def on_message_complete(self) -> None:
         self._cancel_request_timer()  # all of it arrived; the invocation timeout takes over
+        self._in_head = True  # what comes next on this connection is the next request's head
         super().on_message_complete()
 
     def _count_head(self, size: int, lines: int) -> None:
@@ -324,7 +347,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self._head_refused is None:
             return super().send_400_response(msg)
         self._cancel_request_timer()
-        self._close_with(431, self._head_refused)
+        self._close_with(431, self._head_refused, linger=True)
 
     def _arm_request_timer(self) -> None:
         self._request_timer = self.loop.call_later(self.request_timeout_s, self._request_expired)
@@ -343,7 +366,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._close_with(408, f"request not received within {self.request_timeout_s:g} s")
 
-    def _close_with(self, status: int, message: str) -> None:
+    def _close_with(self, status: int, message: str, linger: bool = False) -> None:
         if self.cycle is not None and not self.cycle.response_complete:
             # The app, if it waits for the body, gets http.disconnect and answers nothing.
             self.cycle.disconnected = True
@@ -355,6 +378,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
             + body
         )
+        if linger and self.transport.can_write_eof():
+            # A client refused mid-send is still writing: closing now would reset the
+            # connection and lose the answer. Send it and our end, read and drop the rest.
+            self._discarding = True
+            self.transport.write_eof()
+            self.loop.call_later(_LINGER_S, self.transport.close)
+            return
         self.transport.close()
 
 

@@ -16,6 +16,9 @@ def serve(
     workers: int = typer.Option(1, help="Worker processes (the cores are split between them)"),
     serverless: bool = typer.Option(False, help="Serverless limits: 4 MB payload, not 6 MB"),
     timeout: float = typer.Option(60.0, help="Seconds a request may take before a 504"),
+    request_timeout: float = typer.Option(
+        30.0, help="Seconds a client may take to send a request before a 408"
+    ),
 ) -> None:
     """Serve a model the way a SageMaker endpoint container does (/ping, /invocations)."""
     from inference.server import serve as run_server
@@ -27,6 +30,7 @@ def serve(
         workers=workers,
         serverless=serverless,
         timeout_s=timeout,
+        request_timeout_s=request_timeout,
     )
 
 

@@ -1,17 +1,32 @@
 """Default decoders and encoders, as the SageMaker inference toolkit has them: a request body in
 `application/json`, `text/csv`, `application/x-npy` (or `application/x-npz`) becomes a numpy
 array; a prediction becomes JSON, CSV or npy. Used for user scripts that leave out `input_fn` or
-`output_fn`."""
+`output_fn`.
+
+Decoding is bounded (`Limits`): an npy header or an npz member's declared size is checked before
+anything is allocated or decompressed, so a few KB of compressed zeros cannot become gigabytes.
+"""
 
 from __future__ import annotations
 
 import io
 import json
-from typing import Any
+import math
+import os
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import IO, Any
 
 import numpy as np
 
-from inference.errors import BadRequest, UnsupportedAccept, UnsupportedContentType
+from inference.errors import (
+    BadRequest,
+    DecodedTooLarge,
+    ModelLoadError,
+    UnsupportedAccept,
+    UnsupportedContentType,
+)
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -20,6 +35,124 @@ NPZ = "application/x-npz"
 DECODES = (JSON, CSV, NPY, NPZ)
 ENCODES = (JSON, CSV, NPY)
 DEFAULT = JSON
+
+# Per model, as environment variables of its container (CreateModel's Environment).
+MAX_BATCH_ENV = "SMLOCAL_MAX_BATCH_SIZE"
+MAX_DECODED_ENV = "SMLOCAL_MAX_DECODED_BYTES"
+# 1,000 MNIST images take the served Net ~370 MB more memory; 10,000 took 3.6 GB.
+DEFAULT_MAX_BATCH = 1000
+# A JSON or CSV number needs at least 2 bytes ("0,") and decodes to 8 (float64): 4x the payload
+# lets through everything a body within the payload limit decodes to without compression.
+DECODED_PER_PAYLOAD_BYTE = 4
+REALTIME_PAYLOAD_BYTES = 6 * 1024 * 1024
+_NPY_MAX_HEADER = 10_000  # numpy's own default for np.load
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How big a decoded request may be: bytes in memory, and items in the first dimension."""
+
+    max_batch: int = DEFAULT_MAX_BATCH
+    max_decoded_bytes: int = DECODED_PER_PAYLOAD_BYTE * REALTIME_PAYLOAD_BYTES
+
+    @classmethod
+    def from_env(cls, payload_bytes: int, environ: Mapping[str, str] | None = None) -> Limits:
+        """The limits of a model: its container's variables, else defaults for the payload."""
+        environ = os.environ if environ is None else environ
+        return cls(
+            max_batch=_positive(environ, MAX_BATCH_ENV, DEFAULT_MAX_BATCH),
+            max_decoded_bytes=_positive(
+                environ, MAX_DECODED_ENV, DECODED_PER_PAYLOAD_BYTE * payload_bytes
+            ),
+        )
+
+    def check_batch(self, items: int) -> None:
+        """413 for a batch over `max_batch`."""
+        if items > self.max_batch:
+            raise DecodedTooLarge(
+                f"batch of {items} items exceeds the limit of {self.max_batch} "
+                f"({MAX_BATCH_ENV}={self.max_batch})"
+            )
+
+    def check_bytes(self, size: int, what: str = "decoded payload") -> None:
+        """413 for more than `max_decoded_bytes`."""
+        if size > self.max_decoded_bytes:
+            raise DecodedTooLarge(
+                f"{what} of {size} bytes exceeds the limit of {self.max_decoded_bytes} bytes "
+                f"({MAX_DECODED_ENV}={self.max_decoded_bytes})"
+            )
+
+    def check_data(self, data: Any) -> None:
+        """413 for a decoded array or tensor (anything with a shape) over either limit."""
+        shape = getattr(data, "shape", None)
+        if shape is None:
+            return
+        if len(shape) >= 1:
+            self.check_batch(int(shape[0]))
+        if isinstance(data, np.ndarray):
+            self.check_bytes(data.nbytes)
+        elif hasattr(data, "element_size") and hasattr(data, "numel"):  # a torch tensor
+            self.check_bytes(data.numel() * data.element_size())
+
+
+def _positive(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ModelLoadError(f"{name} must be a positive whole number, got {value!r}")
+    return number
+
+
+def _npy_header(stream: IO[bytes], what: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from an npy header, reading nothing of the data."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(stream, max_header_size=_NPY_MAX_HEADER)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(stream, max_header_size=_NPY_MAX_HEADER)
+        else:
+            raise ValueError(f"npy format version {version[0]}.{version[1]} is not supported")
+    except Exception as err:
+        raise BadRequest(f"{what} is not valid {NPY}: {err}") from None
+    return shape, dtype
+
+
+def check_encoded(body: bytes, content_type: str, limits: Limits) -> tuple[int, ...] | None:
+    """Check an npy / npz body against `limits` from its headers alone (before np.load
+    allocates or decompresses); the shape of the array it holds (npz: the first), or None for
+    other types, which decode to at most a few times the payload."""
+    content_type = media_type(content_type)
+    if content_type == NPY and not body.startswith(_ZIP_MAGIC):  # npz sent as npy: the decoder
+        shape, dtype = _npy_header(io.BytesIO(body), "body")
+        limits.check_bytes(math.prod(shape) * dtype.itemsize)
+        return shape
+    if content_type != NPZ:
+        return None
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(body))
+    except (zipfile.BadZipFile, ValueError) as err:
+        raise BadRequest(f"the body is not an npz archive: {err}") from None
+    with archive:
+        members = archive.infolist()
+        if not members:
+            raise BadRequest("the body is not an npz archive holding an array")
+        # Declared sizes bound what zipfile will decompress (it stops at file_size).
+        limits.check_bytes(sum(m.file_size for m in members), "decompressed npz")
+        first = None
+        for member in members:
+            with archive.open(member) as stream:
+                shape, dtype = _npy_header(stream, f"npz member {member.filename!r}")
+            limits.check_bytes(math.prod(shape) * dtype.itemsize, f"npz member {member.filename!r}")
+            first = shape if first is None else first
+        return first
 
 
 def media_type(header: str | None) -> str:
@@ -60,8 +193,10 @@ def _numeric(array: np.ndarray, content_type: str) -> np.ndarray:
     return array
 
 
-def decode(body: bytes, content_type: str) -> np.ndarray:
-    """A request body → a numeric numpy array; 415 for an unknown type, 400 for a bad body."""
+def decode(body: bytes, content_type: str, limits: Limits | None = None) -> np.ndarray:
+    """A request body → a numeric numpy array; 415 for an unknown type, 400 for a bad body,
+    413 for one that decodes to more than `limits` (default: the environment's)."""
+    limits = limits or Limits.from_env(REALTIME_PAYLOAD_BYTES)
     content_type = media_type(content_type)
     if content_type not in DECODES:
         raise UnsupportedContentType(
@@ -69,6 +204,9 @@ def decode(body: bytes, content_type: str) -> np.ndarray:
         )
     if not body:
         raise BadRequest(f"the request body is empty; send {content_type} data")
+    shape = check_encoded(body, content_type, limits)
+    if shape:  # the toolkit's convention: the first dimension is the batch
+        limits.check_batch(shape[0])
     try:
         if content_type == JSON:
             array = np.asarray(json.loads(body))
@@ -90,6 +228,7 @@ def decode(body: bytes, content_type: str) -> np.ndarray:
         raise
     except Exception as err:  # every parser failure is the body's fault, never the server's
         raise BadRequest(f"body is not valid {content_type}: {err}") from None
+    limits.check_data(array)
     return _numeric(array, content_type)
 
 

@@ -41,6 +41,13 @@ class PayloadTooLarge(InferenceError):
     status_code = 413
 
 
+class DecodedTooLarge(InferenceError):
+    """A body that decodes to more bytes or a bigger batch than the model allows (413): the
+    container's own answer, unlike PayloadTooLarge, which SageMaker's front end gives."""
+
+    status_code = 413
+
+
 class InvocationTimeout(InferenceError):
     """The model did not answer within the invocation timeout (504); the server stays up."""
 

@@ -11,6 +11,8 @@ start, as a `ModelLoadError`, never at the first request.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import functools
 import importlib.util
 import os
 import shutil
@@ -26,7 +28,7 @@ import numpy as np
 import torch
 
 from inference import codecs
-from inference.errors import ModelLoadError
+from inference.errors import BadRequest, ModelLoadError
 from smlocal import archives
 from smlocal.archives import ArchiveError
 
@@ -40,10 +42,12 @@ Transform = Callable[[bytes, str, str], tuple[bytes, str]]
 # --- the toolkit's default handlers (PyTorch flavour) -----------------------------------------
 
 
-def default_input_fn(body: bytes, content_type: str) -> torch.Tensor:
+def default_input_fn(
+    body: bytes, content_type: str, limits: codecs.Limits | None = None
+) -> torch.Tensor:
     """JSON / CSV → a float32 tensor (as the PyTorch container does); npy / npz keep their
-    dtype."""
-    array = codecs.decode(body, content_type)
+    dtype. 413 for a body that decodes to more than `limits` (default: the environment's)."""
+    array = codecs.decode(body, content_type, limits)
     if codecs.media_type(content_type) in (codecs.JSON, codecs.CSV):
         array = array.astype(np.float32, copy=False)
     return torch.from_numpy(np.ascontiguousarray(array))
@@ -153,11 +157,15 @@ def load(
     *,
     program: str | None = None,
     submit_dir: str | None = None,
+    limits: codecs.Limits | None = None,
 ) -> Handlers:
     """Unpack the model, import its script and run `model_fn` once.
 
-    `program` / `submit_dir` default to `SAGEMAKER_PROGRAM` / `SAGEMAKER_SUBMIT_DIRECTORY`.
+    `program` / `submit_dir` default to `SAGEMAKER_PROGRAM` / `SAGEMAKER_SUBMIT_DIRECTORY`;
+    `limits` (how big a decoded request may be) to `SMLOCAL_MAX_BATCH_SIZE` /
+    `SMLOCAL_MAX_DECODED_BYTES` or the defaults for a 6 MB payload.
     """
+    limits = limits or codecs.Limits.from_env(codecs.REALTIME_PAYLOAD_BYTES)
     directory = unpack(model_dir)
     program = program or os.environ.get("SAGEMAKER_PROGRAM") or DEFAULT_PROGRAM
     code = _submit_dir(directory, submit_dir or os.environ.get("SAGEMAKER_SUBMIT_DIRECTORY"))
@@ -191,7 +199,7 @@ def load(
         ) from None
 
     if transform_fn is not None:
-        return Handlers(model, script, _lone_transform(model, transform_fn))
+        return Handlers(model, script, _lone_transform(model, transform_fn, limits))
     return Handlers(
         model,
         script,
@@ -200,6 +208,7 @@ def load(
             getattr(module, "input_fn", default_input_fn),
             getattr(module, "predict_fn", default_predict_fn),
             getattr(module, "output_fn", default_output_fn),
+            limits,
         ),
     )
 
@@ -212,16 +221,48 @@ def _as_response(result: Any, accept: str) -> tuple[bytes, str]:
     return bytes(body), content_type
 
 
-def _pipeline(model: Any, input_fn: Callable, predict_fn: Callable, output_fn: Callable):
+def _pipeline(
+    model: Any,
+    input_fn: Callable,
+    predict_fn: Callable,
+    output_fn: Callable,
+    limits: codecs.Limits,
+) -> Transform:
+    if input_fn is default_input_fn:  # it checks the limits itself, before it allocates
+        decode = functools.partial(default_input_fn, limits=limits)
+
+        def default_transform(body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+            data = decode(body, content_type)
+            return _as_response(output_fn(predict_fn(data, model), accept), accept)
+
+        return default_transform
+
     def transform(body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+        # A script's own input_fn decodes as it likes: an npy / npz body is checked from its
+        # headers first, and what input_fn returns (batch, bytes) before the model sees it.
+        _check_encoded(body, content_type, limits)
         data = input_fn(body, content_type)
+        limits.check_data(data)
         return _as_response(output_fn(predict_fn(data, model), accept), accept)
 
     return transform
 
 
-def _lone_transform(model: Any, transform_fn: Callable) -> Transform:
+def _check_encoded(body: bytes, content_type: str, limits: codecs.Limits) -> None:
+    # Only the size is ours to refuse here: a body the codecs cannot read may still be one the
+    # script's own decoder understands, so it answers for it.
+    with contextlib.suppress(BadRequest):
+        shape = codecs.check_encoded(body, content_type, limits)
+        # The batch too, before the script decodes it (its copies of a 7.8 MB batch cost the
+        # server ~100 MB): the first dimension of an array of 2 or more dimensions. A 1-D array
+        # may be one flat item (an MNIST image as 784 numbers), so it waits for input_fn's result.
+        if shape is not None and len(shape) >= 2:
+            limits.check_batch(shape[0])
+
+
+def _lone_transform(model: Any, transform_fn: Callable, limits: codecs.Limits) -> Transform:
     def transform(body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+        _check_encoded(body, content_type, limits)
         return _as_response(transform_fn(model, body, content_type, accept), accept)
 
     return transform

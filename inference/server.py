@@ -13,6 +13,10 @@
 - The model runs on one thread per worker process (torch uses the cores inside each call), off
   the event loop, so a slow request times out (504) while the server keeps answering.
 - SIGTERM stops accepting connections, lets in-flight requests finish, then exits.
+- Every input is bounded: the payload (6 MB, 4 MB serverless), what it decodes to
+  (`SMLOCAL_MAX_BATCH_SIZE`, `SMLOCAL_MAX_DECODED_BYTES`: 413), the request head (16 KiB and 100
+  header lines: 431), and the time a client may take to send a request (`--request-timeout`:
+  408, then the connection is closed).
 """
 
 from __future__ import annotations
@@ -32,13 +36,23 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
 from inference import codecs
 from inference.errors import InvocationTimeout, ModelLoadError, PayloadTooLarge
 from inference.handlers import Handlers, load, unpack
 
-REALTIME_PAYLOAD_BYTES = 6 * 1024 * 1024
+REALTIME_PAYLOAD_BYTES = codecs.REALTIME_PAYLOAD_BYTES
 SERVERLESS_PAYLOAD_BYTES = 4 * 1024 * 1024
 DEFAULT_TIMEOUT_S = 60.0
+# How long a client may take to send one whole request (head and body): a half-sent request
+# would otherwise hold its connection, and its buffered body, forever.
+DEFAULT_REQUEST_TIMEOUT_S = 30.0
+# The request line and headers: uvicorn's h11 default size (h11_max_incomplete_event_size) and
+# Python's http.client count; httptools, which uvicorn picks when installed, has neither.
+MAX_HEAD_BYTES = 16 * 1024
+MAX_HEADERS = 100
+_LINGER_S = 2.0  # how long a refused client may go on sending before the connection closes
 DEFAULT_PORT = 8080
 VARIANT = "AllTraffic"
 _ENV_PREFIX = "SMLOCAL_SERVE_"
@@ -228,7 +242,8 @@ def _runtime_error(failure: _Failure, endpoint: str) -> tuple[int, bytes, list]:
     """SageMaker's shapes: the front end refuses big payloads itself (413); anything the model
     container answered with an error becomes a ModelError (424) that carries the original."""
     headers = [(b"content-type", _JSON_TYPE)]
-    if failure.status == PayloadTooLarge.status_code:
+    # Only the payload limit is the front end's; a 413 from decoding is the container's answer.
+    if failure.kind == PayloadTooLarge.__name__:
         payload = {"message": f"HTTP content length exceeded: {failure.message}"}
         return 413, json.dumps(payload).encode(), headers
     original = {"code": failure.status, "type": failure.kind, "message": failure.message}
@@ -243,6 +258,134 @@ def _runtime_error(failure: _Failure, endpoint: str) -> tuple[int, bytes, list]:
     }
     headers.append((b"x-amzn-errortype", b"ModelError"))
     return 424, json.dumps(payload).encode(), headers
+
+
+# --- the HTTP protocol: uvicorn's, with the limits it lacks ----------------------------------
+
+
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback: httptools stops parsing and uvicorn answers through
+    `send_400_response`, which sends 431 instead when this was the cause."""
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol plus a request timeout and caps on the request head.
+
+    uvicorn times out idle keep-alive connections only: a connection that sends half a request
+    (or nothing) stays open forever, and httptools accepts any number and size of headers.
+    """
+
+    @property
+    def request_timeout_s(self) -> float:
+        # From the environment: uvicorn builds this class itself, in each worker process.
+        return float(os.environ.get(_ENV_PREFIX + "REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT_S))
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._head_bytes = self._head_count = 0
+        self._in_head, self._head_received = True, 0  # what arrived while no head was complete
+        self._heads_done = 0
+        self._head_refused: str | None = None
+        self._discarding = False
+        self._request_timer: asyncio.TimerHandle | None = None
+        super().connection_made(transport)
+        self._arm_request_timer()  # a connection that never sends a byte is timed out too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_request_timer()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_bytes = self._head_count = 0
+        if self._request_timer is None:
+            self._arm_request_timer()
+
+    def data_received(self, data: bytes) -> None:
+        # httptools buffers a header line until it ends, and calls on_header only then: a line
+        # that never ends is caught by counting what arrives while the head is incomplete.
+        if self._discarding:
+            return
+        in_head, heads = self._in_head, self._heads_done
+        super().data_received(data)
+        # Counted only when all of it is head: it began in one and no head ended within it.
+        all_head = in_head and self._in_head and heads == self._heads_done
+        if all_head and not (self._discarding or self.transport.is_closing()):
+            self._head_received += len(data)
+            if self._head_received > MAX_HEAD_BYTES:
+                self._head_refused = f"request head exceeds {MAX_HEAD_BYTES} bytes"
+                self.send_400_response(self._head_refused)
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._head_received = False, 0
+        self._heads_done += 1
+        super().on_headers_complete()
+
+    def on_url(self, url: bytes) -> None:
+        self._count_head(len(url), lines=0)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value), lines=1)
+        super().on_header(name, value)
+
+    def on_message_complete(self) -> None:
+        self._cancel_request_timer()  # all of it arrived; the invocation timeout takes over
+        self._in_head = True  # what comes next on this connection is the next request's head
+        super().on_message_complete()
+
+    def _count_head(self, size: int, lines: int) -> None:
+        self._head_bytes += size
+        self._head_count += lines
+        if self._head_bytes > MAX_HEAD_BYTES:
+            self._head_refused = f"request head exceeds {MAX_HEAD_BYTES} bytes"
+        elif self._head_count > MAX_HEADERS:
+            self._head_refused = f"request has more than {MAX_HEADERS} headers"
+        if self._head_refused:
+            raise _HeadTooLarge(self._head_refused)
+
+    def send_400_response(self, msg: str) -> None:
+        if self._head_refused is None:
+            return super().send_400_response(msg)
+        self._cancel_request_timer()
+        self._close_with(431, self._head_refused, linger=True)
+
+    def _arm_request_timer(self) -> None:
+        self._request_timer = self.loop.call_later(self.request_timeout_s, self._request_expired)
+
+    def _cancel_request_timer(self) -> None:
+        if self._request_timer is not None:
+            self._request_timer.cancel()
+            self._request_timer = None
+
+    def _request_expired(self) -> None:
+        self._request_timer = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and self.cycle.response_started:
+            self.transport.close()  # the app answered early (a 413); the body never finished
+            return
+        self._close_with(408, f"request not received within {self.request_timeout_s:g} s")
+
+    def _close_with(self, status: int, message: str, linger: bool = False) -> None:
+        if self.cycle is not None and not self.cycle.response_complete:
+            # The app, if it waits for the body, gets http.disconnect and answers nothing.
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        body = message.encode()
+        self.transport.write(
+            STATUS_LINE[status]
+            + b"content-type: text/plain; charset=utf-8\r\n"
+            + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+            + body
+        )
+        if linger and self.transport.can_write_eof():
+            # A client refused mid-send is still writing: closing now would reset the
+            # connection and lose the answer. Send it and our end, read and drop the rest.
+            self._discarding = True
+            self.transport.write_eof()
+            self.loop.call_later(_LINGER_S, self.transport.close)
+            return
+        self.transport.close()
 
 
 # --- process entry ----------------------------------------------------------------------------
@@ -266,9 +409,10 @@ def _set_torch_threads() -> None:
 def app_from_env() -> ServingApp:
     """The app of one worker process when `--workers` > 1 (uvicorn calls this factory)."""
     _set_torch_threads()
+    max_payload = int(os.environ[_ENV_PREFIX + "MAX_PAYLOAD"])
     return create_app(
-        load(os.environ[_ENV_PREFIX + "MODEL_DIR"]),
-        max_payload_bytes=int(os.environ[_ENV_PREFIX + "MAX_PAYLOAD"]),
+        load(os.environ[_ENV_PREFIX + "MODEL_DIR"], limits=codecs.Limits.from_env(max_payload)),
+        max_payload_bytes=max_payload,
         timeout_s=float(os.environ[_ENV_PREFIX + "TIMEOUT"]),
     )
 
@@ -281,22 +425,35 @@ def serve(
     workers: int = 1,
     serverless: bool = False,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
 ) -> None:
-    """Load the model (ModelLoadError if it cannot be), then serve until SIGTERM / Ctrl-C."""
+    """Load the model (ModelLoadError if it cannot be), then serve until SIGTERM / Ctrl-C.
+
+    `request_timeout_s` bounds the time a client may take to send one request."""
     import uvicorn
 
     if workers < 1:
         raise ModelLoadError(f"--workers must be at least 1, got {workers}")
     if timeout_s <= 0:
         raise ModelLoadError(f"--timeout must be positive seconds, got {timeout_s:g}")
+    if request_timeout_s <= 0:
+        raise ModelLoadError(
+            f"--request-timeout must be positive seconds, got {request_timeout_s:g}"
+        )
     max_payload = SERVERLESS_PAYLOAD_BYTES if serverless else REALTIME_PAYLOAD_BYTES
+    limits = codecs.Limits.from_env(max_payload)  # a bad value fails here, before the port
     _set_torch_threads()
     directory = unpack(model_dir)
     search_path = list(sys.path)
-    handlers = load(directory)  # in the parent too: a broken model fails here, before the port
+    # In the parent too: a broken model fails here, before the port opens.
+    handlers = load(directory, limits=limits)
+    os.environ[_ENV_PREFIX + "REQUEST_TIMEOUT"] = str(request_timeout_s)  # read by each worker
     options = {
         "host": host,
         "port": port,
+        # By import path, so that spawned workers build it too.
+        "http": "inference.server:BoundedHttpToolsProtocol",
+        "timeout_keep_alive": 5,  # uvicorn's default, stated: idle connections close after 5 s
         "log_level": "warning",
         "access_log": False,
         # In-flight requests finish on SIGTERM; none can take longer than the timeout.
@@ -304,7 +461,9 @@ def serve(
     }
     print(
         f"serving {handlers.program} on http://{host}:{port} ({workers} worker(s), "
-        f"payload ≤ {max_payload} bytes, timeout {timeout_s:g} s)",
+        f"payload ≤ {max_payload} bytes, decoded ≤ {limits.max_decoded_bytes} bytes and "
+        f"{limits.max_batch} items, timeout {timeout_s:g} s, request timeout "
+        f"{request_timeout_s:g} s)",
         file=sys.stderr,
         flush=True,
     )
@@ -340,6 +499,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes [default: 1]")
     parser.add_argument("--serverless", action="store_true", help="4 MB payload limit, not 6 MB")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="[default: 60]")
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=DEFAULT_REQUEST_TIMEOUT_S,
+        help="seconds a client may take to send a request [default: 30]",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -350,6 +515,7 @@ def main(argv: list[str] | None = None) -> None:
             workers=args.workers,
             serverless=args.serverless,
             timeout_s=args.timeout,
+            request_timeout_s=args.request_timeout,
         )
     except ModelLoadError as err:
         print(f"error: {err}", file=sys.stderr)

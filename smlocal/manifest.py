@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
+from ruamel.yaml.composer import Composer, ComposerError
+from ruamel.yaml.events import AliasEvent
 
 from smlocal.catalog import (
     Processor,
@@ -314,8 +316,32 @@ class Environment(_Strict):
 # --- loading ---------------------------------------------------------------------------------
 
 
+# A manifest is a page of settings; the cap keeps a huge file from hanging the parser.
+MAX_MANIFEST_BYTES = 1024 * 1024
+# Nesting a manifest needs is 4 levels; the cap keeps `[[[[…` from exhausting the stack.
+MAX_MANIFEST_DEPTH = 32
+
+
+class _NoAliasComposer(Composer):
+    """Refuses YAML aliases (`*name`): a manifest has no use for them, and a chain of them
+    expands to billions of nodes from a few lines ("billion laughs")."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.parser.check_event(AliasEvent):
+            event = self.parser.get_event()
+            raise ComposerError(
+                None,
+                None,
+                f"yaml aliases are not allowed in a manifest, got *{event.anchor}",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
 def _yaml() -> YAML:
     y = YAML()  # round-trip: keeps comments and key order
+    y.Composer = _NoAliasComposer
+    y.max_depth = MAX_MANIFEST_DEPTH
     y.preserve_quotes = True
     y.indent(mapping=2, sequence=4, offset=2)
     y.width = 4096  # never fold a long S3 URL onto a second line
@@ -328,7 +354,7 @@ def _format_errors(path: Path, err: ValidationError) -> str:
         field = ".".join(str(p) for p in e["loc"]) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] in ("missing", "extra_forbidden", "literal_error"):
-            msg = f"{msg}, got {e.get('input')!r}" if e["type"] != "missing" else msg
+            msg = f"{msg}, got {_short(e.get('input'))}" if e["type"] != "missing" else msg
         lines.append(f"{path}: {field}: {msg}")
     return "\n".join(lines)
 
@@ -336,7 +362,8 @@ def _format_errors(path: Path, err: ValidationError) -> str:
 def parse_environment(path: Path, data: Any) -> Environment:
     """Validate parsed YAML of one manifest; raises ManifestError naming file and field."""
     if not isinstance(data, dict):
-        raise ManifestError(f"{path}: expected a mapping at the top level, got {data!r}")
+        # The type, not the value: a huge list or string would flood the terminal.
+        raise ManifestError(f"{path}: expected a mapping at the top level, got {_describe(data)}")
     try:
         env = Environment.model_validate(dict(data))
     except ValidationError as err:
@@ -348,17 +375,62 @@ def parse_environment(path: Path, data: Any) -> Environment:
     return env
 
 
+def _short(value: Any, limit: int = 80) -> str:
+    """`repr` cut to `limit` characters: an error names the value, it does not echo a page."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def _describe(data: Any) -> str:
+    if data is None:
+        return "an empty document"
+    for kind, name in ((str, "string"), (list, "list")):
+        if isinstance(data, kind):
+            return f"a {name} of length {len(data)}"
+    return f"a {type(data).__name__}"
+
+
+def _yaml_error(err: Exception) -> str:
+    """One line from a ruamel error: its problem and where, without the echoed source."""
+    problem = getattr(err, "problem", None) or getattr(err, "context", None) or str(err)
+    # ruamel's advice to raise YAML().max_depth is for programmers, not manifest authors.
+    problem = " ".join(str(problem).split()).split(", if necessary")[0][:200]
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return f"{problem}{where}"
+
+
+def read_manifest_text(path: Path) -> str:
+    """A manifest's text, read with a size cap; one-line ManifestError for what cannot be."""
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_MANIFEST_BYTES + 1)
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: no such manifest") from None
+    except IsADirectoryError:
+        raise ManifestError(f"{path}: is a directory, not a manifest file") from None
+    except OSError as err:
+        raise ManifestError(f"{path}: cannot be read: {err.strerror or err}") from None
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise ManifestError(
+            f"{path}: larger than the {MAX_MANIFEST_BYTES} bytes a manifest may have"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ManifestError(
+            f"{path}: not valid UTF-8 (byte 0x{raw[err.start]:02x} at offset {err.start})"
+        ) from None
+
+
 def load_environment(path: Path | str) -> Environment:
     """Read and validate one manifest file."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ManifestError(f"{path}: no such manifest") from None
+    text = read_manifest_text(path)
     try:
         data = _yaml().load(text)
     except Exception as err:  # ruamel raises several unrelated error types
-        raise ManifestError(f"{path}: not valid YAML: {err}") from None
+        raise ManifestError(f"{path}: not valid YAML: {_yaml_error(err)}") from None
     return parse_environment(path, data)
 
 
@@ -490,7 +562,7 @@ def render_with_pin(path: Path, pin: ModelPin) -> str:
     """The manifest's text with its `model:` block replaced by `pin`, the rest untouched."""
     path = Path(path)
     y = _yaml()
-    data = y.load(path.read_text())
+    data = y.load(read_manifest_text(path))
     new_model = pin.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
     if not new_model.get("metrics"):
         new_model.pop("metrics", None)

@@ -50,6 +50,8 @@ def test_bodies_and_versions_survive_a_restart_and_garbage_goes(tmp_path: Path) 
         s3.create_bucket(Bucket=VERSIONED)
         s3.put_bucket_versioning(Bucket=VERSIONED, VersioningConfiguration={"Status": "Enabled"})
         ids = [s3.put_object(Bucket=VERSIONED, Key="v", Body=v)["VersionId"] for v in versions]
+        s3.delete_object(Bucket=VERSIONED, Key="v")  # a delete marker on top of the versions
+        s3.put_object_acl(Bucket=BUCKET, Key="over", ACL="public-read")  # a change in place
         live = {_sha(big), _sha(kept), *map(_sha, versions)}
         assert _bodies(cloud.state_dir) == live  # replaced and deleted bodies are gone
         assert marker not in _metadata_bytes(cloud.state_dir)
@@ -61,8 +63,13 @@ def test_bodies_and_versions_survive_a_restart_and_garbage_goes(tmp_path: Path) 
         s3 = cloud.client("s3")
         assert s3.get_object(Bucket=BUCKET, Key="big.bin")["Body"].read() == big
         assert s3.get_object(Bucket=BUCKET, Key="over")["Body"].read() == kept
-        listed = s3.list_object_versions(Bucket=VERSIONED, Prefix="v")["Versions"]
-        assert sorted(v["VersionId"] for v in listed) == sorted(ids)
+        grants = s3.get_object_acl(Bucket=BUCKET, Key="over")["Grants"]
+        assert any(g["Grantee"].get("URI", "").endswith("/AllUsers") for g in grants)
+        listed = s3.list_object_versions(Bucket=VERSIONED, Prefix="v")
+        assert sorted(v["VersionId"] for v in listed["Versions"]) == sorted(ids)
+        assert [m["IsLatest"] for m in listed["DeleteMarkers"]] == [True]
+        with pytest.raises(s3.exceptions.NoSuchKey):
+            s3.get_object(Bucket=VERSIONED, Key="v")
         for version_id, body in zip(ids, versions, strict=True):
             got = s3.get_object(Bucket=VERSIONED, Key="v", VersionId=version_id)
             assert got["Body"].read() == body

@@ -1,10 +1,19 @@
-"""State that survives a restart: moto's backends pickled into one file under the state dir.
+"""State that survives a restart: moto's backends, snapshotted into the state dir.
+
+Layout of the state dir:
+- `objects/<sha256>`: one file per distinct S3 object body (parts of multipart uploads too),
+  written and fsynced by the request that stores it, before that request is answered.
+- `state.db` (SQLite, WAL, synchronous=FULL): the metadata. Table `base` holds one pickle of
+  every backend with each bucket's key store left empty; table `records` holds one pickle per
+  (key store, key name): that key's version list, its bodies as references to `objects/`.
+  A snapshot rewrites `base` and only the records whose versions changed since the last one,
+  in one transaction: a crash leaves the previous snapshot or the new one, whole.
 
 Every mutating request runs under the shared side of a lock; a snapshot takes the exclusive side,
-so no request changes a backend while it is being pickled. Snapshots are written before the
+so no request changes a backend while it is being pickled. Snapshots are committed before the
 request's response leaves (group commit: one snapshot covers every mutation finished before it),
-so a crash loses nothing that was acknowledged. The file is replaced atomically (temp file,
-fsync, rename, fsync of the directory): a crash while writing leaves the previous snapshot.
+so a crash loses nothing that was acknowledged. A body file that no committed snapshot refers
+to any more is deleted after the commit that dropped it, and at startup.
 """
 
 from __future__ import annotations
@@ -12,13 +21,16 @@ from __future__ import annotations
 import contextlib
 import copyreg
 import functools
+import hashlib
 import io
 import logging
 import os
 import pickle
+import sqlite3
 import tempfile
 import threading
-from collections import defaultdict
+import uuid
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,9 +49,11 @@ SERVICES = (
     "ssm",
     "ecr",
 )
-STATE_FILE = "state.pickle"
+STATE_FILE = "state.db"
+LEGACY_FILE = "state.pickle"  # format 1: one pickle, bodies inside
+OBJECTS_DIR = "objects"
 log = logging.getLogger("localcloud.persistence")
-_FORMAT = 1
+_FORMAT = 2
 
 
 def _lock_reducer(lock_type: type) -> Any:
@@ -156,6 +170,14 @@ def _capture() -> dict[str, Any]:
     }
 
 
+def _fsync_dir(path: Path) -> None:
+    dir_fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace `path` with `data` so that a crash leaves either the old or the new content."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -170,23 +192,271 @@ def write_atomically(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    _fsync_dir(path.parent)
+
+
+class StoredBody:
+    """A FakeKey's `_value_buffer` backed by a body file. moto only seeks, reads and closes its
+    buffers; no descriptor stays open, so a million keys cost no file handles."""
+
+    def __init__(self, path: Path | None, digest: str | None, size: int) -> None:
+        self.path = path
+        self.digest = digest
+        self.size = size
+        self.closed = path is None
+        self._pos = 0
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.closed or self.path is None:
+            raise ValueError("I/O operation on closed file.")
+        with open(self.path, "rb") as f:
+            f.seek(self._pos)
+            data = f.read() if size is None or size < 0 else f.read(size)
+        self._pos += len(data)
+        return data
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class BodyStore:
+    """Content-addressed body files under `objects/`, each durable before `put` returns."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._mutex = threading.Lock()
+        self._fresh: set[str] = set()  # written since the last snapshot, maybe unreferenced
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def put(self, data: bytes) -> StoredBody:
+        digest = hashlib.sha256(data).hexdigest()
+        path = self.root / digest
+        if not path.is_file():  # same bytes already stored: nothing to write
+            write_atomically(path, data)
+        with self._mutex:
+            self._fresh.add(digest)
+        return StoredBody(path, digest, len(data))
+
+    def opened(self, digest: str | None, size: int) -> StoredBody:
+        return StoredBody(None if digest is None else self.root / digest, digest, size)
+
+    def give_back(self, fresh: set[str]) -> None:
+        with self._mutex:
+            self._fresh |= fresh
+
+    def take_fresh(self) -> set[str]:
+        with self._mutex:
+            fresh, self._fresh = self._fresh, set()
+        return fresh
+
+    def on_disk(self) -> set[str]:
+        return {entry.name for entry in os.scandir(self.root) if not entry.name.startswith(".")}
+
+    def remove(self, digests: set[str]) -> None:
+        for digest in digests:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.root / digest)
+
+    def remove_temporaries(self) -> None:
+        for entry in os.scandir(self.root):
+            if entry.name.startswith("."):  # a write_atomically that a crash interrupted
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+
+
+# The body store of the local cloud in this process; None leaves moto's FakeKey as it is.
+_bodies: BodyStore | None = None
+# What changed since the last snapshot: names of keys changed in place (ACL, legal hold,
+# retention, restore status: attribute assignments), and key names stored or removed, by key store.
+# Snapshots re-pickle those records only, instead of comparing every key of every bucket.
+_touched: set[Any] = set()
+_changed: dict[str, set[str]] = {}
+
+
+def _install_key_hooks() -> None:
+    """Make moto's FakeKey keep its body in a body file, and report changes to keys and to
+    bucket key stores."""
+    from moto.s3.models import FakeKey
+    from moto.s3.utils import _VersionedKeyStore
+
+    if getattr(FakeKey, "_localcloud_hooked", False):
+        return
+    moto_setter = FakeKey.value.fset
+
+    def set_value(key: Any, new_value: bytes | str) -> None:
+        if _bodies is None:
+            moto_setter(key, new_value)
+            return
+        if isinstance(new_value, str):
+            new_value = new_value.encode("utf-8")
+        body = _bodies.put(new_value)
+        old = key.__dict__.get("_value_buffer")
+        key._value_buffer = body
+        key.contentsize = len(new_value)
+        if old is not None and not isinstance(old, StoredBody):
+            old.close()  # the spooled buffer moto's __init__ made, still empty
+
+    def set_attribute(key: Any, name: str, value: Any) -> None:
+        object.__setattr__(key, name, value)
+        _touched.add(key.__dict__.get("name"))
+
+    def noting(method: Any) -> Any:
+        @functools.wraps(method)
+        def wrapper(store: Any, key: str, *args: Any, **kwargs: Any) -> Any:
+            _changed.setdefault(_key_store_id(store), set()).add(key)
+            return method(store, key, *args, **kwargs)
+
+        return wrapper
+
+    FakeKey.value = FakeKey.value.setter(set_value)  # type: ignore[method-assign]
+    FakeKey.__setattr__ = set_attribute  # type: ignore[method-assign,assignment]
+    for method in ("__setitem__", "__delitem__", "setlist", "pop"):
+        setattr(_VersionedKeyStore, method, noting(getattr(_VersionedKeyStore, method)))
+    FakeKey._localcloud_hooked = True  # type: ignore[attr-defined]
+
+
+def _new_object(cls: type) -> Any:
+    return cls.__new__(cls)
+
+
+def _set_key_state(key: Any, state: dict[str, Any]) -> Any:
+    # Not moto's __setstate__: that one expects the body inside the state.
+    key.__dict__.update(state)
+    key.__dict__["lock"] = threading.Lock()
+    return key
+
+
+# Key stores being rebuilt by `restore`, by their id: `records` fill them after `base` is read.
+_restoring: dict[str, Any] = {}
+
+
+def _empty_key_store(cls: type, store_id: str) -> Any:
+    store = cls()
+    store.__dict__["_localcloud_id"] = store_id
+    _restoring[store_id] = store
+    return store
+
+
+def _key_store_id(store: Any) -> str:
+    store_id = store.__dict__.get("_localcloud_id")
+    if store_id is None:
+        store_id = store.__dict__["_localcloud_id"] = uuid.uuid4().hex
+    return store_id
+
+
+class _SnapshotPickler(_Pickler):
+    """Pickles FakeKeys without their bodies (a persistent reference to the body file instead)
+    and, when given a `on_key_store`, bucket key stores as empty shells with an id."""
+
+    def __init__(self, file: Any, bodies: BodyStore, on_key_store: Any = None) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        from moto.s3.models import FakeKey
+        from moto.s3.utils import _VersionedKeyStore
+
+        self._key_type = FakeKey
+        self._store_type = _VersionedKeyStore
+        self._bodies = bodies
+        self._on_key_store = on_key_store
+        self.digests: set[str] = set()
+
+    def persistent_id(self, obj: Any) -> Any:
+        if isinstance(obj, StoredBody):
+            if obj.closed or obj.digest is None:
+                return ("body", None, 0)  # a disposed key: moto reads it as empty too
+            self.digests.add(obj.digest)
+            return ("body", obj.digest, obj.size)
+        return None
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, self._key_type):
+            state = dict(obj.__dict__)
+            state.pop("lock", None)
+            buffer = state.get("_value_buffer")
+            if not isinstance(buffer, StoredBody):
+                state["_value_buffer"] = self._spill(obj, buffer)
+            return _new_object, (type(obj),), state, None, None, _set_key_state
+        if self._on_key_store is not None and isinstance(obj, self._store_type):
+            store_id = _key_store_id(obj)
+            self._on_key_store(store_id, obj)
+            return _empty_key_store, (type(obj), store_id)
+        return super().reducer_override(obj)
+
+    def _spill(self, key: Any, buffer: Any) -> StoredBody:
+        """The body of a key made before the hooks were installed, moved to a body file."""
+        try:
+            with key.lock:
+                buffer.seek(0)
+                data = buffer.read()
+        except ValueError:  # closed: the key was disposed of
+            return StoredBody(None, None, 0)
+        body = self._bodies.put(data)
+        key.__dict__["_value_buffer"] = body
+        buffer.close()
+        return body
+
+
+class _SnapshotUnpickler(pickle.Unpickler):
+    def __init__(self, file: Any, bodies: BodyStore) -> None:
+        super().__init__(file)
+        self._bodies = bodies
+        self.digests: set[str] = set()
+
+    def persistent_load(self, pid: Any) -> Any:
+        kind, digest, size = pid
+        if kind != "body":
+            raise pickle.UnpicklingError(f"unknown persistent reference {kind!r}")
+        if digest is not None:
+            self.digests.add(digest)
+        return self._bodies.opened(digest, size)
+
+
+# One record: a key's version list, and the body files it refers to.
+_Record = tuple[tuple[Any, ...], frozenset[str]]
 
 
 class StateStore:
-    """The snapshot file of one state dir, and the lock that keeps snapshots consistent."""
+    """The snapshots of one state dir, and the lock that keeps them consistent."""
 
     def __init__(self, state_dir: Path) -> None:
-        self.path = Path(state_dir) / STATE_FILE
+        global _bodies
+        self.state_dir = Path(state_dir)
+        self.path = self.state_dir / STATE_FILE
         self.lock = SharedExclusiveLock()
         self._counter = threading.Lock()
         self._finished = 0  # mutations finished so far
-        self._saved = 0  # mutations covered by the file on disk
+        self._saved = 0  # mutations covered by the snapshot on disk
         self.snapshots_written = 0
+        self.bodies = BodyStore(self.state_dir / OBJECTS_DIR)
+        _bodies = self.bodies
+        _install_key_hooks()
+        self._db: sqlite3.Connection | None = None
+        # What the committed snapshot holds: records by key store and name, body references.
+        self._records: dict[str, dict[str, _Record]] = {}
+        self._base_digests: frozenset[str] = frozenset()
+        self._refs: Counter[str] = Counter()
+        self._legacy: Path | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")  # a commit is on disk when it returns
+            db.execute("CREATE TABLE IF NOT EXISTS base (id INTEGER PRIMARY KEY, pickle BLOB)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS records"
+                " (store TEXT, name TEXT, pickle BLOB, PRIMARY KEY (store, name))"
+            )
+            self._db = db
+        return self._db
 
     @contextlib.contextmanager
     def mutating(self) -> Iterator[None]:
@@ -223,22 +493,159 @@ class StateStore:
             self._saved = max(self._saved, target)
 
     def _write(self) -> None:
-        payload = {"format": _FORMAT, "backends": _capture()}
-        write_atomically(self.path, dumps(payload))
+        global _touched, _changed
+        touched, _touched = _touched, set()
+        changed, _changed = _changed, {}
+        fresh = self.bodies.take_fresh()
+        try:
+            self._commit(touched, changed, fresh)
+        except BaseException:
+            # Not on disk: the next snapshot must still see these changes.
+            _touched |= touched
+            for store_id, names in changed.items():
+                _changed.setdefault(store_id, set()).update(names)
+            self.bodies.give_back(fresh)
+            raise
+
+    def _commit(self, touched: set[Any], changed: dict[str, set[str]], fresh: set[str]) -> None:
+        upserts: list[tuple[str, str, bytes]] = []
+        deleted: list[tuple[str, str]] = []
+        records: dict[str, dict[str, _Record]] = {}
+
+        def pickle_record(store_id: str, name: str, versions: list[Any]) -> _Record:
+            buf = io.BytesIO()
+            pickler = _SnapshotPickler(buf, self.bodies)
+            pickler.dump(versions)
+            upserts.append((store_id, name, buf.getvalue()))
+            return (tuple(versions), frozenset(pickler.digests))
+
+        def on_key_store(store_id: str, store: Any) -> None:
+            previous = self._records.get(store_id)
+            if previous is None:  # a new bucket: every key
+                current = records[store_id] = {}
+                for name, versions in list(dict.items(store)):
+                    current[name] = pickle_record(store_id, name, versions)
+                return
+            current = records[store_id] = dict(previous)
+            for name in changed.get(store_id, set()) | (touched & previous.keys()):
+                versions = dict.get(store, name)
+                if versions is None:
+                    if current.pop(name, None) is not None:
+                        deleted.append((store_id, name))
+                else:
+                    current[name] = pickle_record(store_id, name, versions)
+
+        buf = io.BytesIO()
+        pickler = _SnapshotPickler(buf, self.bodies, on_key_store)
+        pickler.dump({"format": _FORMAT, "backends": _capture()})
+        gone_stores = self._records.keys() - records.keys()
+        deleted.extend((sid, name) for sid in gone_stores for name in self._records[sid])
+
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("INSERT OR REPLACE INTO base (id, pickle) VALUES (1, ?)", (buf.getvalue(),))
+            db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?)", upserts)
+            db.executemany("DELETE FROM records WHERE store = ? AND name = ?", deleted)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
         self.snapshots_written += 1
 
+        # Reference counts of the body files, now that the snapshot is committed.
+        dropped: set[str] = set(fresh)
+        refs = self._refs
+        for store_id, name in deleted:
+            dropped |= self._records[store_id][name][1]
+            refs.subtract(self._records[store_id][name][1])
+        for store_id, name, _blob in upserts:
+            old = self._records.get(store_id, {}).get(name)
+            if old is not None:
+                dropped |= old[1]
+                refs.subtract(old[1])
+            refs.update(records[store_id][name][1])
+        refs.subtract(self._base_digests)
+        dropped |= self._base_digests
+        self._base_digests = frozenset(pickler.digests)
+        refs.update(self._base_digests)
+        self._records = records
+        garbage = {digest for digest in dropped if refs[digest] <= 0}
+        for digest in garbage:
+            del refs[digest]
+        self.bodies.remove(garbage)
+        if self._legacy is not None:
+            self._legacy.unlink(missing_ok=True)  # its content is in state.db now
+            self._legacy = None
+
     def restore(self) -> bool:
-        """Load the snapshot (if any) into moto's live BackendDicts; False when there is none."""
-        if not self.path.is_file():
+        """Load the snapshot (if any) into moto's live BackendDicts; False when there is none.
+        Body files that it does not refer to are deleted."""
+        legacy = self.state_dir / LEGACY_FILE
+        if self.path.is_file():
+            backends = self._read_db()
+        elif legacy.is_file():
+            # Format 1 (bodies inside): unpickling a FakeKey sets its value, which writes its
+            # body file; the first snapshot writes state.db and then removes this file.
+            payload = pickle.loads(legacy.read_bytes())  # our own file, written by _write
+            if payload.get("format") != 1:
+                raise RuntimeError(f"{legacy}: unknown state format {payload.get('format')!r}")
+            backends = payload["backends"]
+            self._legacy = legacy
+        else:
+            self._collect_garbage()
             return False
-        payload = pickle.loads(self.path.read_bytes())  # our own file, written by _write
-        if payload.get("format") != _FORMAT:
-            raise RuntimeError(f"{self.path}: unknown state format {payload.get('format')!r}")
         live = _backend_dicts()
-        for service, accounts in payload["backends"].items():
+        for service, accounts in backends.items():
             backend_dict = live[service]
             for account, regions in accounts.items():
                 account_backends = backend_dict[account]  # creates the account entry
                 for region, backend in regions.items():
                     dict.__setitem__(account_backends, region, backend)
+        self._collect_garbage()
         return True
+
+    def _read_db(self) -> dict[str, Any]:
+        db = self._connect()
+        row = db.execute("SELECT pickle FROM base WHERE id = 1").fetchone()
+        if row is None:
+            return {}
+        _restoring.clear()
+        try:
+            unpickler = _SnapshotUnpickler(io.BytesIO(row[0]), self.bodies)
+            payload = unpickler.load()
+            if payload.get("format") != _FORMAT:
+                raise RuntimeError(f"{self.path}: unknown state format {payload.get('format')!r}")
+            self._base_digests = frozenset(unpickler.digests)
+            self._refs.update(self._base_digests)
+            stores = dict(_restoring)
+        finally:
+            _restoring.clear()
+        orphans = []
+        for store_id, name, blob in db.execute("SELECT store, name, pickle FROM records"):
+            store = stores.get(store_id)
+            if store is None:  # its bucket is gone; the next snapshot would not see it
+                orphans.append((store_id, name))
+                continue
+            unpickler = _SnapshotUnpickler(io.BytesIO(blob), self.bodies)
+            versions = unpickler.load()
+            dict.__setitem__(store, name, versions)
+            digests = frozenset(unpickler.digests)
+            self._records.setdefault(store_id, {})[name] = (tuple(versions), digests)
+            self._refs.update(digests)
+        for store_id in stores:
+            self._records.setdefault(store_id, {})
+        if orphans:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("DELETE FROM records WHERE store = ? AND name = ?", orphans)
+            db.execute("COMMIT")
+        return payload["backends"]
+
+    def _collect_garbage(self) -> None:
+        """At startup: remove interrupted writes and bodies no snapshot refers to (written by
+        requests that a crash kept from being acknowledged)."""
+        self.bodies.remove_temporaries()
+        if self._legacy is not None:
+            return  # the bodies just written are referenced once the first snapshot is in
+        self.bodies.take_fresh()
+        self.bodies.remove({d for d in self.bodies.on_disk() if self._refs[d] <= 0})

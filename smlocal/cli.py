@@ -8,7 +8,7 @@ import sys
 import typer
 from rich.console import Console
 
-from smlocal.errors import UserError
+from smlocal.core.errors import UserError
 
 app = typer.Typer(
     name="smlocal",

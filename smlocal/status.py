@@ -11,10 +11,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from smlocal import aws
-from smlocal.errors import UserError
-from smlocal.manifest import Environment, ProvisionedEndpoint
-from smlocal.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name, platform_stack_name
+from smlocal.core import aws
+from smlocal.core.errors import UserError
+from smlocal.core.manifest import Environment, ProvisionedEndpoint
+from smlocal.core.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name, platform_stack_name
 
 
 @dataclass(frozen=True)

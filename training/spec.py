@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from smlocal.catalog import instance_gpus, is_known_instance_type, pytorch_image_uri
-from smlocal.errors import UserError
-from smlocal.manifest import Environment
+from smlocal.core.catalog import instance_gpus, is_known_instance_type, pytorch_image_uri
+from smlocal.core.errors import UserError
+from smlocal.core.manifest import Environment
 
 ENTRY_POINT = "mnist.py"
 DEFAULT_INSTANCE_TYPE = "ml.c5.2xlarge"

@@ -24,8 +24,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from smlocal.errors import UserError
-from smlocal.manifest import Environment
+from smlocal.core.errors import UserError
+from smlocal.core.manifest import Environment
 from training.scriptmode import split_s3
 from training.sourcedir import pack_sourcedir
 from training.spec import DEFAULT_INSTANCE_TYPE, job_name, spec_for_environment

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from smlocal.errors import UserError
+from smlocal.core.errors import UserError
+from smlocal.core.manifest import Environment, ModelPin
+from smlocal.core.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name
 from smlocal.gitops.sessions import client
-from smlocal.manifest import Environment, ModelPin
-from smlocal.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name
 
 # Names recorded in a pin's `promotion.skipped_checks` when a flag bypassed a check.
 ENDPOINT_CHECK = "source-endpoint-serving"

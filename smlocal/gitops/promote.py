@@ -17,12 +17,12 @@ from typing import Protocol
 import boto3
 from ruamel.yaml import YAML
 
-from smlocal import manifest
-from smlocal.errors import UserError
+from smlocal.core import manifest
+from smlocal.core.errors import UserError
+from smlocal.core.manifest import Environment, ModelPin, Promotion
 from smlocal.gitops import artifacts, checks, git
 from smlocal.gitops.artifacts import Progress, S3Url
 from smlocal.gitops.sessions import session_for
-from smlocal.manifest import Environment, ModelPin, Promotion
 
 
 class Reporter(Protocol):

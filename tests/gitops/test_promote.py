@@ -9,9 +9,9 @@ import pytest
 from moto.sagemaker.models import sagemaker_backends
 from typer.testing import CliRunner
 
-from smlocal import manifest
 from smlocal.cli import app
-from smlocal.errors import UserError
+from smlocal.core import manifest
+from smlocal.core.errors import UserError
 from smlocal.gitops import checks
 from smlocal.gitops.artifacts import ArtifactError, promoted_key
 from smlocal.gitops.checks import CheckFailed

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from smlocal.errors import UserError
-from smlocal.manifest import (
+from smlocal.core.errors import UserError
+from smlocal.core.manifest import (
     ENVIRONMENTS_DIR,
     ManifestError,
     ModelPin,

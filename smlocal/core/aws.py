@@ -7,9 +7,9 @@ from typing import Any
 
 import boto3
 
-from smlocal.errors import UserError
-from smlocal.manifest import Environment
-from smlocal.naming import endpoint_stack_name
+from smlocal.core.errors import UserError
+from smlocal.core.manifest import Environment
+from smlocal.core.naming import endpoint_stack_name
 
 
 def session(env: Environment) -> boto3.Session:

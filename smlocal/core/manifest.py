@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
 
-from smlocal.catalog import (
+from smlocal.core.catalog import (
     Processor,
     dlc_repository_arns,
     ecr_repository_arn,
@@ -28,9 +28,10 @@ from smlocal.catalog import (
     is_known_instance_type,
     pytorch_image_uri,
 )
-from smlocal.errors import UserError
+from smlocal.core.errors import UserError
 
-ENVIRONMENTS_DIR = Path(__file__).resolve().parent.parent / "environments"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # smlocal/core/manifest.py
+ENVIRONMENTS_DIR = PROJECT_ROOT / "environments"
 PROMOTION_ORDER = ("dev", "staging", "prod")
 
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")

@@ -50,6 +50,7 @@ def train(
 
     from smlocal.core import aws
     from smlocal.core.manifest import load
+    from training.spec import TrainingOptions
     from training.submit import submit, wait_for_job
 
     console = Console(stderr=True)
@@ -59,18 +60,14 @@ def train(
         hyperparameters["dry-run"] = True
     s3 = aws.client("s3", env)
     sagemaker = aws.client("sagemaker", env)
-    submitted = submit(
-        env,
-        sagemaker=sagemaker,
-        s3=s3,
-        data=data,
+    options = TrainingOptions(
         hyperparameters=hyperparameters,
         instance_type=instance_type,
         instance_count=instance_count,
         max_runtime_sec=max_runtime,
         use_spot=spot,
-        console=console,
     )
+    submitted = submit(env, sagemaker=sagemaker, s3=s3, data=data, options=options, console=console)
     if not (wait or pin):
         console.print(f"follow it with: smlocal pin --env {env.name} --job {submitted.job_name}")
         return

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -22,16 +23,32 @@ def client(service: str, env: Environment) -> Any:
     return session(env).client(service)
 
 
-def stack_outputs(env: Environment) -> dict[str, str]:
-    """Outputs of the environment's EndpointStack; a UserError if it is not deployed."""
+@dataclass(frozen=True)
+class DeployedStack:
+    """An environment's EndpointStack as CloudFormation reports it."""
+
+    name: str
+    status: str
+    outputs: dict[str, str]
+
+
+def describe_endpoint_stack(cloudformation: Any, env_name: str) -> DeployedStack:
+    """DescribeStacks of the environment's EndpointStack through `cloudformation` (a boto3
+    client of any session); a UserError naming the stack if it is not deployed."""
     from botocore.exceptions import ClientError
 
-    name = endpoint_stack_name(env.name)
+    name = endpoint_stack_name(env_name)
     try:
-        stacks = client("cloudformation", env).describe_stacks(StackName=name)["Stacks"]
+        stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
     except ClientError as err:
         raise UserError(
-            f"stack {name} of environment {env.name!r} is not deployed "
-            f"({err.response['Error'].get('Message', err)}); run `cdk deploy -c env={env.name}`"
+            f"stack {name} is not deployed ({err.response['Error'].get('Message', err)}); "
+            f"run `cdk deploy -c env={env_name}`"
         ) from None
-    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    return DeployedStack(name, stack["StackStatus"], outputs)
+
+
+def stack_outputs(env: Environment) -> dict[str, str]:
+    """Outputs of the environment's EndpointStack; a UserError if it is not deployed."""
+    return describe_endpoint_stack(client("cloudformation", env), env.name).outputs

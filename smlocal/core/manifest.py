@@ -8,9 +8,7 @@ in place (comments and key order kept) and atomically by `write_pin`.
 from __future__ import annotations
 
 import io
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +27,7 @@ from smlocal.core.catalog import (
     pytorch_image_uri,
 )
 from smlocal.core.errors import UserError
+from smlocal.core.files import atomic_write_text
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # smlocal/core/manifest.py
 ENVIRONMENTS_DIR = PROJECT_ROOT / "environments"
@@ -468,23 +467,6 @@ def platforms(envs: Mapping[str, Environment]) -> list[Platform]:
 
 
 # --- writing the pin -------------------------------------------------------------------------
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never a partial one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def render_with_pin(path: Path, pin: ModelPin) -> str:

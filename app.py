@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from smlocal.manifest import ManifestError, load_all
+from smlocal.core.manifest import ManifestError, load_all
 
 
 def main() -> None:

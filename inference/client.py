@@ -148,7 +148,7 @@ def predict_env(
 ) -> PredictResult:
     """`smlocal predict` without the printing: find the environment's endpoint (its
     EndpointStack output unless `endpoint_name` is given) and ask it about `n` test images."""
-    from smlocal import aws, manifest, naming
+    from smlocal.core import aws, manifest, naming
 
     env = manifest.load(env_name, envdir)
     if endpoint_name is None:

@@ -4,7 +4,7 @@ with a `status_code`) to a response without special cases."""
 
 from __future__ import annotations
 
-from smlocal.errors import UserError
+from smlocal.core.errors import UserError
 
 
 class InferenceError(Exception):

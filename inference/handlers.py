@@ -29,8 +29,8 @@ import torch
 
 from inference import codecs
 from inference.errors import BadRequest, ModelLoadError
-from smlocal import archives
-from smlocal.archives import ArchiveError
+from smlocal.core import archives
+from smlocal.core.archives import ArchiveError
 
 DEFAULT_PROGRAM = "inference.py"
 # SageMaker sets this path inside the container; here it means the local model directory.

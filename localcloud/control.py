@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from smlocal.errors import UserError
+from smlocal.core.errors import UserError
 
 DEFAULT_PORT = 4566
 DEFAULT_STATE_DIR = ".smlocal/cloud"

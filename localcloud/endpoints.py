@@ -20,7 +20,7 @@ from typing import Any
 from localcloud.errors import ModelError, ModelNotReady, ThrottlingException, ValidationError
 from localcloud.persistence import write_atomically
 from localcloud.serving import ServingProcess, StartError, clip_reason
-from smlocal.archives import ArchiveError, inside
+from smlocal.core.archives import ArchiveError, inside
 
 log = logging.getLogger("localcloud.endpoints")
 

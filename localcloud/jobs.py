@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.errors import SageMakerValidation
-from smlocal.archives import ArchiveError, inside
+from smlocal.core.archives import ArchiveError, inside
 
 log = logging.getLogger("localcloud.jobs")
 

@@ -27,13 +27,14 @@ import logging
 import os
 import pickle
 import sqlite3
-import tempfile
 import threading
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from smlocal.core.files import write_atomically
 
 # The services whose state is kept. Names as moto's `get_backend` knows them.
 SERVICES = (
@@ -168,31 +169,6 @@ def _capture() -> dict[str, Any]:
         service: {account: dict(regions) for account, regions in backend_dict.items()}
         for service, backend_dict in _backend_dicts().items()
     }
-
-
-def _fsync_dir(path: Path) -> None:
-    dir_fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a crash leaves either the old or the new content."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 class StoredBody:

@@ -40,7 +40,7 @@ def free_port() -> int:
 
 def unpack_model(archive: bytes, target: Path) -> Path:
     """Extract a `model.tar.gz` body into `target/model` (the container's /opt/ml/model)."""
-    from smlocal import archives
+    from smlocal.core import archives
 
     model_dir = target / "model"
     try:

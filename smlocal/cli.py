@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
+from urllib.parse import urlparse
 
 import typer
 from rich.console import Console
 
-from smlocal.errors import UserError
+from smlocal.core.errors import UserError
 
 app = typer.Typer(
     name="smlocal",
@@ -19,8 +21,20 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"smlocal {version('smlocal')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    _version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
     """SageMaker infrastructure as code, on AWS or on the local cloud."""
 
 
@@ -39,10 +53,31 @@ def _register() -> None:
 _register()
 
 
+def unreachable_message(url: str) -> str:
+    """What to say when nothing answers at an AWS endpoint URL."""
+    message = f"cannot reach {url}: nothing answers there"
+    if urlparse(url).hostname in ("localhost", "127.0.0.1", "::1"):
+        message += (
+            "; start the local cloud with `smlocal cloud start --detach` and point clients "
+            'at it with `eval "$(smlocal cloud env)"`'
+        )
+    return message
+
+
+def _fail(message: str) -> NoReturn:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(2)
+
+
 def main() -> None:
     """Entry point: expected mistakes print one clear line and exit 2, without a traceback."""
     try:
         app()
     except UserError as err:
-        Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(str(err))
+    except Exception as err:
+        from botocore.exceptions import EndpointConnectionError
+
+        if not isinstance(err, EndpointConnectionError):
+            raise
+        _fail(unreachable_message(err.kwargs["endpoint_url"]))

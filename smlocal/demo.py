@@ -22,11 +22,12 @@ from typing import Any
 
 from rich.console import Console
 
-from smlocal.errors import UserError
-from smlocal.manifest import ENVIRONMENTS_DIR, atomic_write_text, load, manifest_path
-from smlocal.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name, platform_stack_name
+from smlocal.core.errors import UserError
+from smlocal.core.files import atomic_write_text
+from smlocal.core.manifest import PROJECT_ROOT, load, manifest_path
+from smlocal.core.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name, platform_stack_name
 
-ROOT = ENVIRONMENTS_DIR.parent
+ROOT = PROJECT_ROOT
 STEPS = 9
 EVAL_BATCH = 64  # images per request when scoring the whole test split (well under 4 MB)
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from smlocal import aws
-from smlocal.errors import UserError
-from smlocal.manifest import Environment, ProvisionedEndpoint
-from smlocal.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name, platform_stack_name
+from smlocal.core import aws
+from smlocal.core.errors import UserError
+from smlocal.core.manifest import Environment, ProvisionedEndpoint
+from smlocal.core.naming import OUTPUT_ENDPOINT_NAME, platform_stack_name
 
 
 @dataclass(frozen=True)
@@ -90,21 +90,6 @@ def kept_bucket(env: Environment) -> str | None:
     )
 
 
-def _stack(env: Environment) -> tuple[str, dict[str, str]]:
-    """Status and outputs of the environment's EndpointStack; UserError if there is none."""
-    name = endpoint_stack_name(env.name)
-    try:
-        stacks = aws.client("cloudformation", env).describe_stacks(StackName=name)["Stacks"]
-    except ClientError as err:
-        raise UserError(
-            f"stack {name} is not deployed ({err.response['Error'].get('Message', err)}); "
-            f"run `cdk deploy -c env={env.name}`"
-        ) from None
-    stack = stacks[0]
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    return stack["StackStatus"], outputs
-
-
 def _deployed_settings(env: Environment, endpoint_name: str) -> tuple[str, str, dict[str, Any]]:
     sm = aws.client("sagemaker", env)
     endpoint = sm.describe_endpoint(EndpointName=endpoint_name)
@@ -143,17 +128,16 @@ def compare(env: Environment) -> Status:
     if not env.model.is_set:
         return Status(env=env.name, deployed=False, reason="no model is pinned in the manifest")
     try:
-        stack_status, outputs = _stack(env)
+        stack = aws.describe_endpoint_stack(aws.client("cloudformation", env), env.name)
     except UserError as err:
         return Status(env=env.name, deployed=False, reason=str(err), kept_bucket=kept_bucket(env))
-    endpoint_name = outputs.get(OUTPUT_ENDPOINT_NAME)
+    endpoint_name = stack.outputs.get(OUTPUT_ENDPOINT_NAME)
     if not endpoint_name:
         # A stack whose creation rolled back keeps its name and loses its outputs.
         return Status(
             env=env.name,
             deployed=False,
-            reason=f"stack {endpoint_stack_name(env.name)} is {stack_status} and has no "
-            f"{OUTPUT_ENDPOINT_NAME} output",
+            reason=f"stack {stack.name} is {stack.status} and has no {OUTPUT_ENDPOINT_NAME} output",
         )
     try:
         endpoint_status, config_name, actual = _deployed_settings(env, endpoint_name)

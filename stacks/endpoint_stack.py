@@ -8,8 +8,8 @@ from aws_cdk import Acknowledgment, CfnOutput, Stack, Tags, Validations
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from smlocal.manifest import Environment, ProvisionedEndpoint
-from smlocal.naming import (
+from smlocal.core.manifest import Environment, ProvisionedEndpoint
+from smlocal.core.naming import (
     OUTPUT_BUCKET_NAME,
     OUTPUT_ENDPOINT_CONFIG_NAME,
     OUTPUT_ENDPOINT_NAME,

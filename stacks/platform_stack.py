@@ -7,8 +7,8 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from smlocal.manifest import Platform
-from smlocal.naming import OUTPUT_BUCKET_NAME, OUTPUT_ROLE_ARN
+from smlocal.core.manifest import Platform
+from smlocal.core.naming import OUTPUT_BUCKET_NAME, OUTPUT_ROLE_ARN
 from stacks.access_log_bucket import AccessLogBucket
 from stacks.default_bucket import DefaultBucket
 from stacks.execution_role import ExecutionRole

@@ -7,7 +7,7 @@ from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from smlocal.manifest import Autoscaling
+from smlocal.core.manifest import Autoscaling
 
 
 class VariantAutoscaling(Construct):

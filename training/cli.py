@@ -48,8 +48,9 @@ def train(
     """Submit the MNIST training job of an environment (SageMaker or the local cloud)."""
     from rich.console import Console
 
-    from smlocal import aws
-    from smlocal.manifest import load
+    from smlocal.core import aws
+    from smlocal.core.manifest import load
+    from training.spec import TrainingOptions
     from training.submit import submit, wait_for_job
 
     console = Console(stderr=True)
@@ -59,18 +60,14 @@ def train(
         hyperparameters["dry-run"] = True
     s3 = aws.client("s3", env)
     sagemaker = aws.client("sagemaker", env)
-    submitted = submit(
-        env,
-        sagemaker=sagemaker,
-        s3=s3,
-        data=data,
+    options = TrainingOptions(
         hyperparameters=hyperparameters,
         instance_type=instance_type,
         instance_count=instance_count,
         max_runtime_sec=max_runtime,
         use_spot=spot,
-        console=console,
     )
+    submitted = submit(env, sagemaker=sagemaker, s3=s3, data=data, options=options, console=console)
     if not (wait or pin):
         console.print(f"follow it with: smlocal pin --env {env.name} --job {submitted.job_name}")
         return
@@ -102,7 +99,7 @@ def _report(console: Console, job: dict[str, Any]) -> None:
 def _pin(
     console: Console, env_name: str, job: dict[str, Any], s3: Any, envdir: Path | None
 ) -> None:
-    from smlocal.manifest import manifest_path
+    from smlocal.core.manifest import manifest_path
     from training.pin import pin_description
 
     model = pin_description(env_name, job, s3_client=s3, envdir=envdir)
@@ -121,8 +118,8 @@ def pin(
     """Pin a Completed training job's model (checksum verified) into the environment manifest."""
     from rich.console import Console
 
-    from smlocal import aws
-    from smlocal.manifest import load
+    from smlocal.core import aws
+    from smlocal.core.manifest import load
     from training.pin import pin_training_job
 
     env = load(env_name, envdir)

@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-from smlocal.errors import UserError
+from smlocal.core.errors import UserError
 
 Split = Literal["train", "test"]
 Source = Literal["digits", "mnist"]

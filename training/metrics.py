@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from smlocal.errors import UserError
+from smlocal.core.errors import UserError
 
 
 class MetricDefinitionError(UserError):

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from smlocal.errors import UserError
-from smlocal.manifest import ModelPin, load, manifest_path, write_pin
+from smlocal.core.errors import UserError
+from smlocal.core.manifest import ModelPin, load, manifest_path, write_pin
 from training.scriptmode import split_s3
 
 _CHUNK = 1 << 20

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from smlocal import archives
-from smlocal.archives import ArchiveError
+from smlocal.core import archives
+from smlocal.core.archives import ArchiveError
 
 
 class FetchError(Exception):

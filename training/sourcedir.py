@@ -9,8 +9,8 @@ import tarfile
 from importlib.util import find_spec
 from pathlib import Path
 
-from smlocal import archives
-from smlocal.archives import ArchiveError
+from smlocal.core import archives
+from smlocal.core.archives import ArchiveError
 
 ENTRY_POINT = "mnist.py"
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from smlocal.catalog import instance_gpus, is_known_instance_type, pytorch_image_uri
-from smlocal.errors import UserError
-from smlocal.manifest import Environment
+from smlocal.core.catalog import instance_gpus, is_known_instance_type, pytorch_image_uri
+from smlocal.core.errors import UserError
+from smlocal.core.manifest import Environment
 
 ENTRY_POINT = "mnist.py"
 DEFAULT_INSTANCE_TYPE = "ml.c5.2xlarge"
@@ -161,32 +161,36 @@ class TrainingJobSpec:
         return request
 
 
+@dataclass(frozen=True, kw_only=True)
+class TrainingOptions:
+    """What a user chooses for an environment's job (`smlocal train`'s flags), passed along as
+    one value from the CLI through `submit` to the spec."""
+
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    instance_type: str = DEFAULT_INSTANCE_TYPE
+    instance_count: int = 1
+    max_runtime_sec: int = 24 * 3600
+    use_spot: bool = False
+
+
 def training_prefix(env: Environment) -> str:
     """Where this project keeps training jobs in the environment's default bucket."""
     return f"s3://{env.bucket_name}/training-jobs"
 
 
 def spec_for_environment(
-    env: Environment,
-    *,
-    job: str,
-    data_uri: str,
-    hyperparameters: Mapping[str, Any],
-    instance_type: str = DEFAULT_INSTANCE_TYPE,
-    instance_count: int = 1,
-    max_runtime_sec: int = 24 * 3600,
-    use_spot: bool = False,
+    env: Environment, *, job: str, data_uri: str, options: TrainingOptions
 ) -> TrainingJobSpec:
     """The MNIST job of an environment: its bucket, its `SageMaker-local` role, and the PyTorch
     training image of the version it serves with, for the instance's processor."""
-    if not is_known_instance_type(instance_type):
-        raise SpecError(f"unknown instance type {instance_type!r}")
+    if not is_known_instance_type(options.instance_type):
+        raise SpecError(f"unknown instance type {options.instance_type!r}")
     image = pytorch_image_uri(
         scope="training",
         region=env.region,
         framework_version=env.inference_image.framework_version,
         py_version=env.inference_image.py_version,
-        processor="gpu" if instance_gpus(instance_type) else "cpu",
+        processor="gpu" if instance_gpus(options.instance_type) else "cpu",
     )
     prefix = training_prefix(env)
     return TrainingJobSpec(
@@ -197,11 +201,11 @@ def spec_for_environment(
         sourcedir_uri=f"{prefix}/{job}/source/sourcedir.tar.gz",
         output_path=prefix,
         channels={"training": data_uri},
-        hyperparameters=hyperparameters,
-        instance_type=instance_type,
-        instance_count=instance_count,
-        max_runtime_sec=max_runtime_sec,
-        use_spot=use_spot,
-        max_wait_sec=max_runtime_sec if use_spot else None,
-        checkpoint_uri=f"{prefix}/{job}/checkpoints" if use_spot else None,
+        hyperparameters=options.hyperparameters,
+        instance_type=options.instance_type,
+        instance_count=options.instance_count,
+        max_runtime_sec=options.max_runtime_sec,
+        use_spot=options.use_spot,
+        max_wait_sec=options.max_runtime_sec if options.use_spot else None,
+        checkpoint_uri=f"{prefix}/{job}/checkpoints" if options.use_spot else None,
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,11 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from smlocal.errors import UserError
-from smlocal.manifest import Environment
+from smlocal.core.errors import UserError
+from smlocal.core.manifest import Environment
 from training.scriptmode import split_s3
 from training.sourcedir import pack_sourcedir
-from training.spec import DEFAULT_INSTANCE_TYPE, job_name, spec_for_environment
+from training.spec import TrainingOptions, job_name, spec_for_environment
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 TERMINAL = ("Completed", "Failed", "Stopped")
@@ -89,11 +88,7 @@ def submit(
     sagemaker: Any,
     s3: Any,
     data: str = "data/mnist",
-    hyperparameters: Mapping[str, Any],
-    instance_type: str = DEFAULT_INSTANCE_TYPE,
-    instance_count: int = 1,
-    max_runtime_sec: int = 24 * 3600,
-    use_spot: bool = False,
+    options: TrainingOptions,
     job: str | None = None,
     console: Console | None = None,
 ) -> Submitted:
@@ -114,16 +109,7 @@ def submit(
                     f"--out {directory}` or pass --data s3://…"
                 )
             data_uri = upload_data(s3, directory, bucket, "data/mnist", console)
-        spec = spec_for_environment(
-            env,
-            job=job,
-            data_uri=data_uri,
-            hyperparameters=hyperparameters,
-            instance_type=instance_type,
-            instance_count=instance_count,
-            max_runtime_sec=max_runtime_sec,
-            use_spot=use_spot,
-        )
+        spec = spec_for_environment(env, job=job, data_uri=data_uri, options=options)
         with tempfile.TemporaryDirectory() as tmp:
             archive = pack_sourcedir(Path(tmp) / "sourcedir.tar.gz")
             src_bucket, src_key = split_s3(spec.sourcedir_uri)
@@ -134,7 +120,9 @@ def submit(
         raise SubmitError(
             f"cannot submit training job {job} in {env.name} (bucket {bucket}): {err}"
         ) from None
-    console.print(f"submitted training job [bold]{job}[/] ({instance_count}× {instance_type})")
+    console.print(
+        f"submitted training job [bold]{job}[/] ({options.instance_count}× {options.instance_type})"
+    )
     return Submitted(job, request)
 
 

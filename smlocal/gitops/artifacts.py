@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from smlocal.errors import UserError
+from smlocal.core.errors import UserError
 from smlocal.gitops.sessions import client
 
 CHUNK = 8 * 1024 * 1024

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from smlocal.errors import UserError
+from smlocal.core.aws import describe_endpoint_stack
+from smlocal.core.errors import UserError
+from smlocal.core.manifest import Environment, ModelPin
+from smlocal.core.naming import OUTPUT_ENDPOINT_NAME
 from smlocal.gitops.sessions import client
-from smlocal.manifest import Environment, ModelPin
-from smlocal.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name
 
 # Names recorded in a pin's `promotion.skipped_checks` when a flag bypassed a check.
 ENDPOINT_CHECK = "source-endpoint-serving"
@@ -29,14 +30,13 @@ def _error(err: ClientError) -> str:
 
 def deployed_endpoint(session: boto3.Session, env: Environment) -> str:
     """The endpoint name the environment's EndpointStack reports in its outputs."""
-    stack = endpoint_stack_name(env.name)
     try:
-        stacks = client(session, "cloudformation").describe_stacks(StackName=stack)["Stacks"]
-    except ClientError as err:
-        raise CheckFailed(f"{env.name}: stack {stack} is not deployed ({_error(err)})") from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        stack = describe_endpoint_stack(client(session, "cloudformation"), env.name)
+    except UserError as err:
+        raise CheckFailed(f"{env.name}: {err}") from None
+    outputs = stack.outputs
     if OUTPUT_ENDPOINT_NAME not in outputs:
-        raise CheckFailed(f"{env.name}: stack {stack} has no {OUTPUT_ENDPOINT_NAME} output")
+        raise CheckFailed(f"{env.name}: stack {stack.name} has no {OUTPUT_ENDPOINT_NAME} output")
     return outputs[OUTPUT_ENDPOINT_NAME]
 
 

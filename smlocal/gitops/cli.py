@@ -173,7 +173,7 @@ def diff_cmd(
     """Per environment: the pin change against BASE, what is deployed, and `cdk diff`."""
     from rich.console import Console
 
-    from smlocal import manifest
+    from smlocal.core import manifest
     from smlocal.gitops import git
     from smlocal.gitops.diffing import cdk_diff, deployed_model, pin_diff
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from smlocal import manifest
-from smlocal.errors import UserError
+from smlocal.core import manifest
+from smlocal.core.errors import UserError
+from smlocal.core.manifest import Environment, ModelPin
 from smlocal.gitops import checks, git
 from smlocal.gitops.promote import manifest_diff, parse_text
-from smlocal.manifest import Environment, ModelPin
 
 
 @dataclass(frozen=True)

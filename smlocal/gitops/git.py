@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from smlocal.errors import UserError
+from smlocal.core.errors import UserError
 
 
 class GitError(UserError):

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from smlocal import manifest
+from smlocal.core import manifest
+from smlocal.core.manifest import ModelPin
 from smlocal.gitops import git
 from smlocal.gitops.promote import parse_text
-from smlocal.manifest import ModelPin
 
 
 @dataclass(frozen=True)

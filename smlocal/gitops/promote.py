@@ -17,12 +17,12 @@ from typing import Protocol
 import boto3
 from ruamel.yaml import YAML
 
-from smlocal import manifest
-from smlocal.errors import UserError
+from smlocal.core import files, manifest
+from smlocal.core.errors import UserError
+from smlocal.core.manifest import Environment, ModelPin, Promotion
 from smlocal.gitops import artifacts, checks, git
 from smlocal.gitops.artifacts import Progress, S3Url
 from smlocal.gitops.sessions import session_for
-from smlocal.manifest import Environment, ModelPin, Promotion
 
 
 class Reporter(Protocol):
@@ -91,7 +91,7 @@ def _write_pin(path: Path, pin: ModelPin) -> str:
     old = path.read_text()
     new = manifest.render_with_pin(path, pin)
     # through the module attribute, so an interruption can be injected in tests
-    manifest.atomic_write_text(path, new)
+    files.atomic_write_text(path, new)
     return manifest_diff(path, old, new)
 
 

@@ -19,8 +19,8 @@ from weakref import WeakKeyDictionary
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from smlocal.errors import UserError
-from smlocal.manifest import Environment
+from smlocal.core.errors import UserError
+from smlocal.core.manifest import Environment
 
 
 class CredentialsError(UserError):

@@ -28,9 +28,9 @@ from ruamel.yaml import YAML
 
 from localcloud import control
 from localcloud.control import processes_under
+from smlocal.core.manifest import ModelPin, load_environment, write_pin
+from smlocal.core.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name
 from smlocal.demo import client_environment
-from smlocal.manifest import ModelPin, load_environment, write_pin
-from smlocal.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_ACCOUNT, DEV_REGION = "123456789012", "us-east-1"

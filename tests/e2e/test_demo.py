@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from smlocal.core.manifest import ModelPin, write_pin
 from smlocal.demo import Demo, StepFailed, run_demo
-from smlocal.manifest import ModelPin, write_pin
 
 from .conftest import ROOT, processes_under
 

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from smlocal.naming import endpoint_stack_name
+from smlocal.core.naming import endpoint_stack_name
 
 from .conftest import (
     OTHER_ACCOUNT,

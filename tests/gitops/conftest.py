@@ -22,8 +22,8 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from smlocal.manifest import ModelPin, load_environment, write_pin
-from smlocal.naming import endpoint_stack_name
+from smlocal.core.manifest import ModelPin, load_environment, write_pin
+from smlocal.core.naming import endpoint_stack_name
 
 DEV_ACCOUNT, OTHER_ACCOUNT = "123456789012", "222222222222"
 DEV_REGION, OTHER_REGION = "us-east-1", "eu-west-1"

@@ -9,9 +9,9 @@ import pytest
 from moto.sagemaker.models import sagemaker_backends
 from typer.testing import CliRunner
 
-from smlocal import manifest
 from smlocal.cli import app
-from smlocal.errors import UserError
+from smlocal.core import files, manifest
+from smlocal.core.errors import UserError
 from smlocal.gitops import checks
 from smlocal.gitops.artifacts import ArtifactError, promoted_key
 from smlocal.gitops.checks import CheckFailed
@@ -191,19 +191,19 @@ def test_an_interrupted_promotion_leaves_the_manifest_and_a_retry_completes(
     pin = train(cloud, repo, "mnist-1", BIG, JAN)
     deploy(cloud.dev, "dev", pin.model_data_url)
     before = (repo / "staging.yaml").read_text()
-    real_write = manifest.atomic_write_text
+    real_write = files.atomic_write_text
 
     def interrupted(path, text):
         raise KeyboardInterrupt  # as if ^C arrived right after the copy
 
-    monkeypatch.setattr(manifest, "atomic_write_text", interrupted)
+    monkeypatch.setattr(files, "atomic_write_text", interrupted)
     with pytest.raises(KeyboardInterrupt):
         promote("dev", "staging", envdir=repo)
     assert (repo / "staging.yaml").read_text() == before
     key = promoted_key(pin.sha256)
     assert cloud.other.client("s3").head_object(Bucket=OTHER_BUCKET, Key=key)
 
-    monkeypatch.setattr(manifest, "atomic_write_text", real_write)
+    monkeypatch.setattr(files, "atomic_write_text", real_write)
     reporter = SilentReporter()
     change = promote("dev", "staging", envdir=repo, reporter=reporter)
     assert change.copy == "reused"

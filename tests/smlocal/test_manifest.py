@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
 
-from smlocal.errors import UserError
-from smlocal.manifest import (
+from smlocal.core.manifest import (
     ENVIRONMENTS_DIR,
     ManifestError,
     ModelPin,
@@ -65,8 +66,20 @@ def test_shipped_manifests_load_with_their_documented_kinds() -> None:
     assert {(e.account, e.region) for e in envs.values()} == {("123456789012", "us-east-1")}
 
 
-def test_manifest_error_is_a_user_error() -> None:
-    assert issubclass(ManifestError, UserError)
+def test_a_bad_manifest_is_one_line_naming_file_field_and_value_exit_2(tmp_path: Path) -> None:
+    _write(tmp_path, {**GOOD, "serverless": {"memory_size_mb": 512, "max_concurrency": 5}})
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("smlocal")), "validate", "--envdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(tmp_path / "dev.yaml") in lines[0]
+    assert "serverless.memory_size_mb" in lines[0] and "got 512" in lines[0]
 
 
 @pytest.mark.parametrize("memory", [512, 1000, 2500, 7168])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from smlocal.manifest import MAX_MANIFEST_BYTES, ManifestError, load_all, load_environment
+from smlocal.core.manifest import MAX_MANIFEST_BYTES, ManifestError, load_all, load_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from smlocal.manifest import Environment
+from smlocal.core.manifest import Environment
 from stacks.config_name import endpoint_config_name
 from stacks.endpoint_stack import endpoint_config_content
 

@@ -10,11 +10,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from smlocal.manifest import load
+from smlocal.core.manifest import load
 from training.spec import (
     MNIST_METRIC_DEFINITIONS,
     SpecError,
     TrainingJobSpec,
+    TrainingOptions,
     job_name,
     spec_for_environment,
 )
@@ -66,14 +67,14 @@ EXPECTED_DEV_REQUEST = {
 
 
 def _dev_spec(**kwargs: object) -> TrainingJobSpec:
-    return spec_for_environment(
-        load("dev"),
-        job=JOB,
-        data_uri=f"s3://{BUCKET}/data/mnist/",
+    options = TrainingOptions(
         hyperparameters={"epochs": 2, "dry-run": True},
         instance_count=2,
         max_runtime_sec=3600,
         **kwargs,  # type: ignore[arg-type]
+    )
+    return spec_for_environment(
+        load("dev"), job=JOB, data_uri=f"s3://{BUCKET}/data/mnist/", options=options
     )
 
 

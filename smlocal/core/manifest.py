@@ -8,9 +8,7 @@ in place (comments and key order kept) and atomically by `write_pin`.
 from __future__ import annotations
 
 import io
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.composer import Composer, ComposerError
 from ruamel.yaml.events import AliasEvent
 
-from smlocal.catalog import (
+from smlocal.core.catalog import (
     Processor,
     dlc_repository_arns,
     ecr_repository_arn,
@@ -30,9 +28,11 @@ from smlocal.catalog import (
     is_known_instance_type,
     pytorch_image_uri,
 )
-from smlocal.errors import UserError
+from smlocal.core.errors import UserError
+from smlocal.core.files import atomic_write_text
 
-ENVIRONMENTS_DIR = Path(__file__).resolve().parent.parent / "environments"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # smlocal/core/manifest.py
+ENVIRONMENTS_DIR = PROJECT_ROOT / "environments"
 PROMOTION_ORDER = ("dev", "staging", "prod")
 
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
@@ -539,23 +539,6 @@ def platforms(envs: Mapping[str, Environment]) -> list[Platform]:
 
 
 # --- writing the pin -------------------------------------------------------------------------
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never a partial one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def render_with_pin(path: Path, pin: ModelPin) -> str:

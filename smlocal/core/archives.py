@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from smlocal.errors import UserError
+from smlocal.core.errors import UserError
 
 # An unpacked model or sourcedir larger than this is refused (override: SMLOCAL_MAX_UNPACKED_BYTES).
 MAX_UNPACKED_BYTES = 4 * 1024**3

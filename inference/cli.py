@@ -19,6 +19,7 @@ def serve(
     request_timeout: float = typer.Option(
         30.0, help="Seconds a client may take to send a request before a 408"
     ),
+    keep_alive: float = typer.Option(5.0, help="Seconds an idle connection stays open"),
 ) -> None:
     """Serve a model the way a SageMaker endpoint container does (/ping, /invocations)."""
     from inference.server import serve as run_server
@@ -31,6 +32,7 @@ def serve(
         serverless=serverless,
         timeout_s=timeout,
         request_timeout_s=request_timeout,
+        keep_alive_s=keep_alive,
     )
 
 

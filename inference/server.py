@@ -48,6 +48,7 @@ DEFAULT_TIMEOUT_S = 60.0
 # How long a client may take to send one whole request (head and body): a half-sent request
 # would otherwise hold its connection, and its buffered body, forever.
 DEFAULT_REQUEST_TIMEOUT_S = 30.0
+DEFAULT_KEEP_ALIVE_S = 5.0  # uvicorn's own default
 # The request line and headers: uvicorn's h11 default size (h11_max_incomplete_event_size) and
 # Python's http.client count; httptools, which uvicorn picks when installed, has neither.
 MAX_HEAD_BYTES = 16 * 1024
@@ -426,10 +427,12 @@ def serve(
     serverless: bool = False,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
+    keep_alive_s: float = DEFAULT_KEEP_ALIVE_S,
 ) -> None:
     """Load the model (ModelLoadError if it cannot be), then serve until SIGTERM / Ctrl-C.
 
-    `request_timeout_s` bounds the time a client may take to send one request."""
+    `request_timeout_s` bounds the time a client may take to send one request; `keep_alive_s`
+    how long an idle connection stays open between requests."""
     import uvicorn
 
     if workers < 1:
@@ -453,7 +456,7 @@ def serve(
         "port": port,
         # By import path, so that spawned workers build it too.
         "http": "inference.server:BoundedHttpToolsProtocol",
-        "timeout_keep_alive": 5,  # uvicorn's default, stated: idle connections close after 5 s
+        "timeout_keep_alive": keep_alive_s,
         "log_level": "warning",
         "access_log": False,
         # In-flight requests finish on SIGTERM; none can take longer than the timeout.
@@ -505,6 +508,12 @@ def main(argv: list[str] | None = None) -> None:
         default=DEFAULT_REQUEST_TIMEOUT_S,
         help="seconds a client may take to send a request [default: 30]",
     )
+    parser.add_argument(
+        "--keep-alive",
+        type=float,
+        default=DEFAULT_KEEP_ALIVE_S,
+        help="seconds an idle connection stays open [default: 5]",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -516,6 +525,7 @@ def main(argv: list[str] | None = None) -> None:
             serverless=args.serverless,
             timeout_s=args.timeout,
             request_timeout_s=args.request_timeout,
+            keep_alive_s=args.keep_alive,
         )
     except ModelLoadError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -410,7 +410,15 @@ def _wrap_change_sets() -> None:
         return create_change_set(self, stack_name, change_set_name, *args, **kw)
 
     def delete(self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None):
-        change_set = _find_change_set(self, change_set_name, stack_name)
+        try:
+            change_set = _find_change_set(self, change_set_name, stack_name)
+        except ChangeSetNotFound:
+            # By name within an existing stack, AWS succeeds whether or not the change set
+            # exists (the CDK deletes its change set so before creating it again).
+            if stack_name and not change_set_name.startswith("arn:"):
+                self.get_stack(stack_name)
+                return
+            raise
         del self.change_sets[change_set.change_set_id]
 
     def describe(self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None):

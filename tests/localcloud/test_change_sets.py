@@ -54,8 +54,10 @@ def test_change_sets_create_and_update_a_served_stack_with_its_outputs(
     assert (same["Status"], same["ExecutionStatus"]) == ("FAILED", "UNAVAILABLE")
     assert same["StatusReason"] == NO_CHANGES
     cfn.delete_change_set(StackName="changed", ChangeSetName="diff")
+    cfn.delete_change_set(StackName="changed", ChangeSetName="diff")  # by name: no error
+    assert cfn.list_change_sets(StackName="changed")["Summaries"] == []
     with pytest.raises(ClientError) as missing:
-        cfn.delete_change_set(StackName="changed", ChangeSetName="diff")
+        cfn.describe_change_set(StackName="changed", ChangeSetName="diff")
     assert missing.value.response["Error"]["Code"] == "ChangeSetNotFound"
     assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 

@@ -125,7 +125,7 @@ class LocalCloud:
         )
         from werkzeug.serving import make_server
 
-        from localcloud import hooks
+        from localcloud import hooks, shapes, unimplemented
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         # What a killed cloud of this state dir left running goes first; everything this one
@@ -141,6 +141,8 @@ class LocalCloud:
         self.jobs = TrainingJobs(self.state_dir, self.endpoint_url, self.store)
         self.endpoints = Endpoints(self.state_dir, self.store.flush)
         hooks.install(self)
+        unimplemented.install()  # a modelled error for an action moto lacks
+        shapes.install()  # optional structures absent, as AWS omits them
         if self.store.restore():
             sagemaker = get_backend("sagemaker")
             self.jobs.recover(sagemaker)

@@ -201,7 +201,7 @@ class Demo:
         platform = platform_stack_name(env.account, env.region)
         with self.step("cdk deploy the platform stack (role and default bucket)"):
             self.cleanups.append(("cdk destroy", self.destroy))
-            self.cdk("deploy", platform, "--method=direct", "--require-approval", "never")
+            self.cdk("deploy", platform, "--require-approval", "never")
         with self.step(f"train on {self.instance_count} instances and pin the model"):
             self.cleanups.append(("revert the demo's pin", self.revert_pin))
             self.smlocal(
@@ -223,7 +223,7 @@ class Demo:
                 soft_wrap=True,
             )
         with self.step(f"cdk deploy {self.env_name} ({env.endpoint_kind} endpoint)"):
-            self.cdk("deploy", "--all", "--method=direct", "--require-approval", "never")
+            self.cdk("deploy", "--all", "--require-approval", "never")
         with self.step("predict 16 test images"):
             self.smlocal(
                 "predict", "--env", self.env_name, "--n", "16", "--data", str(self.data_dir)

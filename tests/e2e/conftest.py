@@ -1,4 +1,4 @@
-"""End to end: the real CDK CLI (`npx --no-install cdk … --method=direct`) and the `smlocal`
+"""End to end: the real CDK CLI (`npx --no-install cdk …`, its default change sets) and `smlocal`
 commands against ONE local cloud per session (its own process, free port, temporary state),
 on manifests in a temporary git repo passed with `-c envdir=…` (environments/ is never touched).
 
@@ -182,7 +182,7 @@ def cdk(
     out = tempfile.mkdtemp(prefix="cdk.out-", dir=cloud.state_dir.parent)
     argv = ["npx", "--no-install", "cdk", verb, "-c", f"envdir={repo.envdir}", "-o", out, *args]
     if verb == "deploy":
-        argv += ["--method=direct", "--require-approval", "never"]
+        argv += ["--require-approval", "never"]
     if verb == "destroy":
         argv += ["--force"]
     return run(argv, cloud.other_env if other else cloud.env, check=check)

@@ -156,6 +156,9 @@ def test_a_new_pin_moves_the_endpoint_to_a_new_config_with_no_failed_request(
     assert config_after == outputs(cloud, "dev")["EndpointConfigName"]
     assert_serves(cloud, "dev", models.b, models)
     assert "dev is in sync with its manifest" in status(cloud, repo, "dev").output
+    diff = cdk(cloud, repo, "diff", "-c", "env=dev", "--all")  # its change set, deleted again
+    assert "There were no differences" in diff.output
+    assert outputs(cloud, "dev")["EndpointConfigName"] == config_after
 
 
 def test_switching_between_provisioned_and_serverless_deploys(cloud, repo, models, deployed):
@@ -226,8 +229,9 @@ def test_promote_dev_to_staging_in_another_account_then_deploy_staging(
 ):
     assert "dev is in sync" in status(cloud, repo, "dev").output  # what promote checks
     source = repo.model("dev")
-    # staging's platform stack (role, bucket) in its own account, before anything is copied
-    cdk(cloud, repo, "deploy", "-c", "env=staging", "--all", other=True)
+    # staging's platform stack (role, bucket) in its own account, before anything is copied;
+    # `--method=direct` (CreateStack / UpdateStack, no change set) keeps working too
+    cdk(cloud, repo, "deploy", "-c", "env=staging", "--all", "--method=direct", other=True)
 
     promoted = smlocal(
         cloud,
@@ -265,7 +269,26 @@ def test_promote_dev_to_staging_in_another_account_then_deploy_staging(
 
 
 def test_destroy_leaves_nothing_but_the_retained_bucket(cloud, repo, models, deployed):
+    # staging's bucket is `destroy` but holds the promoted model: as on AWS, S3 refuses to
+    # delete it and the stack ends DELETE_FAILED, saying why; emptied, the destroy goes through
+    staging_bucket = f"sagemaker-eu-west-1-{OTHER_ACCOUNT}"
+    s3_other = cloud.client("s3", other=True)
+    left = s3_other.list_objects_v2(Bucket=staging_bucket)["Contents"]
+    assert [o["Key"] for o in left] == [repo.model("staging").model_data_url.split("/", 3)[3]]
+    failed = cdk(cloud, repo, "destroy", "-c", "env=staging", "--all", other=True, check=False)
+    assert failed.returncode != 0
+    assert "DELETE_FAILED" in failed.output
+    stack = cloud.client("cloudformation", other=True).describe_stacks(StackName=OTHER_PLATFORM)[
+        "Stacks"
+    ][0]
+    assert stack["StackStatus"] == "DELETE_FAILED"
+    assert "The bucket you tried to delete is not empty" in stack["StackStatusReason"]
+    versions = s3_other.list_object_versions(Bucket=staging_bucket)
+    for v in versions.get("Versions", []) + versions.get("DeleteMarkers", []):
+        s3_other.delete_object(Bucket=staging_bucket, Key=v["Key"], VersionId=v["VersionId"])
     cdk(cloud, repo, "destroy", "-c", "env=staging", "--all", other=True)
+    assert staging_bucket not in [b["Name"] for b in s3_other.list_buckets()["Buckets"]]
+
     cdk(cloud, repo, "destroy", endpoint_stack_name("dev"), endpoint_stack_name("prod"), PLATFORM)
 
     for other, platform in ((False, PLATFORM), (True, OTHER_PLATFORM)):
@@ -287,10 +310,3 @@ def test_destroy_leaves_nothing_but_the_retained_bucket(cloud, repo, models, dep
     assert report.returncode == 1
     assert "prod: not deployed" in report.output
     assert "kept: bucket sagemaker-us-east-1-123456789012 was kept" in report.output
-    # staging's bucket is `destroy`, but holds the promoted model: like S3 on AWS, the local
-    # cloud does not delete a bucket that is not empty (no Lambda to empty it), and status says so
-    staging_bucket = f"sagemaker-eu-west-1-{OTHER_ACCOUNT}"
-    left = cloud.client("s3", other=True).list_objects_v2(Bucket=staging_bucket)["Contents"]
-    assert [o["Key"] for o in left] == [repo.model("staging").model_data_url.split("/", 3)[3]]
-    report = status(cloud, repo, "staging", other=True, check=False)
-    assert f"kept: bucket {staging_bucket} was kept" in report.output

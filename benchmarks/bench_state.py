@@ -6,7 +6,7 @@ measured side by side in one run, in interleaved rounds.
     python benchmarks/bench_state.py [--rounds 3] [--puts 10] [--keys 1000]
 
 The previous implementation runs from a temporary copy of this tree whose
-localcloud/persistence.py is the one of commit BASELINE. Each level is filled with 4 MiB
+localcloud/shared/persistence.py is the one of commit BASELINE. Each level is filled with 4 MiB
 objects (the same bytes in both clouds), then each round PUTs `--puts` times a 256 KB body to one
 key in each cloud, the order of the two alternating between rounds. p99 of so few samples is
 close to their maximum. Last, this code alone: the same PUT once `--keys` more 1 KB objects are
@@ -103,7 +103,7 @@ class Cloud:
 
 
 def baseline_tree(into: Path) -> Path:
-    """This tree's sources with localcloud/persistence.py as of BASELINE."""
+    """This tree's sources with localcloud/shared/persistence.py as of BASELINE."""
     tree = into / "baseline"
     tree.mkdir()
     archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, check=True, capture_output=True)
@@ -114,7 +114,7 @@ def baseline_tree(into: Path) -> Path:
         check=True,
         capture_output=True,
     )
-    (tree / "localcloud" / "persistence.py").write_bytes(old.stdout)
+    (tree / "localcloud" / "shared" / "persistence.py").write_bytes(old.stdout)
     return tree
 
 

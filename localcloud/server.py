@@ -23,9 +23,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from localcloud import control
-from localcloud.endpoints import Endpoints
-from localcloud.jobs import TrainingJobs
-from localcloud.persistence import StateStore, write_atomically
+from localcloud.dataplane.endpoints import Endpoints
+from localcloud.dataplane.training import TrainingJobs
+from localcloud.shared.persistence import StateStore, write_atomically
 
 log = logging.getLogger("localcloud")
 
@@ -125,7 +125,7 @@ class LocalCloud:
         )
         from werkzeug.serving import make_server
 
-        from localcloud import hooks, shapes, unimplemented
+        from localcloud import patches
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         # What a killed cloud of this state dir left running goes first; everything this one
@@ -140,9 +140,7 @@ class LocalCloud:
         self.port = self._server.server_address[1]
         self.jobs = TrainingJobs(self.state_dir, self.endpoint_url, self.store)
         self.endpoints = Endpoints(self.state_dir, self.store.flush)
-        hooks.install(self)
-        unimplemented.install()  # a modelled error for an action moto lacks
-        shapes.install()  # optional structures absent, as AWS omits them
+        patches.install(jobs=self.jobs, endpoints=self.endpoints)
         if self.store.restore():
             sagemaker = get_backend("sagemaker")
             self.jobs.recover(sagemaker)

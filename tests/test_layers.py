@@ -48,11 +48,19 @@ def test_the_project_keeps_every_contract() -> None:
     [
         ("smlocal/core/naming.py", "import localcloud", "CLI > application > local cloud"),
         ("training/submit.py", "import aws_cdk", "training and inference run in containers"),
-        ("inference/server.py", "import localcloud.jobs", "training and inference run in"),
+        (
+            "inference/server.py",
+            "import localcloud.dataplane.training",
+            "training and inference run in",
+        ),
         ("stacks/endpoint_stack.py", "import training.spec", "stacks only declare"),
         ("smlocal/core/catalog.py", "import torch", "the core stays light"),
         ("inference/inference.py", "import boto3", "inference/inference.py (shipped in"),
-        ("localcloud/jobs.py", "import smlocal.demo", "CLI > application > local cloud"),
+        (
+            "localcloud/dataplane/training.py",
+            "import smlocal.demo",
+            "CLI > application > local cloud",
+        ),
     ],
 )
 def test_a_broken_rule_is_caught(tree: Path, module: str, planted: str, contract: str) -> None:

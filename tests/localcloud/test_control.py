@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from localcloud import control
-from localcloud.persistence import SharedExclusiveLock, dumps, write_atomically
 from localcloud.server import is_mutating
+from localcloud.shared.persistence import SharedExclusiveLock, dumps, write_atomically
 
 CLI = "from smlocal.cli import main; main()"
 

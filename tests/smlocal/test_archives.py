@@ -17,7 +17,7 @@ import pytest
 
 from inference.errors import ModelLoadError
 from inference.handlers import unpack
-from localcloud.serving import StartError, unpack_model
+from localcloud.dataplane.serving import StartError, unpack_model
 from smlocal.core import archives
 from smlocal.core.archives import ArchiveError
 from training.scriptmode import FetchError, fetch_prefix, fetch_sourcedir

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from localcloud.errors import SageMakerValidation
+from localcloud.shared.errors import SageMakerValidation
 from smlocal.core.archives import ArchiveError, inside
 
-log = logging.getLogger("localcloud.jobs")
+log = logging.getLogger("localcloud.dataplane.training")
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 RESTART_REASON = "the local cloud restarted while the job ran"

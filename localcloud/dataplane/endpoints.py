@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localcloud.errors import ModelError, ModelNotReady, ThrottlingException, ValidationError
-from localcloud.persistence import write_atomically
-from localcloud.serving import ServingProcess, StartError, clip_reason
+from localcloud.dataplane.serving import ServingProcess, StartError, clip_reason
+from localcloud.shared.errors import ModelError, ModelNotReady, ThrottlingException, ValidationError
+from localcloud.shared.persistence import write_atomically
 from smlocal.core.archives import ArchiveError, inside
 
-log = logging.getLogger("localcloud.endpoints")
+log = logging.getLogger("localcloud.dataplane.endpoints")
 
 SERVERLESS_PAYLOAD_BYTES = 4 * 1024 * 1024
 REALTIME_PAYLOAD_BYTES = 6 * 1024 * 1024
@@ -235,7 +235,7 @@ class Endpoints:
         workdir.mkdir(parents=True)
         model_dir = workdir / "model"
         archive = _read_s3(backend.account_id, deployment.model_data_url)
-        from localcloud.serving import unpack_model
+        from localcloud.dataplane.serving import unpack_model
 
         unpack_model(archive, workdir)
         serving = ServingProcess.start(

@@ -8,7 +8,7 @@ import functools
 import re
 from typing import Any
 
-from localcloud.errors import SageMakerValidation
+from localcloud.shared.errors import SageMakerValidation
 
 
 @functools.cache

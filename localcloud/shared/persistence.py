@@ -53,7 +53,7 @@ SERVICES = (
 STATE_FILE = "state.db"
 LEGACY_FILE = "state.pickle"  # format 1: one pickle, bodies inside
 OBJECTS_DIR = "objects"
-log = logging.getLogger("localcloud.persistence")
+log = logging.getLogger("localcloud.shared.persistence")
 _FORMAT = 2
 
 
@@ -257,7 +257,7 @@ _touched: set[Any] = set()
 _changed: dict[str, set[str]] = {}
 
 
-def _install_key_hooks() -> None:
+def install_key_hooks() -> None:
     """Make moto's FakeKey keep its body in a body file, and report changes to keys and to
     bucket key stores."""
     from moto.s3.models import FakeKey
@@ -412,7 +412,6 @@ class StateStore:
         self.snapshots_written = 0
         self.bodies = BodyStore(self.state_dir / OBJECTS_DIR)
         _bodies = self.bodies
-        _install_key_hooks()
         self._db: sqlite3.Connection | None = None
         # What the committed snapshot holds: records by key store and name, body references.
         self._records: dict[str, dict[str, _Record]] = {}

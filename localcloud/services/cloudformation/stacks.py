@@ -24,7 +24,7 @@ import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import CloudFormationError, ValidationError
@@ -33,7 +33,10 @@ from moto.cloudformation.models import Stack as FakeStack
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, Model, sagemaker_backends
 
-from localcloud.errors import SageMakerValidation
+from localcloud.shared.errors import SageMakerValidation
+
+if TYPE_CHECKING:
+    from localcloud.dataplane.endpoints import Endpoints
 
 # CloudFormation waits at most this long for an endpoint (model download + /ping is 3 min).
 ENDPOINT_WAIT_S = 240.0
@@ -56,15 +59,22 @@ class _NoOutputs(dict):
     exports: list[Any] = []
 
 
-def install() -> None:
+def install(endpoints: Endpoints) -> None:
+    """CloudFormation's SageMaker resources named by their properties, endpoints waited for in
+    `endpoints`, updates in place, rollbacks and change sets as on AWS (see the docstring)."""
     Model.cloudformation_name_type = staticmethod(lambda: "ModelName")  # type: ignore[method-assign]
     FakeEndpointConfig.cloudformation_name_type = staticmethod(  # type: ignore[method-assign]
         lambda: "EndpointConfigName"
     )
     FakeEndpoint.cloudformation_name_type = staticmethod(lambda: "EndpointName")  # type: ignore[method-assign]
     parsing.get_name_type_map.cache_clear()
-    FakeEndpoint.create_from_cloudformation_json = classmethod(_create_endpoint)  # type: ignore[method-assign,assignment]
-    FakeEndpoint.update_from_cloudformation_json = classmethod(_update_endpoint)  # type: ignore[method-assign,assignment]
+    wait = functools.partial(_wait, endpoints)
+    FakeEndpoint.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
+        functools.partial(_create_endpoint, wait)
+    )
+    FakeEndpoint.update_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
+        functools.partial(_update_endpoint, wait)
+    )
     for resource in (Model, FakeEndpointConfig):
         resource.update_from_cloudformation_json = classmethod(_replace_after_update)  # type: ignore[method-assign,assignment]
     _wrap_resource_diff()
@@ -72,17 +82,11 @@ def install() -> None:
     _wrap_stack()
     _wrap_change_sets()
     _wrap_delete()
-    from localcloud import autoscaling, cfn_resources
-
-    cfn_resources.install()  # endpoint autoscaling, which moto's CFN lacks
-    autoscaling.install()
 
 
-def _wait(account_id: str, region_name: str, endpoint: FakeEndpoint) -> None:
+def _wait(endpoints: Endpoints, account_id: str, region_name: str, endpoint: FakeEndpoint) -> None:
     """Block until the endpoint's create/update settles; raise if it did not end InService."""
-    from localcloud.hooks import cloud
-
-    runtime = cloud().endpoints.get((account_id, region_name, endpoint.endpoint_name))
+    runtime = endpoints.get((account_id, region_name, endpoint.endpoint_name))
     if runtime is not None and not runtime.settled.wait(ENDPOINT_WAIT_S):
         raise SageMakerValidation(
             f"endpoint {endpoint.endpoint_name} did not stabilise within {ENDPOINT_WAIT_S:g} s"
@@ -94,7 +98,11 @@ def _wait(account_id: str, region_name: str, endpoint: FakeEndpoint) -> None:
         )
 
 
+Wait = Callable[[str, str, FakeEndpoint], None]
+
+
 def _create_endpoint(
+    wait: Wait,
     cls: type[FakeEndpoint],
     resource_name: str,
     cloudformation_json: Any,
@@ -110,7 +118,7 @@ def _create_endpoint(
         tags=properties.get("Tags", []),
     )
     try:
-        _wait(account_id, region_name, endpoint)
+        wait(account_id, region_name, endpoint)
     except SageMakerValidation:
         backend.delete_endpoint(endpoint.endpoint_name)  # the rollback removes it, as on AWS
         raise
@@ -118,6 +126,7 @@ def _create_endpoint(
 
 
 def _update_endpoint(
+    wait: Wait,
     cls: type[FakeEndpoint],
     original_resource: FakeEndpoint,
     new_resource_name: str,
@@ -131,7 +140,7 @@ def _update_endpoint(
     if new_resource_name != name and "EndpointName" in properties:
         # A new name is a replacement, as on AWS: the new endpoint first, then the old goes.
         endpoint = _create_endpoint(
-            cls, new_resource_name, cloudformation_json, account_id, region_name
+            wait, cls, new_resource_name, cloudformation_json, account_id, region_name
         )
         backend.delete_endpoint(name)
         return endpoint
@@ -139,7 +148,7 @@ def _update_endpoint(
     endpoint = backend.endpoints[name]
     if config_name != endpoint.endpoint_config_name:
         backend.update_endpoint(name, config_name)  # type: ignore[attr-defined]
-        _wait(account_id, region_name, endpoint)
+        wait(account_id, region_name, endpoint)
     return endpoint
 
 

@@ -1,0 +1,1 @@
+"""SageMaker Runtime: invocations forwarded to the endpoint's serving processes (`invoke`)."""

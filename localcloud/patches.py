@@ -34,7 +34,7 @@ def install(*, jobs: TrainingJobs, endpoints: Endpoints) -> None:
             raise RuntimeError("moto is already patched for another local cloud in this process")
         return
     from localcloud.gateway import unimplemented
-    from localcloud.services.cloudformation import autoscaling, resources, stacks
+    from localcloud.services.cloudformation import autoscaling, change_sets, resources, stacks
     from localcloud.services.runtime import invoke
     from localcloud.services.sagemaker import hooks, shapes
     from localcloud.shared import persistence
@@ -44,6 +44,7 @@ def install(*, jobs: TrainingJobs, endpoints: Endpoints) -> None:
     shapes.install()
     invoke.install(endpoints)
     stacks.install(endpoints)
+    change_sets.install()
     resources.install()
     autoscaling.install()
     unimplemented.install()

@@ -25,7 +25,8 @@ from urllib.parse import parse_qs
 from localcloud import control
 from localcloud.dataplane.endpoints import Endpoints
 from localcloud.dataplane.training import TrainingJobs
-from localcloud.shared.persistence import StateStore, write_atomically
+from localcloud.shared.persistence import StateStore
+from smlocal.core.files import write_atomically
 
 log = logging.getLogger("localcloud")
 

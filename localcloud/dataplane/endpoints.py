@@ -19,8 +19,8 @@ from typing import Any
 
 from localcloud.dataplane.serving import ServingProcess, StartError, clip_reason
 from localcloud.shared.errors import ModelError, ModelNotReady, ThrottlingException, ValidationError
-from localcloud.shared.persistence import write_atomically
 from smlocal.core.archives import ArchiveError, inside
+from smlocal.core.files import write_atomically
 
 log = logging.getLogger("localcloud.dataplane.endpoints")
 

@@ -19,22 +19,21 @@ to any more is deleted after the commit that dropped it, and at startup.
 from __future__ import annotations
 
 import contextlib
-import copyreg
 import functools
-import hashlib
 import io
 import logging
-import os
 import pickle
 import sqlite3
 import threading
-import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from smlocal.core.files import write_atomically
+from localcloud.shared import pickling
+from localcloud.shared.bodies import BodyStore, StoredBody
+from localcloud.shared.locks import SharedExclusiveLock
+from localcloud.shared.pickling import SnapshotPickler, SnapshotUnpickler, key_store_id
 
 # The services whose state is kept. Names as moto's `get_backend` knows them.
 SERVICES = (
@@ -57,105 +56,6 @@ log = logging.getLogger("localcloud.shared.persistence")
 _FORMAT = 2
 
 
-def _lock_reducer(lock_type: type) -> Any:
-    # Locks inside backends (ECR, S3 keys) cannot be pickled; a fresh unlocked one is right on
-    # restore, since no request is in flight then.
-    return lambda _lock: (lock_type, ())
-
-
-for _factory in (threading.Lock, threading.RLock):
-    copyreg.pickle(type(_factory()), _lock_reducer(_factory))
-
-
-def _picklable_factory(factory: Any) -> Any:
-    """A picklable stand-in for a defaultdict factory defined as a lambda (SSM's tags are
-    `defaultdict(lambda: defaultdict(dict))`), judged by what the factory makes."""
-    sample = factory()
-    if isinstance(sample, defaultdict) and sample.default_factory in (dict, list, set):
-        return functools.partial(defaultdict, sample.default_factory)
-    if type(sample) in (dict, list, set, int, float, str):
-        return type(sample)
-    raise pickle.PicklingError(f"cannot pickle a defaultdict whose factory makes {sample!r}")
-
-
-def _new_defaultdict(cls: type, factory: Any) -> defaultdict:
-    obj = defaultdict.__new__(cls)
-    defaultdict.__init__(obj, factory)
-    return obj
-
-
-class _Pickler(pickle.Pickler):
-    def reducer_override(self, obj: Any) -> Any:
-        # defaultdict's own reduce loses lambda factories and calls subclasses' __init__ with
-        # the factory alone (SSM's ParameterDict needs more arguments).
-        if not isinstance(obj, defaultdict):
-            return NotImplemented
-        factory = obj.default_factory
-        if "<lambda>" in getattr(factory, "__qualname__", ""):
-            factory = _picklable_factory(factory)
-        elif type(obj) is defaultdict:
-            return NotImplemented
-        state = getattr(obj, "__dict__", None) or None
-        return _new_defaultdict, (type(obj), factory), state, None, iter(obj.items())
-
-
-def dumps(value: Any) -> bytes:
-    """pickle.dumps that also handles moto's lambda-factory defaultdicts."""
-    buf = io.BytesIO()
-    _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
-    return buf.getvalue()
-
-
-class SharedExclusiveLock:
-    """Many holders of the shared side at once, or one of the exclusive side.
-
-    The shared side is re-entrant per thread and never waits for a *waiting* writer, only for
-    one that holds the lock: a request that waits on a background thread (CloudFormation waiting
-    for an endpoint) cannot deadlock with a snapshot that waits for that request.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._readers = 0
-        self._writer = False
-        self._local = threading.local()
-
-    def depth(self) -> int:
-        return getattr(self._local, "depth", 0)
-
-    @contextlib.contextmanager
-    def shared(self) -> Iterator[None]:
-        depth = self.depth()
-        if depth == 0:
-            with self._cond:
-                while self._writer:
-                    self._cond.wait()
-                self._readers += 1
-        self._local.depth = depth + 1
-        try:
-            yield
-        finally:
-            self._local.depth = depth
-            if depth == 0:
-                with self._cond:
-                    self._readers -= 1
-                    if self._readers == 0:
-                        self._cond.notify_all()
-
-    @contextlib.contextmanager
-    def exclusive(self) -> Iterator[None]:
-        with self._cond:
-            while self._writer or self._readers:
-                self._cond.wait()
-            self._writer = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writer = False
-                self._cond.notify_all()
-
-
 def _backend_dicts() -> dict[str, Any]:
     from moto.backends import get_backend
 
@@ -169,83 +69,6 @@ def _capture() -> dict[str, Any]:
         service: {account: dict(regions) for account, regions in backend_dict.items()}
         for service, backend_dict in _backend_dicts().items()
     }
-
-
-class StoredBody:
-    """A FakeKey's `_value_buffer` backed by a body file. moto only seeks, reads and closes its
-    buffers; no descriptor stays open, so a million keys cost no file handles."""
-
-    def __init__(self, path: Path | None, digest: str | None, size: int) -> None:
-        self.path = path
-        self.digest = digest
-        self.size = size
-        self.closed = path is None
-        self._pos = 0
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self._pos, 2: self.size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def read(self, size: int | None = -1) -> bytes:
-        if self.closed or self.path is None:
-            raise ValueError("I/O operation on closed file.")
-        with open(self.path, "rb") as f:
-            f.seek(self._pos)
-            data = f.read() if size is None or size < 0 else f.read(size)
-        self._pos += len(data)
-        return data
-
-    def close(self) -> None:
-        self.closed = True
-
-
-class BodyStore:
-    """Content-addressed body files under `objects/`, each durable before `put` returns."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._mutex = threading.Lock()
-        self._fresh: set[str] = set()  # written since the last snapshot, maybe unreferenced
-        self.root.mkdir(parents=True, exist_ok=True)
-
-    def put(self, data: bytes) -> StoredBody:
-        digest = hashlib.sha256(data).hexdigest()
-        path = self.root / digest
-        if not path.is_file():  # same bytes already stored: nothing to write
-            write_atomically(path, data)
-        with self._mutex:
-            self._fresh.add(digest)
-        return StoredBody(path, digest, len(data))
-
-    def opened(self, digest: str | None, size: int) -> StoredBody:
-        return StoredBody(None if digest is None else self.root / digest, digest, size)
-
-    def give_back(self, fresh: set[str]) -> None:
-        with self._mutex:
-            self._fresh |= fresh
-
-    def take_fresh(self) -> set[str]:
-        with self._mutex:
-            fresh, self._fresh = self._fresh, set()
-        return fresh
-
-    def on_disk(self) -> set[str]:
-        return {entry.name for entry in os.scandir(self.root) if not entry.name.startswith(".")}
-
-    def remove(self, digests: set[str]) -> None:
-        for digest in digests:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.root / digest)
-
-    def remove_temporaries(self) -> None:
-        for entry in os.scandir(self.root):
-            if entry.name.startswith("."):  # a write_atomically that a crash interrupted
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
 
 
 # The body store of the local cloud in this process; None leaves moto's FakeKey as it is.
@@ -287,7 +110,7 @@ def install_key_hooks() -> None:
     def noting(method: Any) -> Any:
         @functools.wraps(method)
         def wrapper(store: Any, key: str, *args: Any, **kwargs: Any) -> Any:
-            _changed.setdefault(_key_store_id(store), set()).add(key)
+            _changed.setdefault(key_store_id(store), set()).add(key)
             return method(store, key, *args, **kwargs)
 
         return wrapper
@@ -297,101 +120,6 @@ def install_key_hooks() -> None:
     for method in ("__setitem__", "__delitem__", "setlist", "pop"):
         setattr(_VersionedKeyStore, method, noting(getattr(_VersionedKeyStore, method)))
     FakeKey._localcloud_hooked = True  # type: ignore[attr-defined]
-
-
-def _new_object(cls: type) -> Any:
-    return cls.__new__(cls)
-
-
-def _set_key_state(key: Any, state: dict[str, Any]) -> Any:
-    # Not moto's __setstate__: that one expects the body inside the state.
-    key.__dict__.update(state)
-    key.__dict__["lock"] = threading.Lock()
-    return key
-
-
-# Key stores being rebuilt by `restore`, by their id: `records` fill them after `base` is read.
-_restoring: dict[str, Any] = {}
-
-
-def _empty_key_store(cls: type, store_id: str) -> Any:
-    store = cls()
-    store.__dict__["_localcloud_id"] = store_id
-    _restoring[store_id] = store
-    return store
-
-
-def _key_store_id(store: Any) -> str:
-    store_id = store.__dict__.get("_localcloud_id")
-    if store_id is None:
-        store_id = store.__dict__["_localcloud_id"] = uuid.uuid4().hex
-    return store_id
-
-
-class _SnapshotPickler(_Pickler):
-    """Pickles FakeKeys without their bodies (a persistent reference to the body file instead)
-    and, when given a `on_key_store`, bucket key stores as empty shells with an id."""
-
-    def __init__(self, file: Any, bodies: BodyStore, on_key_store: Any = None) -> None:
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        from moto.s3.models import FakeKey
-        from moto.s3.utils import _VersionedKeyStore
-
-        self._key_type = FakeKey
-        self._store_type = _VersionedKeyStore
-        self._bodies = bodies
-        self._on_key_store = on_key_store
-        self.digests: set[str] = set()
-
-    def persistent_id(self, obj: Any) -> Any:
-        if isinstance(obj, StoredBody):
-            if obj.closed or obj.digest is None:
-                return ("body", None, 0)  # a disposed key: moto reads it as empty too
-            self.digests.add(obj.digest)
-            return ("body", obj.digest, obj.size)
-        return None
-
-    def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, self._key_type):
-            state = dict(obj.__dict__)
-            state.pop("lock", None)
-            buffer = state.get("_value_buffer")
-            if not isinstance(buffer, StoredBody):
-                state["_value_buffer"] = self._spill(obj, buffer)
-            return _new_object, (type(obj),), state, None, None, _set_key_state
-        if self._on_key_store is not None and isinstance(obj, self._store_type):
-            store_id = _key_store_id(obj)
-            self._on_key_store(store_id, obj)
-            return _empty_key_store, (type(obj), store_id)
-        return super().reducer_override(obj)
-
-    def _spill(self, key: Any, buffer: Any) -> StoredBody:
-        """The body of a key made before the hooks were installed, moved to a body file."""
-        try:
-            with key.lock:
-                buffer.seek(0)
-                data = buffer.read()
-        except ValueError:  # closed: the key was disposed of
-            return StoredBody(None, None, 0)
-        body = self._bodies.put(data)
-        key.__dict__["_value_buffer"] = body
-        buffer.close()
-        return body
-
-
-class _SnapshotUnpickler(pickle.Unpickler):
-    def __init__(self, file: Any, bodies: BodyStore) -> None:
-        super().__init__(file)
-        self._bodies = bodies
-        self.digests: set[str] = set()
-
-    def persistent_load(self, pid: Any) -> Any:
-        kind, digest, size = pid
-        if kind != "body":
-            raise pickle.UnpicklingError(f"unknown persistent reference {kind!r}")
-        if digest is not None:
-            self.digests.add(digest)
-        return self._bodies.opened(digest, size)
 
 
 # One record: a key's version list, and the body files it refers to.
@@ -489,7 +217,7 @@ class StateStore:
 
         def pickle_record(store_id: str, name: str, versions: list[Any]) -> _Record:
             buf = io.BytesIO()
-            pickler = _SnapshotPickler(buf, self.bodies)
+            pickler = SnapshotPickler(buf, self.bodies)
             pickler.dump(versions)
             upserts.append((store_id, name, buf.getvalue()))
             return (tuple(versions), frozenset(pickler.digests))
@@ -511,7 +239,7 @@ class StateStore:
                     current[name] = pickle_record(store_id, name, versions)
 
         buf = io.BytesIO()
-        pickler = _SnapshotPickler(buf, self.bodies, on_key_store)
+        pickler = SnapshotPickler(buf, self.bodies, on_key_store)
         pickler.dump({"format": _FORMAT, "backends": _capture()})
         gone_stores = self._records.keys() - records.keys()
         deleted.extend((sid, name) for sid in gone_stores for name in self._records[sid])
@@ -585,24 +313,24 @@ class StateStore:
         row = db.execute("SELECT pickle FROM base WHERE id = 1").fetchone()
         if row is None:
             return {}
-        _restoring.clear()
+        pickling.restoring.clear()
         try:
-            unpickler = _SnapshotUnpickler(io.BytesIO(row[0]), self.bodies)
+            unpickler = SnapshotUnpickler(io.BytesIO(row[0]), self.bodies)
             payload = unpickler.load()
             if payload.get("format") != _FORMAT:
                 raise RuntimeError(f"{self.path}: unknown state format {payload.get('format')!r}")
             self._base_digests = frozenset(unpickler.digests)
             self._refs.update(self._base_digests)
-            stores = dict(_restoring)
+            stores = dict(pickling.restoring)
         finally:
-            _restoring.clear()
+            pickling.restoring.clear()
         orphans = []
         for store_id, name, blob in db.execute("SELECT store, name, pickle FROM records"):
             store = stores.get(store_id)
             if store is None:  # its bucket is gone; the next snapshot would not see it
                 orphans.append((store_id, name))
                 continue
-            unpickler = _SnapshotUnpickler(io.BytesIO(blob), self.bodies)
+            unpickler = SnapshotUnpickler(io.BytesIO(blob), self.bodies)
             versions = unpickler.load()
             dict.__setitem__(store, name, versions)
             digests = frozenset(unpickler.digests)

@@ -16,7 +16,9 @@ import pytest
 
 from localcloud import control
 from localcloud.server import is_mutating
-from localcloud.shared.persistence import SharedExclusiveLock, dumps, write_atomically
+from localcloud.shared.locks import SharedExclusiveLock
+from localcloud.shared.pickling import dumps
+from smlocal.core.files import write_atomically
 
 CLI = "from smlocal.cli import main; main()"
 

@@ -13,15 +13,15 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from localcloud.auth import HEALTH_PATH, credentials
 from smlocal.errors import UserError
 
 DEFAULT_PORT = 4566
 DEFAULT_STATE_DIR = ".smlocal/cloud"
 PID_FILE = "server.json"
 LOG_FILE = "server.log"
-ACCESS_KEY = "localcloud"  # any key works; moto maps unknown keys to its default account
-SECRET_KEY = "localcloud"
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 START_TIMEOUT_S = 120.0
@@ -73,10 +73,11 @@ def processes_under(directory: Path) -> list[int]:
 
 
 def answers(port: int, timeout_s: float = 2.0) -> bool:
-    """Whether a local cloud answers on `port` (moto's own API, no AWS signature needed)."""
+    """Whether a local cloud answers on `port` (its health check, which needs no signature
+    and tells nothing)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
     try:
-        conn.request("GET", "/moto-api/config")
+        conn.request("GET", HEALTH_PATH)
         return 200 <= conn.getresponse().status < 300
     except OSError:
         return False
@@ -119,11 +120,35 @@ def _check_can_start(state_dir: Path, port: int) -> None:
         raise CloudError(f"port {port} is in use; pick another with --port")
 
 
-def start_detached(state_dir: Path, port: int, timeout_s: float = START_TIMEOUT_S) -> dict:
+def check_origin(origin: str) -> str:
+    """An origin as browsers send it (scheme://host[:port]), or a CloudError naming it."""
+    parts = urlsplit(origin)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+    ):
+        raise CloudError(
+            f"--cors-origin must be an origin such as http://localhost:3000, got {origin!r}"
+        )
+    return origin.rstrip("/")
+
+
+def start_detached(
+    state_dir: Path,
+    port: int,
+    timeout_s: float = START_TIMEOUT_S,
+    cors_origins: tuple[str, ...] = (),
+) -> dict:
     """Start `python -m localcloud serve` in its own session; return its record once it answers."""
     state_dir = Path(state_dir).resolve()
+    origins = [check_origin(o) for o in cors_origins]
     _check_can_start(state_dir, port)
     state_dir.mkdir(parents=True, exist_ok=True)
+    credentials(state_dir)  # made here, so that no client waits for the server to make them
     log_path = state_dir / LOG_FILE
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
@@ -136,6 +161,7 @@ def start_detached(state_dir: Path, port: int, timeout_s: float = START_TIMEOUT_
                 str(port),
                 "--state-dir",
                 str(state_dir),
+                *[arg for origin in origins for arg in ("--cors-origin", origin)],
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -158,12 +184,13 @@ def start_detached(state_dir: Path, port: int, timeout_s: float = START_TIMEOUT_
     raise CloudError(f"the local cloud did not answer within {timeout_s:g} s; see {log_path}")
 
 
-def start_foreground(state_dir: Path, port: int) -> None:
+def start_foreground(state_dir: Path, port: int, cors_origins: tuple[str, ...] = ()) -> None:
     """Serve in this process until Ctrl-C / SIGTERM."""
     from localcloud.server import serve
 
+    origins = tuple(check_origin(o) for o in cors_origins)
     _check_can_start(Path(state_dir), port)
-    serve(Path(state_dir), port)
+    serve(Path(state_dir), port, origins)
 
 
 def stop(state_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> dict[str, Any] | None:
@@ -191,12 +218,14 @@ def stop(state_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> dict[str, Any] |
     return record
 
 
-def environment(port: int) -> dict[str, str]:
-    """What a client (boto3, the CDK CLI, the SageMaker SDK) needs to reach the local cloud."""
+def environment(port: int, state_dir: Path) -> dict[str, str]:
+    """What a client (boto3, the CDK CLI, the SageMaker SDK) needs to reach the local cloud of
+    `state_dir`: its URL and the key it issued."""
+    key = credentials(state_dir)
     return {
         "AWS_ENDPOINT_URL": f"http://localhost:{port}",
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_ACCESS_KEY_ID": key.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
         "CDK_DEFAULT_ACCOUNT": ACCOUNT_ID,
@@ -206,22 +235,23 @@ def environment(port: int) -> dict[str, str]:
     }
 
 
-def client(service: str, port: int, region: str = REGION) -> Any:
-    """A boto3 client for `service` on the local cloud at `port`."""
+def client(service: str, port: int, state_dir: Path, region: str = REGION) -> Any:
+    """A boto3 client for `service` on the local cloud at `port`, with its key."""
     import boto3
 
+    key = credentials(state_dir)
     return boto3.client(
         service,
         endpoint_url=f"http://localhost:{port}",
         region_name=region,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
+        aws_access_key_id=key.access_key_id,
+        aws_secret_access_key=key.secret_access_key,
     )
 
 
-def summary(port: int) -> list[str]:
+def summary(port: int, state_dir: Path) -> list[str]:
     """One line per endpoint and per training job of the default account and region."""
-    sagemaker = client("sagemaker", port)
+    sagemaker = client("sagemaker", port, state_dir)
     lines = []
     for endpoint in sagemaker.list_endpoints(MaxResults=100)["Endpoints"]:
         lines.append(f"  endpoint {endpoint['EndpointName']}: {endpoint['EndpointStatus']}")

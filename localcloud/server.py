@@ -4,8 +4,9 @@
 
 One process serves every AWS API on 127.0.0.1:P (clients use http://localhost:P). It writes
 `server.json` (pid, port) into the state dir once it answers, and removes it on a clean exit.
-SIGTERM / SIGINT: stop accepting requests, stop training jobs and serving processes, write a
-final snapshot, exit.
+Only requests signed with keys the cloud issued, to its own host names, get in
+(`localcloud.auth`). SIGTERM / SIGINT: stop accepting requests, stop training jobs and serving
+processes, write a final snapshot, exit.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from localcloud import auth
 from localcloud.endpoints import Endpoints
 from localcloud.jobs import TrainingJobs
 from localcloud.persistence import StateStore, write_atomically
@@ -100,10 +102,17 @@ def persisting(app: Callable[..., Iterable[bytes]], store: StateStore) -> Callab
 class LocalCloud:
     """The server, its hooks, jobs, endpoints and state, in this process."""
 
-    def __init__(self, state_dir: Path, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        cors_origins: tuple[str, ...] = (),
+    ) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.host = host
         self.port = port
+        self.cors_origins = cors_origins
         self.store = StateStore(self.state_dir)
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -117,6 +126,7 @@ class LocalCloud:
     def start(self) -> None:
         """Restore the state, bind the port, serve in a thread, bring endpoints back."""
         from moto.backends import get_backend
+        from moto.moto_server import werkzeug_app
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,
             MotoRequestHandler,
@@ -127,12 +137,19 @@ class LocalCloud:
         from localcloud import hooks
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        app = persisting(DomainDispatcherApplication(create_backend_app), self.store)
+        # CORS is the guard's: moto's would allow every origin.
+        werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
+        auth.install()
+        guard = auth.Guard(
+            persisting(DomainDispatcherApplication(create_backend_app), self.store),
+            auth.credentials(self.state_dir),
+            self.cors_origins,
+        )
         # Bind first: the port is known (port 0 picks one) before the hooks need the URL.
         self._server = make_server(
-            self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler
+            self.host, self.port, guard, threaded=True, request_handler=MotoRequestHandler
         )
-        self.port = self._server.server_address[1]
+        self.port = guard.port = self._server.server_address[1]
         self.jobs = TrainingJobs(self.state_dir, self.endpoint_url, self.store)
         self.endpoints = Endpoints(self.state_dir, self.store.flush)
         hooks.install(self)
@@ -168,14 +185,14 @@ class LocalCloud:
         return path
 
 
-def serve(state_dir: Path, port: int) -> None:
+def serve(state_dir: Path, port: int, cors_origins: tuple[str, ...] = ()) -> None:
     """Run the local cloud in this process until SIGTERM / SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    cloud = LocalCloud(state_dir, port)
+    cloud = LocalCloud(state_dir, port, cors_origins=cors_origins)
     cloud.start()
     pid_file = cloud.write_pid_file()
     print(f"local cloud serving on {cloud.endpoint_url} (state in {cloud.state_dir})", flush=True)

@@ -87,7 +87,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     state_dir = tmp_path_factory.mktemp("cloud")
     record = control.start_detached(state_dir, 0)
     running = Cloud(Path(record["state_dir"]), int(record["port"]), {})
-    running.env = {**client_environment(running.port), "COLUMNS": "200"}
+    running.env = {**client_environment(running.port, running.state_dir), "COLUMNS": "200"}
     try:
         sts = running.client("sts")
         creds = sts.assume_role(RoleArn=DEPLOYER_ROLE, RoleSessionName="e2e")["Credentials"]

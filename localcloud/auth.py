@@ -1,0 +1,589 @@
+"""Who may talk to the local cloud: its user, with keys the cloud issued, from its own origin.
+
+The cloud makes an access key at its first start (`credentials.json` in the state dir, mode
+0600, kept across restarts); `smlocal cloud env` exports it. `guard` is a WSGI middleware in
+front of moto's app that checks every request before moto sees it:
+
+- the Host header names this cloud (localhost, 127.0.0.1, [::1] or `*.localhost`, on its port),
+  so a page that rebinds its DNS name to 127.0.0.1 is refused;
+- moto's internal endpoints (`/moto-api/...`: reset, dashboard, recorder, seed; instance
+  metadata) are off; `GET /_smlocal/health` answers `{"status": "ok"}` and nothing else;
+- CORS is off: moto's Access-Control-* headers are stripped and preflights are refused, unless
+  the origin was allowed with `--cors-origin`;
+- the SigV4 signature (Authorization header, or a presigned URL's query) is recomputed with
+  botocore's signer from the request as received, with the secret of a key this cloud issued:
+  the start key, or a key made later by its IAM `CreateAccessKey`, STS `AssumeRole` or
+  `GetSessionToken` (looked up in moto's IAM and STS backends, so every account works), and the
+  request's date must be within 15 minutes of now.
+
+A refusal is the error AWS sends, in the shape of the request's protocol (S3's XML, the JSON
+protocols' `__type`, the query protocol's `ErrorResponse`), so boto3 raises a ClientError with
+AWS's code. moto's own access control (`INITIAL_NO_AUTH_ACTION_COUNT`) is not used: it checks
+IAM policies too (the start key belongs to no IAM user), and it runs only in the services and
+actions that call it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hmac
+import io
+import json
+import os
+import secrets
+import string
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+from xml.sax.saxutils import escape
+
+from smlocal.errors import UserError
+
+CREDENTIALS_FILE = "credentials.json"
+HEALTH_PATH = "/_smlocal/health"
+MAX_SKEW = dt.timedelta(minutes=15)
+# Bodies of non-S3 requests are read to hash them; AWS's largest (InvokeEndpoint) is 6 MB.
+MAX_SIGNED_BODY = 32 * 1024 * 1024
+_INTERNAL_PREFIXES = ("/moto-api", "/favicon.ico", "/latest/meta-data", "/latest/api")
+_KEY_ALPHABET = string.ascii_uppercase + string.digits
+_SECRET_ALPHABET = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key_id: str
+    secret_access_key: str
+
+
+def credentials(state_dir: Path) -> Credentials:
+    """The start key of the cloud of `state_dir`, made on first use (mode 0600, kept)."""
+    path = Path(state_dir) / CREDENTIALS_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        record = {
+            # 20 characters as AWS's: moto reads the key id of a request by that shape.
+            "AccessKeyId": "LKIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16)),
+            "SecretAccessKey": "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40)),
+        }
+        tmp = path.with_name(f".{CREDENTIALS_FILE}.{os.getpid()}.{uuid.uuid4().hex}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(record, f)
+            f.flush()
+            os.fsync(f.fileno())
+        # link, not rename: when two processes race, the first file wins and both read it.
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+        tmp.unlink()
+    try:
+        record = json.loads(path.read_text())
+        return Credentials(record["AccessKeyId"], record["SecretAccessKey"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UserError(
+            f"{path}: not the local cloud's credentials; delete it to make new ones"
+        ) from None
+
+
+# --- refusals, as AWS words them -------------------------------------------------------------
+_SIGNATURE = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. "
+    "Consult the service documentation for details."
+)
+_TOKEN = "The security token included in the request is invalid."
+_EXPIRED = "The security token included in the request is expired"
+# kind -> protocol family -> (HTTP status, code, message); None: the refusal's own detail.
+_REFUSALS: dict[str, dict[str, tuple[int, str, str | None]]] = {
+    "missing": {
+        "s3": (403, "AccessDenied", "Access Denied"),
+        "json": (400, "MissingAuthenticationTokenException", "Missing Authentication Token"),
+        "query": (403, "MissingAuthenticationToken", "Request is missing Authentication Token"),
+    },
+    "unknown-key": {
+        "s3": (
+            403,
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+        ),
+        "json": (400, "UnrecognizedClientException", _TOKEN),
+        "query": (403, "InvalidClientTokenId", _TOKEN),
+    },
+    "bad-token": {
+        "s3": (400, "InvalidToken", "The provided token is malformed or otherwise invalid."),
+        "json": (400, "UnrecognizedClientException", _TOKEN),
+        "query": (403, "InvalidClientTokenId", _TOKEN),
+    },
+    "expired-token": {
+        "s3": (400, "ExpiredToken", "The provided token has expired."),
+        "json": (400, "ExpiredTokenException", _EXPIRED),
+        "query": (403, "ExpiredToken", _EXPIRED),
+    },
+    "signature": {
+        "s3": (
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your key and signing method.",
+        ),
+        "json": (400, "InvalidSignatureException", _SIGNATURE),
+        "query": (403, "SignatureDoesNotMatch", _SIGNATURE),
+    },
+    "skew": {
+        "s3": (
+            403,
+            "RequestTimeTooSkewed",
+            "The difference between the request time and the current time is too large.",
+        ),
+        "json": (400, "InvalidSignatureException", None),
+        "query": (403, "SignatureDoesNotMatch", None),
+    },
+    "url-expired": {
+        "s3": (403, "AccessDenied", "Request has expired"),
+        "json": (400, "InvalidSignatureException", None),
+        "query": (403, "SignatureDoesNotMatch", None),
+    },
+    "forbidden": {
+        "s3": (403, "AccessDenied", None),
+        "json": (403, "AccessDeniedException", None),
+        "query": (403, "AccessDenied", None),
+    },
+    "too-large": {
+        "s3": (413, "RequestEntityTooLarge", None),
+        "json": (413, "RequestEntityTooLargeException", None),
+        "query": (413, "RequestEntityTooLarge", None),
+    },
+}
+# Query-protocol services among those the cloud keeps (by signing name).
+_QUERY_SERVICES = ("iam", "sts", "cloudformation", "monitoring")
+
+
+class Refused(Exception):
+    """A request the cloud does not serve: `kind` picks AWS's code for the request's protocol."""
+
+    def __init__(self, kind: str, detail: str = "", access_key_id: str = "") -> None:
+        super().__init__(detail or kind)
+        self.kind = kind
+        self.detail = detail
+        self.access_key_id = access_key_id
+
+
+def protocol(environ: dict[str, Any], service: str | None) -> str:
+    """The wire protocol of a request: rest-xml (S3), json, rest-json (runtime) or query."""
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        return "json"
+    if service == "s3":
+        return "rest-xml"
+    if environ.get("PATH_INFO", "").startswith("/endpoints/") and service in (None, "sagemaker"):
+        return "rest-json"
+    form = environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded")
+    if service in _QUERY_SERVICES or form or "Action=" in environ.get("QUERY_STRING", ""):
+        return "query"
+    return "rest-xml"
+
+
+def error_response(
+    environ: dict[str, Any], refusal: Refused, service: str | None
+) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Status line, headers and body of AWS's error for `refusal`, in the request's protocol."""
+    shape = protocol(environ, service)
+    family = {"rest-xml": "s3", "rest-json": "json"}.get(shape, shape)
+    status, code, message = _REFUSALS[refusal.kind][family]
+    message = message or refusal.detail
+    if shape == "rest-json" and status == 400:
+        status = 403  # REST services answer authentication failures with 403
+    request_id = str(uuid.uuid4())
+    if family == "json":
+        body = json.dumps({"__type": code, "message": message}).encode()
+        headers = [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("x-amzn-RequestId", request_id),
+            ("x-amzn-ErrorType", code),
+        ]
+    elif family == "query":
+        body = (
+            "<ErrorResponse><Error><Type>Sender</Type>"
+            f"<Code>{code}</Code><Message>{escape(message)}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
+    else:
+        key = refusal.access_key_id if code == "InvalidAccessKeyId" else ""
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{code}</Code><Message>{escape(message)}</Message>"
+            + (f"<AWSAccessKeyId>{escape(key)}</AWSAccessKeyId>" if key else "")
+            + f"<RequestId>{request_id}</RequestId></Error>"
+        ).encode()
+        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
+    headers.append(("Content-Length", str(len(body))))
+    return _status_line(status), headers, body
+
+
+def _status_line(status: int) -> str:
+    from http import HTTPStatus
+
+    return f"{status} {HTTPStatus(status).phrase}"
+
+
+# --- keys the cloud issued -------------------------------------------------------------------
+@dataclass(frozen=True)
+class IssuedKey:
+    secret_access_key: str
+    session_token: str | None
+    account: str | None  # None: the start key, which may act in any account
+    expires: dt.datetime | None
+
+
+def issued_key(access_key_id: str, start: Credentials) -> IssuedKey | None:
+    """The key `access_key_id` if this cloud issued it and it is active, else None: the start
+    key, or one in moto's IAM backends (CreateAccessKey, AssumeRole, GetSessionToken)."""
+    if hmac.compare_digest(access_key_id, start.access_key_id):
+        return IssuedKey(start.secret_access_key, None, None, None)
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+
+    # dict.items/get: looking must not create backends for accounts nobody used.
+    for account, partitions in list(dict.items(iam_backends)):
+        for partition, backend in list(dict.items(partitions)):
+            key = backend.access_keys.get(access_key_id)
+            if key is None or key.status != "Active":
+                continue
+            token = getattr(key, "session_token", None)
+            expires = getattr(key, "expiration", None)
+            if key.role_arn:  # AssumeRole: the session is the STS record of the role's account
+                sts = dict.get(dict.get(sts_backends, account) or {}, partition)
+                role = sts.get_assumed_role_from_access_key(access_key_id) if sts else None
+                if role is None:
+                    return None
+                token, expires = role.session_token, role.expiration
+            return IssuedKey(key.secret_access_key, token, account, expires)
+    return None
+
+
+def install() -> None:
+    """STS GetSessionToken issues a real temporary key (moto answers AWS's documentation
+    example, which this cloud would refuse)."""
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.iam.models import iam_backends
+    from moto.sts.responses import TokenResponse
+    from moto.sts.utils import random_session_token
+
+    if getattr(TokenResponse.get_session_token, "_localcloud", False):
+        return
+
+    def get_session_token(self: Any) -> Any:
+        duration = self._get_int_param("DurationSeconds", 43200)
+        key = iam_backends[self.current_account][self.partition].create_temp_access_key()
+        key.session_token = random_session_token()
+        key.expiration = utcnow() + dt.timedelta(seconds=duration)
+        credentials = {
+            "AccessKeyId": key.access_key_id,
+            "SecretAccessKey": key.secret_access_key,
+            "SessionToken": key.session_token,
+            "Expiration": key.expiration,
+        }
+        return ActionResult({"Credentials": credentials})
+
+    get_session_token._localcloud = True  # type: ignore[attr-defined]
+    TokenResponse.get_session_token = get_session_token  # type: ignore[method-assign]
+
+
+# --- the signature ---------------------------------------------------------------------------
+def _header(environ: dict[str, Any], name: str) -> str | None:
+    key = name.upper().replace("-", "_")
+    if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        return environ.get(key)
+    return environ.get(f"HTTP_{key}")
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """The whole body (to hash it), left for moto to read again; capped."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_SIGNED_BODY:
+        raise Refused("too-large", f"the request body is over {MAX_SIGNED_BODY} bytes")
+    stream = environ["wsgi.input"]
+    if length:
+        body = stream.read(length)
+    elif environ.get("wsgi.input_terminated"):  # chunked: read to its end, within the cap
+        body = stream.read(MAX_SIGNED_BODY + 1)
+        if len(body) > MAX_SIGNED_BODY:
+            raise Refused("too-large", f"the request body is over {MAX_SIGNED_BODY} bytes")
+    else:
+        body = b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
+@dataclass
+class _Signed:
+    access_key_id: str
+    date: str  # yyyymmdd of the scope
+    region: str
+    service: str
+    signed_headers: list[str]
+    signature: str
+    amz_date: str | None
+    token: str | None
+    expires_s: int | None  # presigned URLs only
+
+
+def credential_scope(environ: dict[str, Any]) -> tuple[str, str | None]:
+    """(access key id, service) named by a request's signature, as far as it can be read."""
+    signed = _parse(environ)
+    return (signed.access_key_id, signed.service) if signed else ("", None)
+
+
+def _parse(environ: dict[str, Any]) -> _Signed | None:
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    if header.startswith("AWS4-HMAC-SHA256 "):
+        fields = {}
+        for part in header[len("AWS4-HMAC-SHA256 ") :].split(","):
+            name, _, value = part.strip().partition("=")
+            fields[name] = value
+        credential, headers, signature = (
+            fields.get("Credential", ""),
+            fields.get("SignedHeaders", ""),
+            fields.get("Signature", ""),
+        )
+        amz_date = _header(environ, "x-amz-date")
+        token = _header(environ, "x-amz-security-token")
+        expires = None
+    else:
+        query = dict(parse_qsl(_raw_target(environ)[1], keep_blank_values=True))
+        if query.get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" or "X-Amz-Signature" not in query:
+            return None
+        credential = query.get("X-Amz-Credential", "")
+        headers = query.get("X-Amz-SignedHeaders", "")
+        signature = query["X-Amz-Signature"]
+        amz_date = query.get("X-Amz-Date")
+        token = query.get("X-Amz-Security-Token")
+        try:
+            expires = int(query.get("X-Amz-Expires", ""))
+        except ValueError:
+            expires = -1
+    scope = credential.split("/")
+    if len(scope) != 5 or scope[4] != "aws4_request":
+        return _Signed("", "", "", "", [], "", None, None, None)
+    return _Signed(
+        scope[0],
+        scope[1],
+        scope[2],
+        scope[3].lower(),
+        [h for h in headers.split(";") if h],
+        signature,
+        amz_date,
+        token,
+        expires,
+    )
+
+
+def _raw_target(environ: dict[str, Any]) -> tuple[str, str]:
+    """Path and query exactly as the client sent them (the signature covers their encoding)."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        parts = urlsplit(raw)
+        return parts.path or "/", parts.query
+    from urllib.parse import quote
+
+    return quote(environ.get("PATH_INFO", "/")), environ.get("QUERY_STRING", "")
+
+
+def authenticate(
+    environ: dict[str, Any], start: Credentials, now: dt.datetime | None = None
+) -> IssuedKey:
+    """The issued key that signed this request; raises Refused otherwise."""
+    from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth, SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials as BotoCredentials
+
+    signed = _parse(environ)
+    if signed is None:
+        if environ.get("HTTP_AUTHORIZATION"):
+            raise Refused("signature", "only AWS Signature Version 4 is accepted")
+        raise Refused("missing")
+    if not signed.access_key_id or not signed.signature:
+        raise Refused("signature")
+    key = issued_key(signed.access_key_id, start)
+    if key is None:
+        raise Refused("unknown-key", access_key_id=signed.access_key_id)
+    if key.session_token is None:
+        if signed.token:
+            raise Refused("bad-token")
+    elif not signed.token or not hmac.compare_digest(signed.token, key.session_token):
+        raise Refused("bad-token")
+    now = now or dt.datetime.now(dt.UTC)
+    if key.expires is not None and now > _utc(key.expires):
+        raise Refused("expired-token")
+    try:
+        when = dt.datetime.strptime(signed.amz_date or "", "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise Refused("signature") from None
+    fmt = "%Y%m%dT%H%M%SZ"
+    if signed.expires_s is None:
+        if now - when > MAX_SKEW:
+            raise Refused(
+                "skew",
+                f"Signature expired: {when:{fmt}} is now earlier than "
+                f"{now - MAX_SKEW:{fmt}} ({now:{fmt}} - 15 min.)",
+            )
+        if when - now > MAX_SKEW:
+            raise Refused(
+                "skew",
+                f"Signature not yet current: {when:{fmt}} is still later than "
+                f"{now + MAX_SKEW:{fmt}} ({now:{fmt}} + 15 min.)",
+            )
+    elif when - now > MAX_SKEW or now > when + dt.timedelta(seconds=signed.expires_s):
+        raise Refused("url-expired", f"Signature expired: {when:{fmt}} plus X-Amz-Expires")
+
+    presigned = signed.expires_s is not None
+    s3 = signed.service == "s3"
+    auth_class = {
+        (True, False): S3SigV4Auth,
+        (True, True): S3SigV4QueryAuth,
+        (False, False): SigV4Auth,
+        (False, True): SigV4QueryAuth,
+    }[(s3, presigned)]
+    headers = {}
+    for name in signed.signed_headers:
+        value = _header(environ, name)
+        if value is None:
+            raise Refused("signature")
+        headers[name] = value
+    path, query = _raw_target(environ)
+    if presigned:
+        query = "&".join(p for p in query.split("&") if not p.startswith("X-Amz-Signature="))
+    # S3 signs its x-amz-content-sha256 header (a hash, UNSIGNED-PAYLOAD or STREAMING-*) in
+    # place of the body; other services sign the body's hash.
+    body = b"" if s3 else _read_body(environ)
+    host = environ.get("HTTP_HOST", "")
+    url = f"http://{host}{path}" + (f"?{query}" if query else "")
+    request = AWSRequest(method=environ.get("REQUEST_METHOD", "GET"), url=url, headers=headers)
+    request.data = body
+    request.context["timestamp"] = signed.amz_date
+    auth = auth_class(
+        BotoCredentials(signed.access_key_id, key.secret_access_key, key.session_token),
+        signed.service,
+        signed.region,
+    )
+    canonical = auth.canonical_request(request)
+    expected = auth.signature(auth.string_to_sign(request, canonical), request)
+    if signed.date != when.strftime("%Y%m%d") or not hmac.compare_digest(
+        expected, signed.signature
+    ):
+        raise Refused("signature")
+    return key
+
+
+# --- the middleware --------------------------------------------------------------------------
+_EXPOSED = (
+    "ETag, x-amz-request-id, x-amz-id-2, x-amz-version-id, x-amz-delete-marker, "
+    "x-amzn-RequestId, x-amzn-ErrorType, Content-Length, Content-Type"
+)
+_LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class Guard:
+    """WSGI middleware: only requests signed with issued keys, to this cloud's names, reach
+    `app`; CORS only for `cors_origins`. Set `port` once the server is bound."""
+
+    def __init__(self, app: WSGIApp, start: Credentials, cors_origins: Sequence[str] = ()) -> None:
+        self.app = app
+        self.start = start
+        self.cors_origins = frozenset(o.rstrip("/") for o in cors_origins)
+        self.port = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        origin = environ.get("HTTP_ORIGIN", "")
+        respond = self._cors(start_response, origin if origin in self.cors_origins else None)
+        access_key_id, service = credential_scope(environ)
+        try:
+            self._check_host(environ)
+            path = environ.get("PATH_INFO", "")
+            if path.startswith(_INTERNAL_PREFIXES):
+                return _json(respond, 404, "NotFound", f"{path} is not served by the local cloud")
+            if path == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
+                return _json(respond, 200, None, "ok")
+            if environ.get("REQUEST_METHOD") == "OPTIONS":
+                return self._preflight(environ, respond, origin)
+            key = authenticate(environ, self.start)
+        except Refused as refusal:
+            if not refusal.access_key_id:
+                refusal.access_key_id = access_key_id
+            status, headers, body = error_response(environ, refusal, service)
+            respond(status, headers)
+            return [body]
+        if key.account is not None:
+            # Only the start key may name another account (the cloud's own jobs do); any other
+            # key acts in its own, as moto maps it.
+            environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
+        return self.app(environ, respond)
+
+    def _check_host(self, environ: dict[str, Any]) -> None:
+        host = environ.get("HTTP_HOST", "").lower()
+        name, _, port = host.rpartition(":")
+        if port != str(self.port) or not (name in _LOOPBACK or name.endswith(".localhost")):
+            raise Refused(
+                "forbidden",
+                f"host {host!r} is not this local cloud's (localhost:{self.port}, "
+                f"127.0.0.1:{self.port}, [::1]:{self.port}, *.localhost:{self.port})",
+            )
+
+    def _preflight(self, environ: dict[str, Any], respond: Callable[..., Any], origin: str) -> Any:
+        if origin not in self.cors_origins or not environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
+            raise Refused(
+                "forbidden",
+                f"CORS request from origin {origin!r} is not allowed "
+                "(smlocal cloud start --cors-origin ORIGIN allows one)",
+            )
+        respond(
+            "200 OK",
+            [
+                ("Access-Control-Allow-Methods", "GET, PUT, POST, DELETE, HEAD"),
+                (
+                    "Access-Control-Allow-Headers",
+                    environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", ""),
+                ),
+                ("Access-Control-Max-Age", "600"),
+                ("Content-Length", "0"),
+            ],
+        )
+        return [b""]
+
+    @staticmethod
+    def _cors(start_response: Callable[..., Any], origin: str | None) -> Callable[..., Any]:
+        def respond(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            kept = [(k, v) for k, v in headers if not k.lower().startswith("access-control-")]
+            if origin:
+                kept += [
+                    ("Access-Control-Allow-Origin", origin),
+                    ("Access-Control-Expose-Headers", _EXPOSED),
+                    ("Vary", "Origin"),
+                ]
+            return start_response(status, kept, exc_info)
+
+        return respond
+
+
+def _json(respond: Callable[..., Any], status: int, code: str | None, message: str) -> list[bytes]:
+    record = {"status": message} if code is None else {"__type": code, "message": message}
+    body = json.dumps(record).encode()
+    respond(
+        _status_line(status),
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    )
+    return [body]

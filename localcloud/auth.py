@@ -519,7 +519,7 @@ class Guard:
             if path == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
                 return _json(respond, 200, None, "ok")
             if environ.get("REQUEST_METHOD") == "OPTIONS":
-                return self._preflight(environ, respond, origin)
+                return self._preflight(environ, start_response, origin)
             key = authenticate(environ, self.start)
         except Refused as refusal:
             if not refusal.access_key_id:
@@ -543,16 +543,20 @@ class Guard:
                 f"127.0.0.1:{self.port}, [::1]:{self.port}, *.localhost:{self.port})",
             )
 
-    def _preflight(self, environ: dict[str, Any], respond: Callable[..., Any], origin: str) -> Any:
+    def _preflight(
+        self, environ: dict[str, Any], start_response: Callable[..., Any], origin: str
+    ) -> Any:
         if origin not in self.cors_origins or not environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
             raise Refused(
                 "forbidden",
                 f"CORS request from origin {origin!r} is not allowed "
                 "(smlocal cloud start --cors-origin ORIGIN allows one)",
             )
-        respond(
+        start_response(
             "200 OK",
             [
+                ("Access-Control-Allow-Origin", origin),
+                ("Vary", "Origin"),
                 ("Access-Control-Allow-Methods", "GET, PUT, POST, DELETE, HEAD"),
                 (
                     "Access-Control-Allow-Headers",

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shlex
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -390,3 +393,17 @@ def test_the_start_key_is_kept_owner_only(tmp_path: Path) -> None:
     assert first.access_key_id.startswith("LKIA") and len(first.access_key_id) == 20
     assert len(first.secret_access_key) == 40
     assert credentials(tmp_path / "other") != first
+
+
+def test_cloud_status_and_env_reach_the_cloud_with_its_key(cloud: Cloud) -> None:
+    def smlocal(*args: str) -> str:
+        argv = [sys.executable, "-c", "from smlocal.cli import main; main()", "cloud", *args]
+        return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+    status = smlocal("status", "--state-dir", str(cloud.state_dir))
+    assert "answering" in status and "NOT" not in status
+    line = smlocal("env", "--state-dir", str(cloud.state_dir))
+    exports = dict(item.split("=", 1) for item in shlex.split(line)[1:])
+    sts = client(cloud, "sts", exports["AWS_ACCESS_KEY_ID"], exports["AWS_SECRET_ACCESS_KEY"])
+    assert sts.get_caller_identity()["Account"] == exports["CDK_DEFAULT_ACCOUNT"]
+    assert exports["AWS_ENDPOINT_URL"] == cloud.url

@@ -427,11 +427,11 @@ def authenticate(
     now = now or dt.datetime.now(dt.UTC)
     if key.expires is not None and now > _utc(key.expires):
         raise Refused("expired-token")
+    fmt = "%Y%m%dT%H%M%SZ"
     try:
-        when = dt.datetime.strptime(signed.amz_date or "", "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+        when = dt.datetime.strptime(signed.amz_date or "", fmt).replace(tzinfo=dt.UTC)
     except ValueError:
         raise Refused("signature") from None
-    fmt = "%Y%m%dT%H%M%SZ"
     if signed.expires_s is None:
         if now - when > MAX_SKEW:
             raise Refused(

@@ -1,8 +1,8 @@
 """Who may talk to the local cloud: its user, with keys the cloud issued, from its own origin.
 
 The cloud makes an access key at its first start (`credentials.json` in the state dir, mode
-0600, kept across restarts); `smlocal cloud env` exports it. `guard` is a WSGI middleware in
-front of moto's app that checks every request before moto sees it:
+0600, kept across restarts); `smlocal cloud env` exports it. `localcloud.guard.Guard`, a WSGI
+middleware in front of moto's app, checks every request before moto sees it:
 
 - the Host header names this cloud (localhost, 127.0.0.1, [::1] or `*.localhost`, on its port),
   so a page that rebinds its DNS name to 127.0.0.1 is refused;
@@ -16,11 +16,10 @@ front of moto's app that checks every request before moto sees it:
   `GetSessionToken` (looked up in moto's IAM and STS backends, so every account works), and the
   request's date must be within 15 minutes of now.
 
-A refusal is the error AWS sends, in the shape of the request's protocol (S3's XML, the JSON
-protocols' `__type`, the query protocol's `ErrorResponse`), so boto3 raises a ClientError with
-AWS's code. moto's own access control (`INITIAL_NO_AUTH_ACTION_COUNT`) is not used: it checks
-IAM policies too (the start key belongs to no IAM user), and it runs only in the services and
-actions that call it.
+A refusal is the error AWS sends, in the shape of the request's protocol
+(`localcloud.refusals`), so boto3 raises a ClientError with AWS's code. moto's own access
+control (`INITIAL_NO_AUTH_ACTION_COUNT`) is not used: it checks IAM policies too (the start key
+belongs to no IAM user), and it runs only in the services and actions that call it.
 """
 
 from __future__ import annotations
@@ -34,21 +33,18 @@ import os
 import secrets
 import string
 import uuid
-from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
-from xml.sax.saxutils import escape
 
+from localcloud.refusals import Refused
 from smlocal.errors import UserError
 
 CREDENTIALS_FILE = "credentials.json"
-HEALTH_PATH = "/_smlocal/health"
 MAX_SKEW = dt.timedelta(minutes=15)
 # Bodies of non-S3 requests are read to hash them; AWS's largest (InvokeEndpoint) is 6 MB.
 MAX_SIGNED_BODY = 32 * 1024 * 1024
-_INTERNAL_PREFIXES = ("/moto-api", "/favicon.ico", "/latest/meta-data", "/latest/api")
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
 _SECRET_ALPHABET = string.ascii_letters + string.digits
 
@@ -86,147 +82,6 @@ def credentials(state_dir: Path) -> Credentials:
         raise UserError(
             f"{path}: not the local cloud's credentials; delete it to make new ones"
         ) from None
-
-
-# --- refusals, as AWS words them -------------------------------------------------------------
-_SIGNATURE = (
-    "The request signature we calculated does not match the signature you provided. "
-    "Check your AWS Secret Access Key and signing method. "
-    "Consult the service documentation for details."
-)
-_TOKEN = "The security token included in the request is invalid."
-_EXPIRED = "The security token included in the request is expired"
-# kind -> protocol family -> (HTTP status, code, message); None: the refusal's own detail.
-_REFUSALS: dict[str, dict[str, tuple[int, str, str | None]]] = {
-    "missing": {
-        "s3": (403, "AccessDenied", "Access Denied"),
-        "json": (400, "MissingAuthenticationTokenException", "Missing Authentication Token"),
-        "query": (403, "MissingAuthenticationToken", "Request is missing Authentication Token"),
-    },
-    "unknown-key": {
-        "s3": (
-            403,
-            "InvalidAccessKeyId",
-            "The AWS Access Key Id you provided does not exist in our records.",
-        ),
-        "json": (400, "UnrecognizedClientException", _TOKEN),
-        "query": (403, "InvalidClientTokenId", _TOKEN),
-    },
-    "bad-token": {
-        "s3": (400, "InvalidToken", "The provided token is malformed or otherwise invalid."),
-        "json": (400, "UnrecognizedClientException", _TOKEN),
-        "query": (403, "InvalidClientTokenId", _TOKEN),
-    },
-    "expired-token": {
-        "s3": (400, "ExpiredToken", "The provided token has expired."),
-        "json": (400, "ExpiredTokenException", _EXPIRED),
-        "query": (403, "ExpiredToken", _EXPIRED),
-    },
-    "signature": {
-        "s3": (
-            403,
-            "SignatureDoesNotMatch",
-            "The request signature we calculated does not match the signature you provided. "
-            "Check your key and signing method.",
-        ),
-        "json": (400, "InvalidSignatureException", _SIGNATURE),
-        "query": (403, "SignatureDoesNotMatch", _SIGNATURE),
-    },
-    "skew": {
-        "s3": (
-            403,
-            "RequestTimeTooSkewed",
-            "The difference between the request time and the current time is too large.",
-        ),
-        "json": (400, "InvalidSignatureException", None),
-        "query": (403, "SignatureDoesNotMatch", None),
-    },
-    "url-expired": {
-        "s3": (403, "AccessDenied", "Request has expired"),
-        "json": (400, "InvalidSignatureException", None),
-        "query": (403, "SignatureDoesNotMatch", None),
-    },
-    "forbidden": {
-        "s3": (403, "AccessDenied", None),
-        "json": (403, "AccessDeniedException", None),
-        "query": (403, "AccessDenied", None),
-    },
-    "too-large": {
-        "s3": (413, "RequestEntityTooLarge", None),
-        "json": (413, "RequestEntityTooLargeException", None),
-        "query": (413, "RequestEntityTooLarge", None),
-    },
-}
-# Query-protocol services among those the cloud keeps (by signing name).
-_QUERY_SERVICES = ("iam", "sts", "cloudformation", "monitoring")
-
-
-class Refused(Exception):
-    """A request the cloud does not serve: `kind` picks AWS's code for the request's protocol."""
-
-    def __init__(self, kind: str, detail: str = "", access_key_id: str = "") -> None:
-        super().__init__(detail or kind)
-        self.kind = kind
-        self.detail = detail
-        self.access_key_id = access_key_id
-
-
-def protocol(environ: dict[str, Any], service: str | None) -> str:
-    """The wire protocol of a request: rest-xml (S3), json, rest-json (runtime) or query."""
-    if environ.get("HTTP_X_AMZ_TARGET"):
-        return "json"
-    if service == "s3":
-        return "rest-xml"
-    if environ.get("PATH_INFO", "").startswith("/endpoints/") and service in (None, "sagemaker"):
-        return "rest-json"
-    form = environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded")
-    if service in _QUERY_SERVICES or form or "Action=" in environ.get("QUERY_STRING", ""):
-        return "query"
-    return "rest-xml"
-
-
-def error_response(
-    environ: dict[str, Any], refusal: Refused, service: str | None
-) -> tuple[str, list[tuple[str, str]], bytes]:
-    """Status line, headers and body of AWS's error for `refusal`, in the request's protocol."""
-    shape = protocol(environ, service)
-    family = {"rest-xml": "s3", "rest-json": "json"}.get(shape, shape)
-    status, code, message = _REFUSALS[refusal.kind][family]
-    message = message or refusal.detail
-    if shape == "rest-json" and status == 400:
-        status = 403  # REST services answer authentication failures with 403
-    request_id = str(uuid.uuid4())
-    if family == "json":
-        body = json.dumps({"__type": code, "message": message}).encode()
-        headers = [
-            ("Content-Type", "application/x-amz-json-1.1"),
-            ("x-amzn-RequestId", request_id),
-            ("x-amzn-ErrorType", code),
-        ]
-    elif family == "query":
-        body = (
-            "<ErrorResponse><Error><Type>Sender</Type>"
-            f"<Code>{code}</Code><Message>{escape(message)}</Message></Error>"
-            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
-        ).encode()
-        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
-    else:
-        key = refusal.access_key_id if code == "InvalidAccessKeyId" else ""
-        body = (
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<Error><Code>{code}</Code><Message>{escape(message)}</Message>"
-            + (f"<AWSAccessKeyId>{escape(key)}</AWSAccessKeyId>" if key else "")
-            + f"<RequestId>{request_id}</RequestId></Error>"
-        ).encode()
-        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
-    headers.append(("Content-Length", str(len(body))))
-    return _status_line(status), headers, body
-
-
-def _status_line(status: int) -> str:
-    from http import HTTPStatus
-
-    return f"{status} {HTTPStatus(status).phrase}"
 
 
 # --- keys the cloud issued -------------------------------------------------------------------
@@ -485,109 +340,3 @@ def authenticate(
     ):
         raise Refused("signature")
     return key
-
-
-# --- the middleware --------------------------------------------------------------------------
-_EXPOSED = (
-    "ETag, x-amz-request-id, x-amz-id-2, x-amz-version-id, x-amz-delete-marker, "
-    "x-amzn-RequestId, x-amzn-ErrorType, Content-Length, Content-Type"
-)
-_LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
-
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-class Guard:
-    """WSGI middleware: only requests signed with issued keys, to this cloud's names, reach
-    `app`; CORS only for `cors_origins`. Set `port` once the server is bound."""
-
-    def __init__(self, app: WSGIApp, start: Credentials, cors_origins: Sequence[str] = ()) -> None:
-        self.app = app
-        self.start = start
-        self.cors_origins = frozenset(o.rstrip("/") for o in cors_origins)
-        self.port = 0
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        origin = environ.get("HTTP_ORIGIN", "")
-        respond = self._cors(start_response, origin if origin in self.cors_origins else None)
-        access_key_id, service = credential_scope(environ)
-        try:
-            self._check_host(environ)
-            path = environ.get("PATH_INFO", "")
-            if path.startswith(_INTERNAL_PREFIXES):
-                return _json(respond, 404, "NotFound", f"{path} is not served by the local cloud")
-            if path == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
-                return _json(respond, 200, None, "ok")
-            if environ.get("REQUEST_METHOD") == "OPTIONS":
-                return self._preflight(environ, start_response, origin)
-            key = authenticate(environ, self.start)
-        except Refused as refusal:
-            if not refusal.access_key_id:
-                refusal.access_key_id = access_key_id
-            status, headers, body = error_response(environ, refusal, service)
-            respond(status, headers)
-            return [body]
-        if key.account is not None:
-            # Only the start key may name another account (the cloud's own jobs do); any other
-            # key acts in its own, as moto maps it.
-            environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
-        return self.app(environ, respond)
-
-    def _check_host(self, environ: dict[str, Any]) -> None:
-        host = environ.get("HTTP_HOST", "").lower()
-        name, _, port = host.rpartition(":")
-        if port != str(self.port) or not (name in _LOOPBACK or name.endswith(".localhost")):
-            raise Refused(
-                "forbidden",
-                f"host {host!r} is not this local cloud's (localhost:{self.port}, "
-                f"127.0.0.1:{self.port}, [::1]:{self.port}, *.localhost:{self.port})",
-            )
-
-    def _preflight(
-        self, environ: dict[str, Any], start_response: Callable[..., Any], origin: str
-    ) -> Any:
-        if origin not in self.cors_origins or not environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
-            raise Refused(
-                "forbidden",
-                f"CORS request from origin {origin!r} is not allowed "
-                "(smlocal cloud start --cors-origin ORIGIN allows one)",
-            )
-        start_response(
-            "200 OK",
-            [
-                ("Access-Control-Allow-Origin", origin),
-                ("Vary", "Origin"),
-                ("Access-Control-Allow-Methods", "GET, PUT, POST, DELETE, HEAD"),
-                (
-                    "Access-Control-Allow-Headers",
-                    environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", ""),
-                ),
-                ("Access-Control-Max-Age", "600"),
-                ("Content-Length", "0"),
-            ],
-        )
-        return [b""]
-
-    @staticmethod
-    def _cors(start_response: Callable[..., Any], origin: str | None) -> Callable[..., Any]:
-        def respond(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            kept = [(k, v) for k, v in headers if not k.lower().startswith("access-control-")]
-            if origin:
-                kept += [
-                    ("Access-Control-Allow-Origin", origin),
-                    ("Access-Control-Expose-Headers", _EXPOSED),
-                    ("Vary", "Origin"),
-                ]
-            return start_response(status, kept, exc_info)
-
-        return respond
-
-
-def _json(respond: Callable[..., Any], status: int, code: str | None, message: str) -> list[bytes]:
-    record = {"status": message} if code is None else {"__type": code, "message": message}
-    body = json.dumps(record).encode()
-    respond(
-        _status_line(status),
-        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
-    )
-    return [body]

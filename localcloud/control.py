@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from localcloud.auth import HEALTH_PATH, credentials
+from localcloud.auth import credentials
+from localcloud.guard import HEALTH_PATH
 from smlocal.errors import UserError
 
 DEFAULT_PORT = 4566

@@ -5,7 +5,7 @@
 One process serves every AWS API on 127.0.0.1:P (clients use http://localhost:P). It writes
 `server.json` (pid, port) into the state dir once it answers, and removes it on a clean exit.
 Only requests signed with keys the cloud issued, to its own host names, get in
-(`localcloud.auth`). SIGTERM / SIGINT: stop accepting requests, stop training jobs and serving
+(`localcloud.guard`). SIGTERM / SIGINT: stop accepting requests, stop training jobs and serving
 processes, write a final snapshot, exit.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from localcloud import auth
+from localcloud import auth, guard
 from localcloud.endpoints import Endpoints
 from localcloud.jobs import TrainingJobs
 from localcloud.persistence import StateStore, write_atomically
@@ -140,16 +140,16 @@ class LocalCloud:
         # CORS is the guard's: moto's would allow every origin.
         werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
         auth.install()
-        guard = auth.Guard(
+        front = guard.Guard(
             persisting(DomainDispatcherApplication(create_backend_app), self.store),
             auth.credentials(self.state_dir),
             self.cors_origins,
         )
         # Bind first: the port is known (port 0 picks one) before the hooks need the URL.
         self._server = make_server(
-            self.host, self.port, guard, threaded=True, request_handler=MotoRequestHandler
+            self.host, self.port, front, threaded=True, request_handler=MotoRequestHandler
         )
-        self.port = guard.port = self._server.server_address[1]
+        self.port = front.port = self._server.server_address[1]
         self.jobs = TrainingJobs(self.state_dir, self.endpoint_url, self.store)
         self.endpoints = Endpoints(self.state_dir, self.store.flush)
         hooks.install(self)

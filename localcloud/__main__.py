@@ -17,8 +17,14 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument(
         "--state-dir", type=Path, default=Path(DEFAULT_STATE_DIR), help="[default: .smlocal/cloud]"
     )
+    run.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        help="an origin whose pages may call the cloud (repeatable) [default: none]",
+    )
     args = parser.parse_args(argv)
-    serve(args.state_dir, args.port)
+    serve(args.state_dir, args.port, tuple(args.cors_origin))
 
 
 if __name__ == "__main__":

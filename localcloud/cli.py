@@ -30,15 +30,24 @@ def start(
     detach: bool = typer.Option(
         False, "--detach", "-d", help="run in the background; return once it answers"
     ),
+    cors_origin: list[str] = typer.Option(
+        [],
+        "--cors-origin",
+        help="an origin (http://localhost:3000) whose pages may call the cloud with its keys; "
+        "repeatable [default: none, CORS off]",
+    ),
 ) -> None:
-    """Serve the AWS APIs on http://localhost:PORT (state kept under --state-dir)."""
+    """Serve the AWS APIs on http://localhost:PORT (state kept under --state-dir).
+
+    Only requests signed with the keys it issued get in (`smlocal cloud env` prints them)."""
     from localcloud import control
 
     directory = _state_dir(state_dir)
+    origins = tuple(cors_origin)
     if not detach:
-        control.start_foreground(directory, port)
+        control.start_foreground(directory, port, origins)
         return
-    record = control.start_detached(directory, port)
+    record = control.start_detached(directory, port, cors_origins=origins)
     typer.echo(f"local cloud serving on {record['endpoint_url']} (pid {record['pid']})")
     typer.echo(f'point clients at it: eval "$(smlocal cloud env --state-dir {directory})"')
 
@@ -76,7 +85,7 @@ def status(
     )
     if not healthy:
         raise typer.Exit(1)
-    for line in control.summary(record["port"]):
+    for line in control.summary(record["port"], directory):
         typer.echo(line)
 
 
@@ -87,13 +96,15 @@ def env(
         None, "--port", "-p", help="[default: the running cloud's port, else 4566]"
     ),
 ) -> None:
-    """Print `export …` lines for clients: eval "$(smlocal cloud env)"."""
+    """Print `export …` lines for clients: eval "$(smlocal cloud env)" (the cloud's URL and the
+    key it issued, made now if the cloud never started)."""
     from localcloud import control
 
+    directory = _state_dir(state_dir)
     if port is None:
-        record = control.running(_state_dir(state_dir))
+        record = control.running(directory)
         port = int(record["port"]) if record else control.DEFAULT_PORT
-    variables = control.environment(port)
+    variables = control.environment(port, directory)
     typer.echo("export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in variables.items()))
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import json
 import os
 import signal
 import socket
@@ -13,138 +12,43 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from localcloud.gateway.guard import HEALTH_PATH
+from localcloud.shared.credentials import credentials
+from localcloud.shared.processes import (
+    PID_FILE,
+    end_leftovers,
+    pid_alive,
+    read_record,
+    running,
+)
 from smlocal.core.errors import UserError
 
 DEFAULT_PORT = 4566
 DEFAULT_STATE_DIR = ".smlocal/cloud"
-PID_FILE = "server.json"
 LOG_FILE = "server.log"
-ACCESS_KEY = "localcloud"  # any key works; moto maps unknown keys to its default account
-SECRET_KEY = "localcloud"
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0
-# The cloud puts its state dir into its environment: every process it starts, and their
-# children, inherit it, so a restart or `cloud stop` can find what a killed cloud left behind.
-STATE_DIR_ENV = "SMLOCAL_CLOUD_STATE_DIR"
 
 
 class CloudError(UserError):
     """The local cloud cannot be started, found or stopped as asked."""
 
 
-def read_record(state_dir: Path) -> dict[str, Any] | None:
-    """The pid file of a local cloud under `state_dir`, if there is one."""
-    try:
-        return json.loads((Path(state_dir) / PID_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) no longer serves.
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    return True
-
-
-def _marked(entry: Path) -> str | None:
-    """The state dir named in a process's environment by the cloud that started it, if any."""
-    prefix = f"{STATE_DIR_ENV}=".encode()
-    for item in (entry / "environ").read_bytes().split(b"\0"):
-        if item.startswith(prefix):
-            return item[len(prefix) :].decode(errors="replace")
-    return None
-
-
-def _scan(directory: Path) -> list[tuple[int, bool]]:
-    """(pid, marked) of the live processes that belong to a cloud of `directory`: its command
-    line or working directory lies under it, or its environment says a cloud of it started it
-    (children inherit that, so the workers of a serving process and a script's children count)."""
-    found, needle = [], str(directory)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            cwd = os.readlink(entry / "cwd")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            marker = _marked(entry)
-        except OSError:
-            continue
-        if state == "Z":
-            continue
-        marked = marker is not None and (marker == needle or marker.startswith(needle + "/"))
-        if marked or needle in cmdline or cwd.startswith(needle):
-            found.append((int(entry.name), marked))
-    return found
-
-
-def processes_under(directory: Path) -> list[int]:
-    """Live pids that a cloud with `directory` as (or under its) state dir runs: its server,
-    training hosts, serving processes and their children."""
-    return [pid for pid, _ in _scan(directory)]
-
-
-def _ancestors() -> set[int]:
-    pids, pid = set(), os.getpid()
-    while pid > 1:
-        pids.add(pid)
-        try:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
-    return pids
-
-
-def end_leftovers(state_dir: Path, timeout_s: float = 5.0) -> list[int]:
-    """End the processes a cloud of `state_dir` started and left running (after a `kill -9`, the
-    children of its children): SIGTERM, SIGKILL after `timeout_s`. Only processes whose
-    environment carries the cloud's mark are ended, never this process or its ancestors, and
-    nothing while a live cloud owns `state_dir`. Returns the pids that were signalled."""
-    spare = _ancestors()
-    record = running(state_dir)
-    if record is not None and int(record["pid"]) not in spare:
-        return []  # a live cloud owns the state dir: they are its processes, not leftovers
-    state_dir = Path(state_dir).resolve()
-    pids = [pid for pid, marked in _scan(state_dir) if marked and pid not in spare]
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in [p for p in pids if pid_alive(p)]:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + timeout_s
-        while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    return pids
-
-
 def answers(port: int, timeout_s: float = 2.0) -> bool:
-    """Whether a local cloud answers on `port` (moto's own API, no AWS signature needed)."""
+    """Whether a local cloud answers on `port` (its health check, which needs no signature
+    and tells nothing)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
     try:
-        conn.request("GET", "/moto-api/config")
+        conn.request("GET", HEALTH_PATH)
         return 200 <= conn.getresponse().status < 300
     except OSError:
         return False
     finally:
         conn.close()
-
-
-def running(state_dir: Path) -> dict[str, Any] | None:
-    """The record of the local cloud of `state_dir` if its process is alive, else None."""
-    record = read_record(state_dir)
-    if record is None or not pid_alive(int(record["pid"])):
-        return None
-    return record
 
 
 def _port_free(port: int) -> bool:
@@ -174,11 +78,35 @@ def _check_can_start(state_dir: Path, port: int) -> None:
         raise CloudError(f"port {port} is in use; pick another with --port")
 
 
-def start_detached(state_dir: Path, port: int, timeout_s: float = START_TIMEOUT_S) -> dict:
+def check_origin(origin: str) -> str:
+    """An origin as browsers send it (scheme://host[:port]), or a CloudError naming it."""
+    parts = urlsplit(origin)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+    ):
+        raise CloudError(
+            f"--cors-origin must be an origin such as http://localhost:3000, got {origin!r}"
+        )
+    return origin.rstrip("/")
+
+
+def start_detached(
+    state_dir: Path,
+    port: int,
+    timeout_s: float = START_TIMEOUT_S,
+    cors_origins: tuple[str, ...] = (),
+) -> dict:
     """Start `python -m localcloud serve` in its own session; return its record once it answers."""
     state_dir = Path(state_dir).resolve()
+    origins = [check_origin(o) for o in cors_origins]
     _check_can_start(state_dir, port)
     state_dir.mkdir(parents=True, exist_ok=True)
+    credentials(state_dir)  # made here, so that no client waits for the server to make them
     log_path = state_dir / LOG_FILE
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
@@ -191,6 +119,7 @@ def start_detached(state_dir: Path, port: int, timeout_s: float = START_TIMEOUT_
                 str(port),
                 "--state-dir",
                 str(state_dir),
+                *[arg for origin in origins for arg in ("--cors-origin", origin)],
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -213,12 +142,13 @@ def start_detached(state_dir: Path, port: int, timeout_s: float = START_TIMEOUT_
     raise CloudError(f"the local cloud did not answer within {timeout_s:g} s; see {log_path}")
 
 
-def start_foreground(state_dir: Path, port: int) -> None:
+def start_foreground(state_dir: Path, port: int, cors_origins: tuple[str, ...] = ()) -> None:
     """Serve in this process until Ctrl-C / SIGTERM."""
     from localcloud.server import serve
 
+    origins = tuple(check_origin(o) for o in cors_origins)
     _check_can_start(Path(state_dir), port)
-    serve(Path(state_dir), port)
+    serve(Path(state_dir), port, origins)
 
 
 def stop(state_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> dict[str, Any] | None:
@@ -248,12 +178,14 @@ def stop(state_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> dict[str, Any] |
     return record
 
 
-def environment(port: int) -> dict[str, str]:
-    """What a client (boto3, the CDK CLI, the SageMaker SDK) needs to reach the local cloud."""
+def environment(port: int, state_dir: Path) -> dict[str, str]:
+    """What a client (boto3, the CDK CLI, the SageMaker SDK) needs to reach the local cloud of
+    `state_dir`: its URL and the key it issued."""
+    key = credentials(state_dir)
     return {
         "AWS_ENDPOINT_URL": f"http://localhost:{port}",
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_ACCESS_KEY_ID": key.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
         "CDK_DEFAULT_ACCOUNT": ACCOUNT_ID,
@@ -263,22 +195,23 @@ def environment(port: int) -> dict[str, str]:
     }
 
 
-def client(service: str, port: int, region: str = REGION) -> Any:
-    """A boto3 client for `service` on the local cloud at `port`."""
+def client(service: str, port: int, state_dir: Path, region: str = REGION) -> Any:
+    """A boto3 client for `service` on the local cloud at `port`, with its key."""
     import boto3
 
+    key = credentials(state_dir)
     return boto3.client(
         service,
         endpoint_url=f"http://localhost:{port}",
         region_name=region,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
+        aws_access_key_id=key.access_key_id,
+        aws_secret_access_key=key.secret_access_key,
     )
 
 
-def summary(port: int) -> list[str]:
+def summary(port: int, state_dir: Path) -> list[str]:
     """One line per endpoint and per training job of the default account and region."""
-    sagemaker = client("sagemaker", port)
+    sagemaker = client("sagemaker", port, state_dir)
     lines = []
     for endpoint in sagemaker.list_endpoints(MaxResults=100)["Endpoints"]:
         lines.append(f"  endpoint {endpoint['EndpointName']}: {endpoint['EndpointStatus']}")

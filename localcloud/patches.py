@@ -12,7 +12,9 @@ and refuses a second, different set of parts. The order matters where patches me
 4. CloudFormation (`services.cloudformation`): SageMaker resources waited for in the data
    plane, change sets, then the resource types moto's CloudFormation lacks (its cached model
    lists are cleared last, once every type is in place);
-5. the gateway's modelled error for any action moto does not implement.
+5. the gateway's: a modelled error for any action moto does not implement, real temporary keys
+   from STS GetSessionToken (`gateway.auth` checks every signature), and no CORS from moto's
+   app (the guard answers cross-origin requests).
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ def install(*, jobs: TrainingJobs, endpoints: Endpoints) -> None:
         if _installed_for != (jobs, endpoints):
             raise RuntimeError("moto is already patched for another local cloud in this process")
         return
-    from localcloud.gateway import unimplemented
+    from moto.moto_server import werkzeug_app
+
+    from localcloud.gateway import auth, unimplemented
     from localcloud.services.cloudformation import autoscaling, change_sets, resources, stacks
     from localcloud.services.runtime import invoke
     from localcloud.services.sagemaker import hooks, shapes
@@ -48,4 +52,6 @@ def install(*, jobs: TrainingJobs, endpoints: Endpoints) -> None:
     resources.install()
     autoscaling.install()
     unimplemented.install()
+    auth.install()
+    werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
     _installed_for = (jobs, endpoints)

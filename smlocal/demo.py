@@ -53,15 +53,16 @@ def _reason(lines: list[str]) -> str:
     return text[-1] if text else "no output"
 
 
-def client_environment(port: int) -> dict[str, str]:
-    """This process's environment with every AWS/CDK setting replaced by the local cloud's,
-    so that no profile, region or endpoint of the user's own reaches a command by accident."""
+def client_environment(port: int, state_dir: Path) -> dict[str, str]:
+    """This process's environment with every AWS/CDK setting replaced by the local cloud's
+    (of `state_dir`, with its key), so that no profile, region or endpoint of the user's own
+    reaches a command by accident."""
     from localcloud.control import environment
 
     kept = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
     return {
         **kept,
-        **environment(port),
+        **environment(port, state_dir),
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "PYTHONUNBUFFERED": "1",
@@ -190,7 +191,7 @@ class Demo:
             record = control.start_detached(self.state_dir, 0)
             self.cleanups.append(("stop the local cloud", self.stop_cloud))
             self.port = int(record["port"])
-            self.env = client_environment(self.port)
+            self.env = client_environment(self.port, self.state_dir)
             self.console.print(
                 f"local cloud on {record['endpoint_url']} (pid {record['pid']}, "
                 f"state {self.state_dir})",
@@ -231,13 +232,13 @@ class Demo:
         with self.step("accuracy on the whole test split"):
             from localcloud.control import client
 
-            outputs = client("cloudformation", self.port, env.region).describe_stacks(
-                StackName=endpoint_stack_name(self.env_name)
-            )["Stacks"][0]["Outputs"]
+            outputs = client(
+                "cloudformation", self.port, self.state_dir, env.region
+            ).describe_stacks(StackName=endpoint_stack_name(self.env_name))["Stacks"][0]["Outputs"]
             endpoint = next(
                 o["OutputValue"] for o in outputs if o["OutputKey"] == OUTPUT_ENDPOINT_NAME
             )
-            runtime = client("sagemaker-runtime", self.port, env.region)
+            runtime = client("sagemaker-runtime", self.port, self.state_dir, env.region)
             self.accuracy, count = evaluate(runtime, endpoint, self.data_dir)
             self.console.print(f"[bold]test accuracy: {self.accuracy:.2%} on {count} images[/]")
         with self.step("status: deployed vs manifest"):

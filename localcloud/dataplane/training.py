@@ -108,7 +108,8 @@ class TrainingJobs:
     """Every training job this local cloud runs (all accounts and regions)."""
 
     def __init__(self, state_dir: Path, endpoint_url: str, store: Any) -> None:
-        self.root = Path(state_dir) / "jobs"
+        self.state_dir = Path(state_dir)
+        self.root = self.state_dir / "jobs"
         self.endpoint_url = endpoint_url
         self._store = store
         self._runs: dict[Key, Any] = {}
@@ -119,12 +120,15 @@ class TrainingJobs:
     def _s3_client(self, account: str, region: str) -> Any:
         import boto3
 
+        from localcloud.shared.credentials import credentials
+
+        key = credentials(self.state_dir)  # the start key: it may act in the job's account
         client = boto3.client(
             "s3",
             endpoint_url=self.endpoint_url,
             region_name=region,
-            aws_access_key_id="localcloud",
-            aws_secret_access_key="localcloud",
+            aws_access_key_id=key.access_key_id,
+            aws_secret_access_key=key.secret_access_key,
         )
 
         def add_account(request: Any, **_: Any) -> None:

@@ -27,7 +27,7 @@ from botocore.config import Config
 from ruamel.yaml import YAML
 
 from localcloud import control
-from localcloud.control import processes_under
+from localcloud.shared.processes import processes_under
 from smlocal.core.manifest import ModelPin, load_environment, write_pin
 from smlocal.core.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name
 from smlocal.demo import client_environment
@@ -87,7 +87,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     state_dir = tmp_path_factory.mktemp("cloud")
     record = control.start_detached(state_dir, 0)
     running = Cloud(Path(record["state_dir"]), int(record["port"]), {})
-    running.env = {**client_environment(running.port), "COLUMNS": "200"}
+    running.env = {**client_environment(running.port, running.state_dir), "COLUMNS": "200"}
     try:
         sts = running.client("sts")
         creds = sts.assume_role(RoleArn=DEPLOYER_ROLE, RoleSessionName="e2e")["Credentials"]

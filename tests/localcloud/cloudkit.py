@@ -14,7 +14,8 @@ import boto3
 from botocore.config import Config
 
 from localcloud import control
-from localcloud.control import processes_under
+from localcloud.shared.credentials import credentials
+from localcloud.shared.processes import processes_under
 
 BUCKET = "localcloud-tests"
 ROLE_ARN = "arn:aws:iam::123456789012:role/SageMaker-local"
@@ -33,12 +34,13 @@ class Cloud:
 
     def client(self, service: str, *, retries: int = 3, read_timeout: int = 120) -> Any:
         config = Config(retries={"total_max_attempts": retries}, read_timeout=read_timeout)
+        key = credentials(self.state_dir)  # the key the cloud issued at its start
         return boto3.client(
             service,
             endpoint_url=self.url,
             region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            aws_access_key_id=key.access_key_id,
+            aws_secret_access_key=key.secret_access_key,
             config=config,
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
 import shlex
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from localcloud import control
-from localcloud.server import is_mutating
+from localcloud.gateway.persisting import is_mutating
 from localcloud.shared.locks import SharedExclusiveLock
 from localcloud.shared.pickling import dumps
 from smlocal.core.files import write_atomically
@@ -101,7 +102,7 @@ def test_dumps_handles_lambda_factories_and_locks() -> None:
     assert restored["lock"].acquire(blocking=False)
 
 
-def test_env_prints_exports_a_shell_can_eval() -> None:
+def test_env_prints_exports_a_shell_can_eval(tmp_path: Path) -> None:
     out = subprocess.run(
         [
             sys.executable,
@@ -111,6 +112,8 @@ def test_env_prints_exports_a_shell_can_eval() -> None:
             "env",
             "-p",
             "4999",
+            "--state-dir",
+            str(tmp_path),
         ],
         capture_output=True,
         text=True,
@@ -121,7 +124,12 @@ def test_env_prints_exports_a_shell_can_eval() -> None:
     assert pairs["AWS_ENDPOINT_URL"] == "http://localhost:4999"
     assert pairs["CDK_DEFAULT_ACCOUNT"] == "123456789012"
     assert pairs["AWS_REGION"] == pairs["AWS_DEFAULT_REGION"] == "us-east-1"
-    assert pairs["AWS_ACCESS_KEY_ID"] and pairs["AWS_SECRET_ACCESS_KEY"]
+    # The key the cloud of that state dir issues (made now, kept for its start), owner-only.
+    key = json.loads((tmp_path / "credentials.json").read_text())
+    assert pairs["AWS_ACCESS_KEY_ID"] == key["AccessKeyId"]
+    assert pairs["AWS_SECRET_ACCESS_KEY"] == key["SecretAccessKey"]
+    assert len(key["AccessKeyId"]) == 20 and len(key["SecretAccessKey"]) == 40
+    assert (tmp_path / "credentials.json").stat().st_mode & 0o777 == 0o600
 
 
 def test_stop_and_status_of_a_cloud_that_is_not_running(tmp_path: Path) -> None:

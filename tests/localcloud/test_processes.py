@@ -28,7 +28,7 @@ from cloudkit import (
 )
 
 from localcloud import control
-from localcloud.control import pid_alive, processes_under
+from localcloud.shared.processes import pid_alive, processes_under
 
 pytestmark = pytest.mark.slow
 

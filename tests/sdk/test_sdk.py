@@ -10,7 +10,6 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from localcloud import control
@@ -40,6 +39,7 @@ def cloud_port(tmp_path: Path) -> Iterator[int]:
 
 
 def test_the_pytorch_mnist_walkthrough_runs_unmodified(cloud_port: int, tmp_path: Path) -> None:
+    state_dir = tmp_path / "cloud"
     from training.data import prepare
     from training.sourcedir import sourcedir_files
 
@@ -60,7 +60,7 @@ def test_the_pytorch_mnist_walkthrough_runs_unmodified(cloud_port: int, tmp_path
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
         "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
-        **control.environment(cloud_port),
+        **control.environment(cloud_port, state_dir),
     }
     done = subprocess.run(
         [str(SDK_PYTHON), str(WALKTHROUGH), str(source_dir), str(data_dir)],
@@ -81,11 +81,5 @@ def test_the_pytorch_mnist_walkthrough_runs_unmodified(cloud_port: int, tmp_path
     assert seen["realtime_shape"] == [2, 10]
     assert seen["serverless_shape"] == [2, 10]
 
-    sagemaker = boto3.client(
-        "sagemaker",
-        endpoint_url=f"http://localhost:{cloud_port}",
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    sagemaker = control.client("sagemaker", cloud_port, state_dir)
     assert sagemaker.list_endpoints()["Endpoints"] == []  # both deleted through the SDK

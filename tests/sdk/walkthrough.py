@@ -26,8 +26,8 @@ def local_cloud_session(url: str) -> sagemaker.Session:
     """The only local-cloud part: a Session from boto clients pointed at the local cloud.
 
     AWS_ENDPOINT_URL covers the clients the SDK makes itself, except STS, which it builds with
-    an explicit regional AWS endpoint; a `before-send` hook sends those requests to the local
-    cloud too (the Host header still names STS, which is how the cloud routes them)."""
+    an explicit regional AWS endpoint; a `before-sign` hook sends those requests to the local
+    cloud too (before signing: the signature covers the Host, which must be the cloud's)."""
     boto_session = boto3.Session(region_name="us-east-1")
     base = urlsplit(url)
 
@@ -36,7 +36,7 @@ def local_cloud_session(url: str) -> sagemaker.Session:
         if parts.netloc != base.netloc:
             request.url = urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
 
-    boto_session.events.register("before-send", to_local_cloud)
+    boto_session.events.register("before-sign", to_local_cloud)
     return sagemaker.Session(
         boto_session=boto_session,
         sagemaker_client=boto_session.client("sagemaker", endpoint_url=url),

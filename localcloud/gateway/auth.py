@@ -1,0 +1,297 @@
+"""Who may talk to the local cloud: its user, with keys the cloud issued, from its own origin.
+
+The cloud makes an access key at its first start (`credentials.json` in the state dir, mode
+0600, kept across restarts); `smlocal cloud env` exports it. `guard.Guard`, a WSGI
+middleware in front of moto's app, checks every request before moto sees it:
+
+- the Host header names this cloud (localhost, 127.0.0.1, [::1] or `*.localhost`, on its port),
+  so a page that rebinds its DNS name to 127.0.0.1 is refused;
+- moto's internal endpoints (`/moto-api/...`: reset, dashboard, recorder, seed; instance
+  metadata) are off; `GET /_smlocal/health` answers `{"status": "ok"}` and nothing else;
+- CORS is off: moto's Access-Control-* headers are stripped and preflights are refused, unless
+  the origin was allowed with `--cors-origin`;
+- the SigV4 signature (Authorization header, or a presigned URL's query) is recomputed with
+  botocore's signer from the request as received, with the secret of a key this cloud issued:
+  the start key, or a key made later by its IAM `CreateAccessKey`, STS `AssumeRole` or
+  `GetSessionToken` (looked up in moto's IAM and STS backends, so every account works), and the
+  request's date must be within 15 minutes of now.
+
+A refusal is the error AWS sends, in the shape of the request's protocol
+(`localcloud.gateway.refusals`), so boto3 raises a ClientError with AWS's code. moto's own access
+control (`INITIAL_NO_AUTH_ACTION_COUNT`) is not used: it checks IAM policies too (the start key
+belongs to no IAM user), and it runs only in the services and actions that call it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import io
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from localcloud.gateway.refusals import Refused
+from localcloud.shared.credentials import Credentials
+
+MAX_SKEW = dt.timedelta(minutes=15)
+# Bodies of non-S3 requests are read to hash them; AWS's largest (InvokeEndpoint) is 6 MB.
+MAX_SIGNED_BODY = 32 * 1024 * 1024
+
+
+# --- keys the cloud issued -------------------------------------------------------------------
+@dataclass(frozen=True)
+class IssuedKey:
+    secret_access_key: str
+    session_token: str | None
+    account: str | None  # None: the start key, which may act in any account
+    expires: dt.datetime | None
+
+
+def issued_key(access_key_id: str, start: Credentials) -> IssuedKey | None:
+    """The key `access_key_id` if this cloud issued it and it is active, else None: the start
+    key, or one in moto's IAM backends (CreateAccessKey, AssumeRole, GetSessionToken)."""
+    if hmac.compare_digest(access_key_id, start.access_key_id):
+        return IssuedKey(start.secret_access_key, None, None, None)
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+
+    # dict.items/get: looking must not create backends for accounts nobody used.
+    for account, partitions in list(dict.items(iam_backends)):
+        for partition, backend in list(dict.items(partitions)):
+            key = backend.access_keys.get(access_key_id)
+            if key is None or key.status != "Active":
+                continue
+            token = getattr(key, "session_token", None)
+            expires = getattr(key, "expiration", None)
+            if key.role_arn:  # AssumeRole: the session is the STS record of the role's account
+                sts = dict.get(dict.get(sts_backends, account) or {}, partition)
+                role = sts.get_assumed_role_from_access_key(access_key_id) if sts else None
+                if role is None:
+                    return None
+                token, expires = role.session_token, role.expiration
+            return IssuedKey(key.secret_access_key, token, account, expires)
+    return None
+
+
+def install() -> None:
+    """STS GetSessionToken issues a real temporary key (moto answers AWS's documentation
+    example, which this cloud would refuse)."""
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.iam.models import iam_backends
+    from moto.sts.responses import TokenResponse
+    from moto.sts.utils import random_session_token
+
+    if getattr(TokenResponse.get_session_token, "_localcloud", False):
+        return
+
+    def get_session_token(self: Any) -> Any:
+        duration = self._get_int_param("DurationSeconds", 43200)
+        key = iam_backends[self.current_account][self.partition].create_temp_access_key()
+        key.session_token = random_session_token()
+        key.expiration = utcnow() + dt.timedelta(seconds=duration)
+        credentials = {
+            "AccessKeyId": key.access_key_id,
+            "SecretAccessKey": key.secret_access_key,
+            "SessionToken": key.session_token,
+            "Expiration": key.expiration,
+        }
+        return ActionResult({"Credentials": credentials})
+
+    get_session_token._localcloud = True  # type: ignore[attr-defined]
+    TokenResponse.get_session_token = get_session_token  # type: ignore[method-assign]
+
+
+# --- the signature ---------------------------------------------------------------------------
+def _header(environ: dict[str, Any], name: str) -> str | None:
+    key = name.upper().replace("-", "_")
+    if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        return environ.get(key)
+    return environ.get(f"HTTP_{key}")
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """The whole body (to hash it), left for moto to read again; capped."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_SIGNED_BODY:
+        raise Refused("too-large", f"the request body is over {MAX_SIGNED_BODY} bytes")
+    stream = environ["wsgi.input"]
+    if length:
+        body = stream.read(length)
+    elif environ.get("wsgi.input_terminated"):  # chunked: read to its end, within the cap
+        body = stream.read(MAX_SIGNED_BODY + 1)
+        if len(body) > MAX_SIGNED_BODY:
+            raise Refused("too-large", f"the request body is over {MAX_SIGNED_BODY} bytes")
+    else:
+        body = b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
+@dataclass
+class _Signed:
+    access_key_id: str
+    date: str  # yyyymmdd of the scope
+    region: str
+    service: str
+    signed_headers: list[str]
+    signature: str
+    amz_date: str | None
+    token: str | None
+    expires_s: int | None  # presigned URLs only
+
+
+def credential_scope(environ: dict[str, Any]) -> tuple[str, str | None]:
+    """(access key id, service) named by a request's signature, as far as it can be read."""
+    signed = _parse(environ)
+    return (signed.access_key_id, signed.service) if signed else ("", None)
+
+
+def _parse(environ: dict[str, Any]) -> _Signed | None:
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    if header.startswith("AWS4-HMAC-SHA256 "):
+        fields = {}
+        for part in header[len("AWS4-HMAC-SHA256 ") :].split(","):
+            name, _, value = part.strip().partition("=")
+            fields[name] = value
+        credential, headers, signature = (
+            fields.get("Credential", ""),
+            fields.get("SignedHeaders", ""),
+            fields.get("Signature", ""),
+        )
+        amz_date = _header(environ, "x-amz-date")
+        token = _header(environ, "x-amz-security-token")
+        expires = None
+    else:
+        query = dict(parse_qsl(_raw_target(environ)[1], keep_blank_values=True))
+        if query.get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" or "X-Amz-Signature" not in query:
+            return None
+        credential = query.get("X-Amz-Credential", "")
+        headers = query.get("X-Amz-SignedHeaders", "")
+        signature = query["X-Amz-Signature"]
+        amz_date = query.get("X-Amz-Date")
+        token = query.get("X-Amz-Security-Token")
+        try:
+            expires = int(query.get("X-Amz-Expires", ""))
+        except ValueError:
+            expires = -1
+    scope = credential.split("/")
+    if len(scope) != 5 or scope[4] != "aws4_request":
+        return _Signed("", "", "", "", [], "", None, None, None)
+    return _Signed(
+        scope[0],
+        scope[1],
+        scope[2],
+        scope[3].lower(),
+        [h for h in headers.split(";") if h],
+        signature,
+        amz_date,
+        token,
+        expires,
+    )
+
+
+def _raw_target(environ: dict[str, Any]) -> tuple[str, str]:
+    """Path and query exactly as the client sent them (the signature covers their encoding)."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        parts = urlsplit(raw)
+        return parts.path or "/", parts.query
+    from urllib.parse import quote
+
+    return quote(environ.get("PATH_INFO", "/")), environ.get("QUERY_STRING", "")
+
+
+def authenticate(
+    environ: dict[str, Any], start: Credentials, now: dt.datetime | None = None
+) -> IssuedKey:
+    """The issued key that signed this request; raises Refused otherwise."""
+    from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth, SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials as BotoCredentials
+
+    signed = _parse(environ)
+    if signed is None:
+        if environ.get("HTTP_AUTHORIZATION"):
+            raise Refused("signature", "only AWS Signature Version 4 is accepted")
+        raise Refused("missing")
+    if not signed.access_key_id or not signed.signature:
+        raise Refused("signature")
+    key = issued_key(signed.access_key_id, start)
+    if key is None:
+        raise Refused("unknown-key", access_key_id=signed.access_key_id)
+    if key.session_token is None:
+        if signed.token:
+            raise Refused("bad-token")
+    elif not signed.token or not hmac.compare_digest(signed.token, key.session_token):
+        raise Refused("bad-token")
+    now = now or dt.datetime.now(dt.UTC)
+    if key.expires is not None and now > _utc(key.expires):
+        raise Refused("expired-token")
+    fmt = "%Y%m%dT%H%M%SZ"
+    try:
+        when = dt.datetime.strptime(signed.amz_date or "", fmt).replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise Refused("signature") from None
+    if signed.expires_s is None:
+        if now - when > MAX_SKEW:
+            raise Refused(
+                "skew",
+                f"Signature expired: {when:{fmt}} is now earlier than "
+                f"{now - MAX_SKEW:{fmt}} ({now:{fmt}} - 15 min.)",
+            )
+        if when - now > MAX_SKEW:
+            raise Refused(
+                "skew",
+                f"Signature not yet current: {when:{fmt}} is still later than "
+                f"{now + MAX_SKEW:{fmt}} ({now:{fmt}} + 15 min.)",
+            )
+    elif when - now > MAX_SKEW or now > when + dt.timedelta(seconds=signed.expires_s):
+        raise Refused("url-expired", f"Signature expired: {when:{fmt}} plus X-Amz-Expires")
+
+    presigned = signed.expires_s is not None
+    s3 = signed.service == "s3"
+    auth_class = {
+        (True, False): S3SigV4Auth,
+        (True, True): S3SigV4QueryAuth,
+        (False, False): SigV4Auth,
+        (False, True): SigV4QueryAuth,
+    }[(s3, presigned)]
+    headers = {}
+    for name in signed.signed_headers:
+        value = _header(environ, name)
+        if value is None:
+            raise Refused("signature")
+        headers[name] = value
+    path, query = _raw_target(environ)
+    if presigned:
+        query = "&".join(p for p in query.split("&") if not p.startswith("X-Amz-Signature="))
+    # S3 signs its x-amz-content-sha256 header (a hash, UNSIGNED-PAYLOAD or STREAMING-*) in
+    # place of the body; other services sign the body's hash.
+    body = b"" if s3 else _read_body(environ)
+    host = environ.get("HTTP_HOST", "")
+    url = f"http://{host}{path}" + (f"?{query}" if query else "")
+    request = AWSRequest(method=environ.get("REQUEST_METHOD", "GET"), url=url, headers=headers)
+    request.data = body
+    request.context["timestamp"] = signed.amz_date
+    auth = auth_class(
+        BotoCredentials(signed.access_key_id, key.secret_access_key, key.session_token),
+        signed.service,
+        signed.region,
+    )
+    canonical = auth.canonical_request(request)
+    expected = auth.signature(auth.string_to_sign(request, canonical), request)
+    if signed.date != when.strftime("%Y%m%d") or not hmac.compare_digest(
+        expected, signed.signature
+    ):
+        raise Refused("signature")
+    return key

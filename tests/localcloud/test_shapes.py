@@ -22,6 +22,8 @@ from cloudkit import (
     wait_job,
 )
 
+from localcloud import control
+
 pytestmark = pytest.mark.slow
 
 SDK_PYTHON = Path(__file__).resolve().parents[2] / ".venv-sdk" / "bin" / "python"
@@ -108,13 +110,8 @@ def test_sagemaker_core_reads_every_resource(cloud: Any, resources: dict) -> Non
         print("parsed")
         """
     )
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": cloud.url,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
+    # What `eval "$(smlocal cloud env)"` sets, and nothing else.
+    env = {**os.environ, **control.environment(cloud.port, cloud.state_dir)}
     env.pop("PYTHONPATH", None)
     proc = subprocess.run(
         [str(SDK_PYTHON), "-c", script], env=env, capture_output=True, text=True, check=False

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from smlocal.core.options import EnvDir, EnvName
+
 JSON = "application/json"
 
 
@@ -37,7 +39,7 @@ def serve(
 
 
 def predict(
-    env: str = typer.Option(..., "--env", help="Environment name (environments/<env>.yaml)"),
+    env: EnvName,
     n: int = typer.Option(16, "--n", help="How many random test images to send"),
     content_type: str = typer.Option(
         JSON, "--content-type", help="application/json, text/csv or application/x-npy"
@@ -47,7 +49,7 @@ def predict(
     ),
     data: Path = typer.Option(Path("data/mnist"), "--data", help="MNIST directory (IDX files)"),
     seed: int = typer.Option(None, "--seed", help="Random seed for the choice of images"),
-    envdir: Path = typer.Option(None, "--envdir", help="Manifests folder [default: environments/]"),
+    envdir: EnvDir = None,
 ) -> None:
     """Send random MNIST test images to the environment's endpoint and show its answers."""
     from rich.console import Console

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
+
+from smlocal.core.options import EnvDir, EnvName
 
 
 def validate(
-    directory: Path = typer.Option(
-        None, "--envdir", help="Manifests folder [default: environments/]"
-    ),
+    directory: EnvDir = None,
 ) -> None:
     """Validate every environment manifest, alone and together; exit 2 on the first bad one."""
     from rich.console import Console
@@ -27,10 +25,8 @@ def validate(
 
 
 def status(
-    env: str = typer.Option(..., "--env", help="Environment name (environments/<env>.yaml)"),
-    directory: Path = typer.Option(
-        None, "--envdir", help="Manifests folder [default: environments/]"
-    ),
+    env: EnvName,
+    directory: EnvDir = None,
 ) -> None:
     """Compare what is deployed for an environment with its manifest: in sync, or what drifted.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -71,15 +73,7 @@ class DefaultBucket(Construct):
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
         self.promoted_objects = self.bucket.arn_for_objects(f"{PROMOTED_PREFIX}/*")
-        self.bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="PromotedArtifactsAreNeverDeleted",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=PROMOTED_DELETE_ACTIONS,
-                resources=[self.promoted_objects],
-            )
-        )
+        self._deny_promoted("PromotedArtifactsAreNeverDeleted", PROMOTED_DELETE_ACTIONS)
         if access_logs is None:
             reason = (
                 "a bucket that `destroy` removes gets no access logs: their bucket would need "
@@ -96,13 +90,24 @@ class DefaultBucket(Construct):
         An explicit deny in the bucket's own policy: whatever the principal's identity policy
         grants now or later, it cannot replace or remove an artifact an environment pins.
         """
+        self._deny_promoted(
+            "JobsCannotWritePromotedArtifacts",
+            JOB_DENIED_ACTIONS,
+            conditions={"ArnEquals": {"aws:PrincipalArn": principal_arn}},
+        )
+
+    def _deny_promoted(
+        self, sid: str, actions: list[str], conditions: dict[str, Any] | None = None
+    ) -> None:
+        """A statement of the bucket's policy denying `actions` on `promoted/` to anyone
+        (that `conditions` matches)."""
         self.bucket.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="JobsCannotWritePromotedArtifacts",
+                sid=sid,
                 effect=iam.Effect.DENY,
                 principals=[iam.AnyPrincipal()],
-                actions=JOB_DENIED_ACTIONS,
+                actions=actions,
                 resources=[self.promoted_objects],
-                conditions={"ArnEquals": {"aws:PrincipalArn": principal_arn}},
+                conditions=conditions,
             )
         )

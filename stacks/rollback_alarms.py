@@ -30,38 +30,53 @@ class RollbackAlarms(Construct):
         super().__init__(scope, construct_id)
         self.alarm_names = [f"{name_prefix}-5xx-errors", f"{name_prefix}-model-latency"]
         """Names as the endpoint's AutoRollbackConfiguration lists them (plain strings)."""
-        dimensions = {"EndpointName": endpoint_name, "VariantName": variant_name}
-        self.errors = cloudwatch.Alarm(
-            self,
+        self._dimensions = {"EndpointName": endpoint_name, "VariantName": variant_name}
+        self.errors = self._alarm(
             "Invocation5xxErrors",
-            alarm_name=self.alarm_names[0],
-            alarm_description="5xx answers of the model container; rolls a deployment back",
-            metric=cloudwatch.Metric(
-                namespace="AWS/SageMaker",
-                metric_name="Invocation5XXErrors",
-                dimensions_map=dimensions,
-                statistic="Sum",
-                period=Duration.minutes(1),
-            ),
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            self.alarm_names[0],
+            "5xx answers of the model container; rolls a deployment back",
+            self._metric("Invocation5XXErrors", "Sum"),
             threshold=max_5xx_errors_per_minute,
             evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.latency = cloudwatch.Alarm(
-            self,
+        self.latency = self._alarm(
             "ModelLatency",
-            alarm_name=self.alarm_names[1],
-            alarm_description="model latency (microseconds) too high; rolls a deployment back",
-            metric=cloudwatch.Metric(
-                namespace="AWS/SageMaker",
-                metric_name="ModelLatency",
-                dimensions_map=dimensions,
-                statistic="Average",
-                period=Duration.minutes(1),
-            ),
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            self.alarm_names[1],
+            "model latency (microseconds) too high; rolls a deployment back",
+            self._metric("ModelLatency", "Average"),
             threshold=max_model_latency_ms * 1000,  # the metric is in microseconds
             evaluation_periods=2,
+        )
+
+    def _metric(self, metric_name: str, statistic: str) -> cloudwatch.Metric:
+        """The variant's SageMaker metric `metric_name`, as its per-minute `statistic`."""
+        return cloudwatch.Metric(
+            namespace="AWS/SageMaker",
+            metric_name=metric_name,
+            dimensions_map=self._dimensions,
+            statistic=statistic,
+            period=Duration.minutes(1),
+        )
+
+    def _alarm(
+        self,
+        construct_id: str,
+        alarm_name: str,
+        description: str,
+        metric: cloudwatch.Metric,
+        *,
+        threshold: float,
+        evaluation_periods: int,
+    ) -> cloudwatch.Alarm:
+        """An alarm when `metric` goes above `threshold` for `evaluation_periods` minutes."""
+        return cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_name=alarm_name,
+            alarm_description=description,
+            metric=metric,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            threshold=threshold,
+            evaluation_periods=evaluation_periods,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from smlocal.core.options import EnvDir, EnvName
+
 if TYPE_CHECKING:
     from rich.console import Console
 
 data_app = typer.Typer(no_args_is_help=True, help="Training data in the MNIST IDX format.")
-
-ENVDIR_HELP = "Manifests folder [default: environments/]"
 
 
 @data_app.command("prepare")
@@ -32,7 +32,7 @@ def data_prepare(
 
 
 def train(
-    env_name: str = typer.Option(..., "--env", help="Environment (environments/<env>.yaml)"),
+    env_name: EnvName,
     instance_count: int = typer.Option(1, "--instance-count", help="Hosts (data-parallel)"),
     instance_type: str = typer.Option("ml.c5.2xlarge", "--instance-type"),
     epochs: int = typer.Option(1, "--epochs"),
@@ -43,7 +43,7 @@ def train(
     spot: bool = typer.Option(False, "--spot", help="Managed spot training, with checkpoints"),
     wait: bool = typer.Option(False, "--wait", help="Wait, streaming the job's logs"),
     pin: bool = typer.Option(False, "--pin", help="Pin the model when it completes (--wait)"),
-    envdir: Path = typer.Option(None, "--envdir", help=ENVDIR_HELP),
+    envdir: EnvDir = None,
 ) -> None:
     """Submit the MNIST training job of an environment (SageMaker or the local cloud)."""
     from rich.console import Console
@@ -111,9 +111,9 @@ def _pin(
 
 
 def pin(
-    env_name: str = typer.Option(..., "--env", help="Environment (environments/<env>.yaml)"),
+    env_name: EnvName,
     job_name: str = typer.Option(..., "--job", help="A Completed training job"),
-    envdir: Path = typer.Option(None, "--envdir", help=ENVDIR_HELP),
+    envdir: EnvDir = None,
 ) -> None:
     """Pin a Completed training job's model (checksum verified) into the environment manifest."""
     from rich.console import Console

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
+from smlocal.core.options import EnvDir
+
 if TYPE_CHECKING:
     from smlocal.gitops.promote import PinChange
-
-ENVDIR = typer.Option(None, "--envdir", help="Manifests folder [default: environments/]")
 
 
 class _RichReporter:
@@ -93,7 +92,7 @@ def promote_cmd(
         "--allow-rollback",
         help="Allow pinning a model older than the target's (recorded in the pin)",
     ),
-    envdir: Path = ENVDIR,
+    envdir: EnvDir = None,
 ) -> None:
     """Copy the source environment's verified model to the target's bucket and pin it there.
 
@@ -117,7 +116,7 @@ def rollback_cmd(
     env: str = typer.Option(..., "--env", help="Environment to roll back"),
     to: str = typer.Option(..., "--to", help="Git revision whose pin to restore (see history)"),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before pinning"),
-    envdir: Path = ENVDIR,
+    envdir: EnvDir = None,
 ) -> None:
     """Pin the model an environment had at an earlier git revision; never deploys.
 
@@ -130,7 +129,7 @@ def rollback_cmd(
 
 def history_cmd(
     env: str = typer.Option(..., "--env", help="Environment whose pins to list"),
-    envdir: Path = ENVDIR,
+    envdir: EnvDir = None,
 ) -> None:
     """The models an environment pinned, from git history, newest first, with metrics."""
     from rich.console import Console
@@ -168,7 +167,7 @@ def diff_cmd(
     deployed: bool = typer.Option(
         True, "--deployed/--no-deployed", help="Also ask AWS what the endpoint serves now"
     ),
-    envdir: Path = ENVDIR,
+    envdir: EnvDir = None,
 ) -> None:
     """Per environment: the pin change against BASE, what is deployed, and `cdk diff`."""
     from rich.console import Console

@@ -136,8 +136,7 @@ def promote(
     dst_session = session_for(target)
     src_url = S3Url.parse(pin.model_data_url)
     nbytes = artifacts.size(src_session, src_url) or 0
-    with rep.transfer(f"sha256 {src_url}", nbytes) as progress:
-        artifacts.verify(src_session, src_url, pin.sha256, f"{src_path}: model", progress)
+    _verify(rep, src_session, src_url, pin.sha256, f"{src_path}: model", nbytes)
     rep.info(f"source artifact {src_url} verified (sha256 {pin.sha256[:12]}, {nbytes} bytes)")
 
     skipped: list[str] = []
@@ -210,10 +209,17 @@ def _copy_verified(
         rep.info(f"{dst_url} holds other bytes (sha256 {found[:12]}); copying over it")
     with rep.transfer(f"copy → {dst_url}", nbytes) as progress:
         how = artifacts.copy(src_session, src_url, dst_session, dst_url, progress)
-    with rep.transfer(f"sha256 {dst_url}", nbytes) as progress:
-        artifacts.verify(dst_session, dst_url, sha256, "copy", progress)
+    _verify(rep, dst_session, dst_url, sha256, "copy", nbytes)
     rep.info(f"copied ({how}) and verified {dst_url}")
     return how
+
+
+def _verify(
+    rep: Reporter, session: boto3.Session, url: S3Url, sha256: str, where: str, nbytes: int
+) -> None:
+    """Check that the `nbytes` at `url` have the sha256 `where` pins, showing the progress."""
+    with rep.transfer(f"sha256 {url}", nbytes) as progress:
+        artifacts.verify(session, url, sha256, where, progress)
 
 
 def pin_at(env_name: str, rev: str, envdir: Path | None = None) -> tuple[str, ModelPin]:
@@ -260,8 +266,7 @@ def rollback(
     session = session_for(env)
     url = S3Url.parse(old_pin.model_data_url)
     nbytes = artifacts.size(session, url) or 0
-    with rep.transfer(f"sha256 {url}", nbytes) as progress:
-        artifacts.verify(session, url, old_pin.sha256, f"{path} at {rev}: model", progress)
+    _verify(rep, session, url, old_pin.sha256, f"{path} at {rev}: model", nbytes)
     rep.info(f"artifact {url} verified (sha256 {old_pin.sha256[:12]})")
     if not confirm(f"pin {url} (from {rev}, {sha[:12]}) in {path}?"):
         raise Refused("rollback cancelled; nothing was changed")

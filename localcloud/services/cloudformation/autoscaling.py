@@ -16,6 +16,8 @@ from typing import Any
 from moto.applicationautoscaling.models import applicationautoscaling_backends
 from moto.core.common_models import CloudFormationModel
 
+from localcloud.services.cloudformation.resource_type import ResourceType
+
 
 def _backend(account_id: str, region_name: str) -> Any:
     return applicationautoscaling_backends[account_id][region_name]
@@ -25,77 +27,47 @@ def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-class ScalableTargetResource(CloudFormationModel):
+class ScalableTargetResource(ResourceType, CloudFormationModel):
     """`AWS::ApplicationAutoScaling::ScalableTarget`: RegisterScalableTarget on create and
     update, DeregisterScalableTarget (with its policies, as AWS does) on delete."""
+
+    TYPE = "AWS::ApplicationAutoScaling::ScalableTarget"
 
     def __init__(self, namespace: str, resource_id: str, dimension: str) -> None:
         self.namespace = namespace
         self.resource_id = resource_id
         self.dimension = dimension
-
-    @property
-    def physical_resource_id(self) -> str:
-        return f"{self.resource_id}|{self.dimension}|{self.namespace}"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApplicationAutoScaling::ScalableTarget"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
+        self.physical_resource_id = f"{resource_id}|{dimension}|{namespace}"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> ScalableTargetResource:
-        p = cloudformation_json["Properties"]
-        suspended = p.get("SuspendedState")
-        _backend(account_id, region_name).register_scalable_target(
-            namespace=p["ServiceNamespace"],
-            r_id=p["ResourceId"],
-            dimension=p["ScalableDimension"],
-            min_capacity=_int(p.get("MinCapacity")),
-            max_capacity=_int(p.get("MaxCapacity")),
-            role_arn=p.get("RoleARN", ""),
-            suspended_state=suspended,
-        )
+    def _from(cls, p: dict[str, Any]) -> ScalableTargetResource:
         return cls(p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"])
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: ScalableTargetResource,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
+    def physical_id(cls, name: str, properties: dict[str, Any]) -> str:
+        return cls._from(properties).physical_resource_id
+
+    @classmethod
+    def create(
+        cls, name: str, p: dict[str, Any], account_id: str, region_name: str
     ) -> ScalableTargetResource:
-        p = cloudformation_json["Properties"]
-        if (p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"]) != (
-            original_resource.namespace,
-            original_resource.resource_id,
-            original_resource.dimension,
-        ):
-            original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(
-            new_resource_name, cloudformation_json, account_id, region_name
+        target = cls._from(p)
+        _backend(account_id, region_name).register_scalable_target(
+            namespace=target.namespace,
+            r_id=target.resource_id,
+            dimension=target.dimension,
+            min_capacity=_int(p.get("MinCapacity")),
+            max_capacity=_int(p.get("MaxCapacity")),
+            role_arn=p.get("RoleARN", ""),
+            suspended_state=p.get("SuspendedState"),
         )
+        return target
 
     @classmethod
     def delete_from_cloudformation_json(  # type: ignore[misc]
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
     ) -> None:
-        p = cloudformation_json["Properties"]
-        cls(p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"]).delete(
-            account_id, region_name
-        )
+        cls._from(cloudformation_json["Properties"]).delete(account_id, region_name)
 
     def delete(self, account_id: str, region_name: str) -> None:
         backend = _backend(account_id, region_name)
@@ -110,8 +82,13 @@ class ScalableTargetResource(CloudFormationModel):
             backend.deregister_scalable_target(self.namespace, self.resource_id, self.dimension)
 
 
-class ScalingPolicyResource(CloudFormationModel):
-    """`AWS::ApplicationAutoScaling::ScalingPolicy`: PutScalingPolicy / DeleteScalingPolicy."""
+class ScalingPolicyResource(ResourceType, CloudFormationModel):
+    """`AWS::ApplicationAutoScaling::ScalingPolicy`: PutScalingPolicy / DeleteScalingPolicy.
+    Its physical id, the ARN, is known only once created, so an update deletes the original
+    first (`ResourceType.physical_id`): a policy of the same name would be the new one."""
+
+    TYPE = "AWS::ApplicationAutoScaling::ScalingPolicy"
+    NAME_PROPERTY = "PolicyName"
 
     def __init__(self, arn: str, name: str, namespace: str, resource_id: str, dimension: str):
         self.arn = arn
@@ -119,74 +96,45 @@ class ScalingPolicyResource(CloudFormationModel):
         self.namespace = namespace
         self.resource_id = resource_id
         self.dimension = dimension
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApplicationAutoScaling::ScalingPolicy"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "PolicyName"
-
-    @staticmethod
-    def _target(p: dict[str, Any]) -> tuple[str, str, str]:
-        """(namespace, resource id, dimension) from ScalingTargetId or the three properties."""
-        if "ScalingTargetId" in p:
-            resource_id, dimension, namespace = str(p["ScalingTargetId"]).split("|")
-            return namespace, resource_id, dimension
-        return p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"]
+        self.physical_resource_id = arn
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def _from(cls, name: str, p: dict[str, Any], arn: str = "") -> ScalingPolicyResource:
+        """The policy the properties declare: its target from ScalingTargetId or the three
+        properties."""
+        if "ScalingTargetId" in p:
+            resource_id, dimension, namespace = str(p["ScalingTargetId"]).split("|")
+        else:
+            namespace, resource_id, dimension = (
+                p["ServiceNamespace"],
+                p["ResourceId"],
+                p["ScalableDimension"],
+            )
+        return cls(arn, p.get("PolicyName") or name, namespace, resource_id, dimension)
+
+    @classmethod
+    def create(
+        cls, name: str, p: dict[str, Any], account_id: str, region_name: str
     ) -> ScalingPolicyResource:
-        p = cloudformation_json["Properties"]
-        namespace, resource_id, dimension = cls._target(p)
-        name = p.get("PolicyName") or resource_name
+        declared = cls._from(name, p)
         body = p.get("TargetTrackingScalingPolicyConfiguration") or p.get(
             "StepScalingPolicyConfiguration"
         )
         policy = _backend(account_id, region_name).put_scaling_policy(
-            policy_name=name,
-            service_namespace=namespace,
-            resource_id=resource_id,
-            scalable_dimension=dimension,
+            policy_name=declared.name,
+            service_namespace=declared.namespace,
+            resource_id=declared.resource_id,
+            scalable_dimension=declared.dimension,
             policy_body=body,
             policy_type=p.get("PolicyType"),
         )
-        return cls(policy.policy_arn, name, namespace, resource_id, dimension)
-
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: ScalingPolicyResource,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> ScalingPolicyResource:
-        original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(
-            new_resource_name, cloudformation_json, account_id, region_name
-        )
+        return cls._from(name, p, policy.policy_arn)
 
     @classmethod
     def delete_from_cloudformation_json(  # type: ignore[misc]
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
     ) -> None:
-        p = cloudformation_json["Properties"]
-        namespace, resource_id, dimension = cls._target(p)
-        name = p.get("PolicyName") or resource_name
-        cls("", name, namespace, resource_id, dimension).delete(account_id, region_name)
+        cls._from(resource_name, cloudformation_json["Properties"]).delete(account_id, region_name)
 
     def delete(self, account_id: str, region_name: str) -> None:
         with contextlib.suppress(Exception):  # gone with its target already

@@ -22,6 +22,8 @@ from moto.s3.exceptions import BucketNotEmpty
 from moto.s3.models import FakeBucket, s3_backends
 from moto.utilities.utils import get_partition
 
+from localcloud.services.cloudformation.resource_type import ResourceType
+
 # The request context bucket policy conditions are evaluated against (see the docstring).
 _CONTEXT = {"aws:securetransport": "true"}
 
@@ -34,53 +36,28 @@ def _policy_body(policy: Any) -> bytes:
     return (policy if isinstance(policy, str) else json.dumps(policy)).encode()
 
 
-class BucketPolicyResource(CloudFormationModel):
+class BucketPolicyResource(ResourceType, CloudFormationModel):
     """`AWS::S3::BucketPolicy`; its physical id is the bucket name, as on AWS."""
+
+    TYPE = "AWS::S3::BucketPolicy"
 
     def __init__(self, bucket: str) -> None:
         self.bucket = bucket
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.bucket
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::S3::BucketPolicy"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
+        self.physical_resource_id = bucket
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def physical_id(cls, name: str, properties: dict[str, Any]) -> str:
+        return properties["Bucket"]
+
+    @classmethod
+    def create(
+        cls, name: str, properties: dict[str, Any], account_id: str, region_name: str
     ) -> BucketPolicyResource:
-        p = cloudformation_json["Properties"]
+        bucket = properties["Bucket"]
         _s3(account_id, region_name).put_bucket_policy(
-            p["Bucket"], _policy_body(p["PolicyDocument"])
+            bucket, _policy_body(properties["PolicyDocument"])
         )
-        return cls(p["Bucket"])
-
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: BucketPolicyResource,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> BucketPolicyResource:
-        if cloudformation_json["Properties"]["Bucket"] != original_resource.bucket:
-            original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(
-            new_resource_name, cloudformation_json, account_id, region_name
-        )
+        return cls(bucket)
 
     def delete(self, account_id: str, region_name: str) -> None:
         backend = _s3(account_id, region_name)
@@ -88,40 +65,30 @@ class BucketPolicyResource(CloudFormationModel):
             backend.delete_bucket_policy(self.bucket)
 
 
-class AlarmResource(CloudFormationModel):
+class AlarmResource(ResourceType, CloudFormationModel):
     """`AWS::CloudWatch::Alarm`; its physical id is the alarm name, as on AWS."""
+
+    TYPE = "AWS::CloudWatch::Alarm"
+    NAME_PROPERTY = "AlarmName"
 
     def __init__(self, name: str, arn: str) -> None:
         self.name = name
         self.arn = arn
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudWatch::Alarm"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "AlarmName"
+        self.physical_resource_id = name
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
         return attr == "Arn"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def physical_id(cls, name: str, properties: dict[str, Any]) -> str:
+        return properties.get("AlarmName", name)
+
+    @classmethod
+    def create(
+        cls, name: str, p: dict[str, Any], account_id: str, region_name: str
     ) -> AlarmResource:
-        p = cloudformation_json["Properties"]
-        name = p.get("AlarmName", resource_name)
+        name = cls.physical_id(name, p)
         cloudwatch_backends[account_id][region_name].put_metric_alarm(
             name=name,
             namespace=p.get("Namespace"),
@@ -144,22 +111,6 @@ class AlarmResource(CloudFormationModel):
             tags=p.get("Tags", []),
         )
         return cls(name, f"arn:aws:cloudwatch:{region_name}:{account_id}:alarm:{name}")
-
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: AlarmResource,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> AlarmResource:
-        new = cls.create_from_cloudformation_json(
-            new_resource_name, cloudformation_json, account_id, region_name
-        )
-        if new.name != original_resource.name:
-            original_resource.delete(account_id, region_name)
-        return new
 
     def delete(self, account_id: str, region_name: str) -> None:
         cloudwatch_backends[account_id][region_name].delete_alarms([self.name])

@@ -128,9 +128,9 @@ def _update_endpoint(
     account_id: str,
     region_name: str,
 ) -> FakeEndpoint:
+    name = original_resource.endpoint_name
     properties = cloudformation_json["Properties"]
     backend = sagemaker_backends[account_id][region_name]
-    name = original_resource.endpoint_name
     if new_resource_name != name and "EndpointName" in properties:
         # A new name is a replacement, as on AWS: the new endpoint first, then the old goes.
         endpoint = _create_endpoint(

@@ -59,7 +59,9 @@ def _within(low: int, high: int, *, step: int = 1) -> AfterValidator:
     return AfterValidator(check)
 
 
-def _matching(pattern: re.Pattern[str], form: str, *, before: bool = False) -> Any:
+def _matching(
+    pattern: re.Pattern[str], form: str, *, before: bool = False
+) -> AfterValidator | BeforeValidator:
     """A string matching `pattern`, else "must be <form>, got <value>"; `before` checks the raw
     value, ahead of pydantic's own type check (an unquoted account id is refused, not coerced)."""
 

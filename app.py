@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from smlocal.core.manifest import ManifestError, load_all
+from smlocal.core.environments import load_all
+from smlocal.core.manifest import ManifestError
 
 
 def main() -> None:

@@ -148,9 +148,9 @@ def predict_env(
 ) -> PredictResult:
     """`smlocal predict` without the printing: find the environment's endpoint (its
     EndpointStack output unless `endpoint_name` is given) and ask it about `n` test images."""
-    from smlocal.core import aws, manifest, naming
+    from smlocal.core import aws, environments, naming
 
-    env = manifest.load(env_name, envdir)
+    env = environments.load(env_name, envdir)
     if endpoint_name is None:
         outputs = aws.stack_outputs(env)
         if naming.OUTPUT_ENDPOINT_NAME not in outputs:

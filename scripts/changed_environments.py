@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from smlocal.core.manifest import ENVIRONMENTS_DIR, load_all  # noqa: E402
+from smlocal.core.environments import ENVIRONMENTS_DIR, load_all  # noqa: E402
 
 INFRA_PREFIXES = ("stacks/", "app.py", "cdk.json")
 NO_COMMIT = "0" * 40  # what GitHub sends as `before` for a branch's first push

@@ -13,7 +13,7 @@ def validate(
     """Validate every environment manifest, alone and together; exit 2 on the first bad one."""
     from rich.console import Console
 
-    from smlocal.core.manifest import load_all
+    from smlocal.core.environments import load_all
 
     console = Console()
     for name, env in load_all(directory).items():
@@ -35,7 +35,7 @@ def status(
     from rich.console import Console
     from rich.table import Table
 
-    from smlocal.core.manifest import load
+    from smlocal.core.environments import load
     from smlocal.status import compare, desired_settings
 
     environment = load(env, directory)

@@ -22,9 +22,9 @@ from typing import Any
 
 from rich.console import Console
 
+from smlocal.core.environments import PROJECT_ROOT, load, manifest_path
 from smlocal.core.errors import UserError
 from smlocal.core.files import atomic_write_text
-from smlocal.core.manifest import PROJECT_ROOT, load, manifest_path
 from smlocal.core.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name, platform_stack_name
 
 ROOT = PROJECT_ROOT

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 
 import aws_cdk as cdk
 
-from smlocal.core.manifest import Environment, ManifestError, platforms
+from smlocal.core.environments import platforms
+from smlocal.core.manifest import Environment, ManifestError
 from smlocal.core.naming import endpoint_stack_name, platform_stack_name
 from stacks.endpoint_stack import EndpointStack
 from stacks.platform_stack import PlatformStack

@@ -101,7 +101,7 @@ def test_unknown_env_context_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_training_and_inference_do_not_import_aws_cdk() -> None:
     code = (
-        "import sys, training, inference, inference.inference, smlocal.core.manifest, smlocal.cli; "
+        "import sys, training, inference, inference.inference, smlocal.core.pins, smlocal.cli; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'jsii')))"
     )
     result = subprocess.run(

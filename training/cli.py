@@ -49,7 +49,7 @@ def train(
     from rich.console import Console
 
     from smlocal.core import aws
-    from smlocal.core.manifest import load
+    from smlocal.core.environments import load
     from training.spec import TrainingOptions
     from training.submit import submit, wait_for_job
 
@@ -99,7 +99,7 @@ def _report(console: Console, job: dict[str, Any]) -> None:
 def _pin(
     console: Console, env_name: str, job: dict[str, Any], s3: Any, envdir: Path | None
 ) -> None:
-    from smlocal.core.manifest import manifest_path
+    from smlocal.core.environments import manifest_path
     from training.pin import pin_description
 
     model = pin_description(env_name, job, s3_client=s3, envdir=envdir)
@@ -119,7 +119,7 @@ def pin(
     from rich.console import Console
 
     from smlocal.core import aws
-    from smlocal.core.manifest import load
+    from smlocal.core.environments import load
     from training.pin import pin_training_job
 
     env = load(env_name, envdir)

@@ -40,18 +40,15 @@ the upload), as on SageMaker: the job ends Stopped / MaxRuntimeExceeded. A stop 
 limit interrupts any phase: file work (unpacking, copying, packing) runs in a helper process
 that is killed at once, every S3 call and transferred chunk checks first, and a phase that
 still has not returned after the grace period is abandoned (its results are never used).
+
+The phases live beside this module: `training.inputs` (download), `training.launch` (each
+host's command and environment), `training.outputs` (upload); `training.interrupts` and
+`training.filework` end any of them at once.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import copy
-import json
-import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -59,90 +56,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from training.hosts import HostProcess, end_all, spawn
+from training.filework import run_file_work
+from training.hosts import HostProcess, end_all
+from training.inputs import prepare_inputs
+from training.interrupts import CheckedS3, Interrupted, run_bounded
+from training.launch import host_command, host_environments
 from training.metrics import MetricParser
-from training.scriptmode import (
-    FetchError,
-    decode_hyperparameters,
-    fetch_prefix,
-    fetch_sourcedir,
-    host_environment,
-    link_tree,
-    pack_dir,
-    split_s3,
-    user_args,
-)
+from training.outputs import upload_outputs
+from training.scriptmode import FetchError
 
 LogCallback = Callable[[str, str], None]
 _FAILURE_REASON_MAX = 1024  # DescribeTrainingJob's FailureReason limit
-_STDERR_TAIL = 8
 _TERMINAL = ("Completed", "Failed", "Stopped")
 STOP_GRACE_S = 120.0  # SIGTERM, then SIGKILL this long after: what SageMaker gives a job
-_FETCH_ERROR_EXIT = 3
-
-
-class _Interrupted(Exception):
-    """The job was stopped, or ran out of time, while a phase ran."""
-
-
-# File work done in a helper process (`TrainingRun._files`): name -> function of str arguments.
-_FILE_WORK: dict[str, Callable[..., Any]] = {
-    "fetch_sourcedir": lambda uri, dest: fetch_sourcedir(uri, Path(dest), None),
-    "fetch_prefix": lambda uri, dest: fetch_prefix(uri, Path(dest), None),
-    "link_tree": lambda src, dest: link_tree(Path(src), Path(dest)),
-    "pack_dir": lambda directory, archive: pack_dir(Path(directory), Path(archive)),
-}
-_FILE_WORK_ENTRY = "from training.executor import file_work_main; file_work_main()"
-
-
-def file_work_main() -> None:
-    """The helper process: run the `[[name, [args]], …]` read from stdin, print the results as
-    JSON; a FetchError is its message on stderr and exit status 3."""
-    calls = json.load(sys.stdin)
-    try:
-        results = [_FILE_WORK[name](*args) for name, args in calls]
-    except FetchError as err:
-        sys.stderr.write(str(err))
-        sys.exit(_FETCH_ERROR_EXIT)
-    json.dump(results, sys.stdout)
-
-
-class _CheckedS3:
-    """The job's S3 client: every call, and every chunk a transfer moves, first checks that the
-    job may go on (raises `_Interrupted`), so a stop does not wait for a download to end."""
-
-    _TRANSFERS = ("download_file", "download_fileobj", "upload_file", "upload_fileobj")
-
-    def __init__(self, client: Any, interrupted: threading.Event) -> None:
-        self._client, self._interrupted = client, interrupted
-
-    def _check(self, *_: Any) -> None:
-        if self._interrupted.is_set():
-            raise _Interrupted
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._client, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self._check()
-            if name in self._TRANSFERS:
-                given = kwargs.get("Callback")
-                kwargs["Callback"] = lambda n: (self._check(), given and given(n))
-            return attr(*args, **kwargs)
-
-        return call
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class TrainingRun:
@@ -162,7 +92,7 @@ class TrainingRun:
         self.request = copy.deepcopy(dict(request))
         self.job_name: str = self.request["TrainingJobName"]
         self.work_dir = Path(work_dir)
-        self._s3 = s3_client  # set to a _CheckedS3 in start()
+        self._s3 = s3_client  # set to a CheckedS3 in start()
         self._on_log = on_log
         self._python = python
         self._num_gpus = num_gpus
@@ -201,7 +131,7 @@ class TrainingRun:
             if self._thread is not None:
                 raise RuntimeError(f"training job {self.job_name} was already started")
             self.start_time = _now()
-            self._s3 = _CheckedS3(self._s3, self._interrupted)
+            self._s3 = CheckedS3(self._s3, self._interrupted)
             self._transition("Starting", "Preparing the instances for training")
             max_runtime = self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
             if max_runtime:
@@ -321,7 +251,7 @@ class TrainingRun:
                 self._finish_interrupted()
             else:
                 self._finish("Failed", "Failed", "Training job failed", reason)
-        except _Interrupted:
+        except Interrupted:
             self._finish_interrupted()
         except FetchError as err:
             self._finish("Failed", "Failed", "Training job failed", f"ClientError: {err}")
@@ -337,161 +267,41 @@ class TrainingRun:
             self._done.set()
 
     def _bounded(self, phase: Callable[[], Any]) -> Any:
-        """Run a phase (download, upload) on a worker thread and return its result, or raise
-        `_Interrupted` once the job is stopped or out of time: after the phase has ended, or
-        after the grace period if it does not (a stalled connection), abandoning it."""
-        outcome: dict[str, Any] = {}
-
-        def work() -> None:
-            try:
-                outcome["result"] = phase()
-            except BaseException as err:  # re-raised on the job's thread
-                outcome["error"] = err
-            finally:
-                self._wake.set()
-
-        worker = threading.Thread(target=work, name=f"{self.job_name}-phase", daemon=True)
-        worker.start()
-        while worker.is_alive() and not self._interrupted.is_set():
-            self._wake.wait(0.5)
-            self._wake.clear()
-        if self._interrupted.is_set():
-            worker.join(self._stop_grace)
-            raise _Interrupted
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["result"]
+        """Run a phase (download, upload); `Interrupted` once the job is stopped or out of time."""
+        return run_bounded(
+            phase,
+            interrupted=self._interrupted,
+            wake=self._wake,
+            grace=lambda: self._stop_grace,
+            name=f"{self.job_name}-phase",
+        )
 
     def _files(self, *calls: tuple[str, list[str]]) -> list[Any]:
-        """Do file work (`_FILE_WORK`) in a helper process, killed at once when the job is
-        stopped or out of time: a thread that unpacks or copies cannot be interrupted."""
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        proc = spawn(
-            [self._python, "-c", _FILE_WORK_ENTRY],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=self.work_dir,
+        """File work in a helper process, killed at once when the job is stopped or out of time."""
+        return run_file_work(
+            calls, python=self._python, cwd=self.work_dir, interrupted=self._interrupted
         )
-        payload: bytes | None = json.dumps(calls).encode()
-        while True:
-            try:
-                out, err = proc.communicate(payload, timeout=0.2)
-                break
-            except subprocess.TimeoutExpired:
-                payload = None  # sent; communicate() goes on where it was
-                if self._interrupted.is_set():
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.communicate()
-                    raise _Interrupted from None
-        message = err.decode(errors="replace").strip()
-        if proc.returncode == _FETCH_ERROR_EXIT:
-            raise FetchError(message)
-        if proc.returncode != 0:
-            raise RuntimeError(f"file work {[c[0] for c in calls]} failed: {message[-500:]}")
-        return json.loads(out)
 
     def _prepare(self) -> tuple[dict[str, Any], str]:
-        hyperparameters = decode_hyperparameters(self.request.get("HyperParameters", {}))
-        program = hyperparameters.get("sagemaker_program")
-        submit_dir = hyperparameters.get("sagemaker_submit_directory")
-        if not program or not submit_dir:
-            raise FetchError(
-                "hyperparameters sagemaker_program and sagemaker_submit_directory are required "
-                "for script mode"
-            )
-        shared = self.work_dir / "shared"
-        source = str(submit_dir)
-        archive = self.work_dir / "download" / "sourcedir.tar.gz"
-        if source.startswith("s3://"):
-            # Downloaded here (each chunk checks for a stop), unpacked by the helper process.
-            bucket, key = split_s3(source)
-            archive.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                self._s3.download_file(bucket, key, str(archive))
-            except _Interrupted:
-                raise
-            except Exception as err:
-                raise FetchError(f"cannot read sourcedir {source}: {err}") from err
-        # One helper process does all the file work: unpack, copy local inputs, link the trees.
-        unpack = str(archive) if source.startswith("s3://") else source
-        work = [("fetch_sourcedir", [unpack, str(shared / "code")])]
-        for channel in self.request.get("InputDataConfig", []):
-            source_data = channel["DataSource"].get("S3DataSource", {})
-            if source_data.get("S3DataType", "S3Prefix") != "S3Prefix":
-                raise FetchError(
-                    f"channel {channel['ChannelName']!r}: only S3DataType S3Prefix is supported "
-                    f"locally, got {source_data.get('S3DataType')!r}"
-                )
-            uri, dest = source_data["S3Uri"], shared / "data" / channel["ChannelName"]
-            if uri.startswith("s3://"):
-                fetch_prefix(uri, dest, self._s3)
-            else:
-                work.append(("fetch_prefix", [uri, str(dest)]))
-        # Hard links: each host sees its own /opt/ml tree without copying the data.
-        for host in self._hosts:
-            work.append(("link_tree", [str(shared / "code"), str(host.root / "code")]))
-            if self.request.get("InputDataConfig"):
-                data = [str(shared / "data"), str(host.root / "input" / "data")]
-                work.append(("link_tree", data))
-        try:
-            self._files(*work)
-        except FetchError as err:
-            raise FetchError(str(err).replace(str(archive), source)) from None
-        if not (shared / "code" / str(program)).is_file():
-            raise FetchError(f"entry point {program!r} is not in the sourcedir {submit_dir}")
-        return hyperparameters, str(program)
+        return prepare_inputs(
+            self.request, work_dir=self.work_dir, hosts=self._hosts, s3=self._s3, files=self._files
+        )
 
     def _launch(self, hyperparameters: Mapping[str, Any], program: str) -> None:
-        addresses = [h.address for h in self._hosts]
-        port = _free_port()
-        num_cpus = max(1, (os.cpu_count() or 1) // len(self._hosts))
-        extra_env = {str(k): str(v) for k, v in self.request.get("Environment", {}).items()}
-        args = user_args(hyperparameters)
-        if program.endswith(".py"):
-            command = [self._python, program, *args]
-        elif program.endswith(".sh"):
-            command = ["/bin/sh", program, *args]
-        else:
-            command = [f"./{program}", *args]
-        inherited = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("SM_") and k not in ("MASTER_ADDR", "MASTER_PORT")
-        }
+        command = host_command(self._python, program, hyperparameters)
+        environments = host_environments(
+            self.request, hyperparameters, self._hosts, num_gpus=self._num_gpus
+        )
         for host in self._hosts:
-            env = host_environment(
-                root=host.root,
-                request=self.request,
-                hyperparameters=hyperparameters,
-                hosts=addresses,
-                current_host=host.address,
-                num_cpus=num_cpus,
-                num_gpus=self._num_gpus,
-                master_port=port,
-            )
-            code = str(host.root / "code")
-            env = (
-                inherited
-                | env
-                | {
-                    "PYTHONUNBUFFERED": "1",
-                    "PYTHONPATH": os.pathsep.join(
-                        p for p in (code, inherited.get("PYTHONPATH")) if p
-                    ),
-                    "OMP_NUM_THREADS": str(num_cpus),
-                    "MKL_NUM_THREADS": str(num_cpus),
-                    # gloo listens on the loopback, not on the address of the machine's name.
-                    "GLOO_SOCKET_IFNAME": "lo",
-                }
-                | extra_env
-            )
             with self._lock:
                 if self._interrupted.is_set():
                     return  # _supervise ends what was launched
                 host.launch(
-                    command, cwd=Path(code), env=env, on_line=self._line, on_exit=self._wake.set
+                    command,
+                    cwd=host.root / "code",
+                    env=environments[host.name],
+                    on_line=self._line,
+                    on_exit=self._wake.set,
                 )
 
     def _line(self, host: HostProcess, line: str, is_stderr: bool) -> None:
@@ -525,40 +335,18 @@ class TrainingRun:
             self._wake.clear()
 
     def _upload(self) -> None:
-        host = self._hosts[0]
-        bucket, prefix = split_s3(self.request["OutputDataConfig"]["S3OutputPath"])
-        base = f"{prefix.rstrip('/')}/{self.job_name}/output".lstrip("/")
-        model_tar, output_tar = self.work_dir / "model.tar.gz", self.work_dir / "output.tar.gz"
-        output_data = host.root / "output" / "data"
-        work = [("pack_dir", [str(host.root / "model"), str(model_tar)])]
-        if any(output_data.iterdir()):
-            work.append(("pack_dir", [str(output_data), str(output_tar)]))
-        digests = self._files(*work)
-        self._put(bucket, f"{base}/model.tar.gz", model_tar, digests[0])
-        if len(digests) > 1:
-            self._put(bucket, f"{base}/output.tar.gz", output_tar, digests[1])
+        artifact, sha256 = upload_outputs(
+            self.request,
+            job_name=self.job_name,
+            work_dir=self.work_dir,
+            host=self._hosts[0],
+            s3=self._s3,
+            files=self._files,
+        )
         with self._lock:
             if self._interrupted.is_set():
                 return  # an abandoned upload: the job has ended Stopped, without an artifact
-            self.model_artifact = f"s3://{bucket}/{base}/model.tar.gz"
-            self.model_sha256 = digests[0]
-
-    def _put(self, bucket: str, key: str, path: Path, sha256_hex: str) -> None:
-        checksum = base64.b64encode(bytes.fromhex(sha256_hex)).decode()
-        try:
-            with path.open("rb") as body:
-                # S3 verifies the checksum on receipt and stores it, for `smlocal pin` to check.
-                self._s3.put_object(
-                    Bucket=bucket,
-                    Key=key,
-                    Body=body,
-                    ChecksumAlgorithm="SHA256",
-                    ChecksumSHA256=checksum,
-                )
-        except _Interrupted:
-            raise
-        except Exception as err:
-            raise FetchError(f"cannot upload s3://{bucket}/{key}: {err}") from err
+            self.model_artifact, self.model_sha256 = artifact, sha256
 
 
 def run_training_job(

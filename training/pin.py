@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from smlocal.core.environments import load, manifest_path
 from smlocal.core.errors import UserError
-from smlocal.core.manifest import ModelPin, load, manifest_path, write_pin
+from smlocal.core.manifest import ModelPin
+from smlocal.core.pins import write_pin
 from training.scriptmode import split_s3
 
 _CHUNK = 1 << 20

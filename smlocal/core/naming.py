@@ -1,4 +1,4 @@
-"""Names shared across rooms: CloudFormation stack names and their output keys.
+"""Names shared across rooms: CloudFormation stack names, their output keys, the default bucket.
 
 The stacks declare them, and the CLI (predict, status, promote) reads deployed resources back
 through them, so they live here, in a module that imports nothing heavy.
@@ -22,3 +22,8 @@ def platform_stack_name(account: str, region: str) -> str:
 def endpoint_stack_name(env_name: str) -> str:
     """The EndpointStack of one environment (model, endpoint config, endpoint)."""
     return f"SageMakerEndpoint-{env_name}"
+
+
+def default_bucket_name(account: str, region: str) -> str:
+    """SageMaker's default bucket of an account and region, shared by its environments."""
+    return f"sagemaker-{region}-{account}"

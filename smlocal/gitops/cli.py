@@ -172,15 +172,15 @@ def diff_cmd(
     """Per environment: the pin change against BASE, what is deployed, and `cdk diff`."""
     from rich.console import Console
 
-    from smlocal.core import manifest
+    from smlocal.core import environments
     from smlocal.gitops import git
     from smlocal.gitops.diffing import cdk_diff, deployed_model, pin_diff
 
     console = Console(soft_wrap=True)
-    envs = manifest.load_all(envdir)
+    envs = environments.load_all(envdir)
     names = [env] if env else list(envs)
     if env and env not in envs:
-        manifest.load(env, envdir)  # raises the unknown-environment error
+        environments.load(env, envdir)  # raises the unknown-environment error
     failed = 0
     for name in names:
         console.rule(f"[bold]{name}")
@@ -191,7 +191,7 @@ def diff_cmd(
         if deployed:
             console.print(f"deployed: {deployed_model(envs[name])}", highlight=False)
         if cdk:
-            root = git.repo_root(manifest.manifest_path(name, envdir))
+            root = git.repo_root(environments.manifest_path(name, envdir))
             failed |= cdk_diff(name, root) != 0
     if failed:
         raise typer.Exit(1)

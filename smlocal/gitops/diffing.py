@@ -11,7 +11,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from smlocal.core import manifest
+from smlocal.core import environments
 from smlocal.core.errors import UserError
 from smlocal.core.manifest import Environment, ModelPin
 from smlocal.gitops import checks, git
@@ -45,8 +45,8 @@ class PinDiff:
 
 def pin_diff(env_name: str, base: str = "HEAD", envdir: Path | None = None) -> PinDiff:
     """The pin change between `base` and the working tree for one environment."""
-    path = manifest.manifest_path(env_name, envdir)
-    after = manifest.load(env_name, envdir)
+    path = environments.manifest_path(env_name, envdir)
+    after = environments.load(env_name, envdir)
     root = git.repo_root(path)
     sha = git.resolve(root, base)
     text = git.show(root, sha, git.relpath(path))

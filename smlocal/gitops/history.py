@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from smlocal.core import manifest
-from smlocal.core.manifest import ModelPin
+from smlocal.core import environments
+from smlocal.core.manifest import ManifestError, ModelPin
 from smlocal.gitops import git
 from smlocal.gitops.promote import parse_text
 
@@ -25,9 +25,9 @@ class PinRecord:
 
 def pin_history(env_name: str, envdir: Path | None = None) -> list[PinRecord]:
     """Commits where `env_name`'s model pin changed, newest first."""
-    path = manifest.manifest_path(env_name, envdir)
+    path = environments.manifest_path(env_name, envdir)
     if not path.exists():
-        raise manifest.ManifestError(f"{path}: no such manifest")
+        raise ManifestError(f"{path}: no such manifest")
     records: list[PinRecord] = []
     for c in git.file_log(path):
         if c.text is None:
@@ -35,7 +35,7 @@ def pin_history(env_name: str, envdir: Path | None = None) -> list[PinRecord]:
         try:
             pin: ModelPin | None = parse_text(path, c.text, c.sha[:12]).model
             error = None
-        except manifest.ManifestError as err:
+        except ManifestError as err:
             pin, error = None, str(err)
         records.append(PinRecord(c.sha, c.committed_at, c.subject, pin, error))
     # keep a commit only where the pin differs from the one before it (history is newest first)

@@ -17,9 +17,9 @@ from typing import Protocol
 import boto3
 from ruamel.yaml import YAML
 
-from smlocal.core import files, manifest
+from smlocal.core import environments, files, pins
 from smlocal.core.errors import UserError
-from smlocal.core.manifest import Environment, ModelPin, Promotion
+from smlocal.core.manifest import Environment, ManifestError, ModelPin, Promotion
 from smlocal.gitops import artifacts, checks, git
 from smlocal.gitops.artifacts import Progress, S3Url
 from smlocal.gitops.sessions import session_for
@@ -89,7 +89,7 @@ def manifest_diff(path: Path, old: str, new: str) -> str:
 def _write_pin(path: Path, pin: ModelPin) -> str:
     """Rewrite the pin atomically and return the diff; the file is old or new, never partial."""
     old = path.read_text()
-    new = manifest.render_with_pin(path, pin)
+    new = pins.render_with_pin(path, pin)
     # through the module attribute, so an interruption can be injected in tests
     files.atomic_write_text(path, new)
     return manifest_diff(path, old, new)
@@ -116,10 +116,10 @@ def promote(
     rep = reporter or SilentReporter()
     if source_name == target_name:
         raise UserError(f"--from and --to are both {source_name!r}; promote between two envs")
-    source = manifest.load(source_name, envdir)
-    target = manifest.load(target_name, envdir)
-    src_path = manifest.manifest_path(source_name, envdir)
-    dst_path = manifest.manifest_path(target_name, envdir)
+    source = environments.load(source_name, envdir)
+    target = environments.load(target_name, envdir)
+    src_path = environments.manifest_path(source_name, envdir)
+    dst_path = environments.manifest_path(target_name, envdir)
     git.require_clean(src_path)
     git.require_clean(dst_path)
     pin = source.model
@@ -224,7 +224,7 @@ def _verify(
 
 def pin_at(env_name: str, rev: str, envdir: Path | None = None) -> tuple[str, ModelPin]:
     """The full commit sha of `rev` and the pin `environments/<env>.yaml` had there."""
-    path = manifest.manifest_path(env_name, envdir)
+    path = environments.manifest_path(env_name, envdir)
     root = git.repo_root(path)
     sha = git.resolve(root, rev)
     text = git.show(root, sha, git.relpath(path))
@@ -241,8 +241,8 @@ def parse_text(path: Path, text: str, where: str) -> Environment:
     try:
         data = YAML(typ="safe").load(text)
     except Exception as err:  # ruamel raises several unrelated error types
-        raise manifest.ManifestError(f"{path} at {where}: not valid YAML: {err}") from None
-    return manifest.parse_environment(path, data)
+        raise ManifestError(f"{path} at {where}: not valid YAML: {err}") from None
+    return environments.parse_environment(path, data)
 
 
 def rollback(
@@ -255,8 +255,8 @@ def rollback(
 ) -> PinChange:
     """Pin the model `env_name` had at git revision `rev`, after checking its artifact."""
     rep = reporter or SilentReporter()
-    env = manifest.load(env_name, envdir)
-    path = manifest.manifest_path(env_name, envdir)
+    env = environments.load(env_name, envdir)
+    path = environments.manifest_path(env_name, envdir)
     git.require_clean(path)
     sha, old_pin = pin_at(env_name, rev, envdir)
     assert old_pin.model_data_url is not None and old_pin.sha256 is not None

@@ -28,8 +28,10 @@ from ruamel.yaml import YAML
 
 from localcloud import control
 from localcloud.shared.processes import processes_under
-from smlocal.core.manifest import ModelPin, load_environment, write_pin
+from smlocal.core.environments import load_environment
+from smlocal.core.manifest import ModelPin
 from smlocal.core.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name
+from smlocal.core.pins import write_pin
 from smlocal.demo import client_environment
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from smlocal.core.manifest import ModelPin, write_pin
+from smlocal.core.manifest import ModelPin
+from smlocal.core.pins import write_pin
 from smlocal.demo import Demo, StepFailed, run_demo
 
 from .conftest import ROOT, processes_under

@@ -22,8 +22,10 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from smlocal.core.manifest import ModelPin, load_environment, write_pin
+from smlocal.core.environments import load_environment
+from smlocal.core.manifest import ModelPin
 from smlocal.core.naming import endpoint_stack_name
+from smlocal.core.pins import write_pin
 
 DEV_ACCOUNT, OTHER_ACCOUNT = "123456789012", "222222222222"
 DEV_REGION, OTHER_REGION = "us-east-1", "eu-west-1"

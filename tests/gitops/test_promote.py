@@ -10,7 +10,7 @@ from moto.sagemaker.models import sagemaker_backends
 from typer.testing import CliRunner
 
 from smlocal.cli import app
-from smlocal.core import files, manifest
+from smlocal.core import files, pins
 from smlocal.core.errors import UserError
 from smlocal.gitops import checks
 from smlocal.gitops.artifacts import ArtifactError, promoted_key
@@ -159,7 +159,7 @@ def test_refuses_an_older_model_unless_rollback_is_allowed(cloud, repo):
     promote("dev", "staging", envdir=repo, skip_endpoint_check=True)
     commit(repo.parent, "staging: promote mnist-2")
     # dev goes back to the older model; staging holds the newer one
-    manifest.write_pin(repo / "dev.yaml", old)
+    pins.write_pin(repo / "dev.yaml", old)
     commit(repo.parent, "dev: back to mnist-1")
     with pytest.raises(CheckFailed, match="pass --allow-rollback"):
         promote("dev", "staging", envdir=repo)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from inference_testkit import Served, build_model_dir
 
+from inference.app import create_app
 from inference.handlers import load
-from inference.server import create_app
 
 with warnings.catch_warnings():  # starlette 1.x nudges towards httpx2; httpx works the same
     warnings.simplefilter("ignore")

@@ -21,9 +21,10 @@ from conftest import TestClient
 from inference_testkit import Served, build_model_dir
 
 from inference import codecs
+from inference.app import create_app
 from inference.errors import BadRequest, DecodedTooLarge, ModelLoadError
 from inference.handlers import default_input_fn, load
-from inference.server import MAX_HEAD_BYTES, MAX_HEADERS, create_app
+from inference.server import MAX_HEAD_BYTES, MAX_HEADERS
 
 NPZ = {"content-type": "application/x-npz"}
 REQUEST_TIMEOUT_S = 2

@@ -10,18 +10,9 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from smlocal.core.manifest import (
-    ENVIRONMENTS_DIR,
-    ManifestError,
-    ModelPin,
-    ProvisionedEndpoint,
-    ServerlessEndpoint,
-    load,
-    load_all,
-    load_environment,
-    platforms,
-    write_pin,
-)
+from smlocal.core.environments import ENVIRONMENTS_DIR, load, load_all, load_environment, platforms
+from smlocal.core.manifest import ManifestError, ModelPin, ProvisionedEndpoint, ServerlessEndpoint
+from smlocal.core.pins import write_pin
 
 GOOD: dict[str, Any] = {
     "name": "dev",

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from smlocal.core.manifest import MAX_MANIFEST_BYTES, ManifestError, load_all, load_environment
+from smlocal.core.environments import MAX_MANIFEST_BYTES, load_all, load_environment
+from smlocal.core.manifest import ManifestError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,8 +18,10 @@ from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from smlocal.cli import app
-from smlocal.core.manifest import ModelPin, load_environment, write_pin
+from smlocal.core.environments import load_environment
+from smlocal.core.manifest import ModelPin
 from smlocal.core.naming import endpoint_stack_name
+from smlocal.core.pins import write_pin
 from smlocal.status import compare
 
 ACCOUNT, REGION = "123456789012", "us-east-1"

@@ -40,7 +40,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     import aws_cdk as cdk
     from cdk_nag import AwsSolutionsChecks
 
-    from smlocal.core.manifest import ModelPin, load_all
+    from smlocal.core.environments import load_all
+    from smlocal.core.manifest import ModelPin
     from stacks.endpoint_stack import EndpointStack
     from stacks.wiring import add_stacks
 

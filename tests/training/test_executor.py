@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from inference.inference import Net
-from smlocal.core.manifest import ENVIRONMENTS_DIR, load_environment
+from smlocal.core.environments import ENVIRONMENTS_DIR, load_environment
 from training.executor import TrainingRun, run_training_job
 from training.pin import PinError, pin_description
 from training.sourcedir import pack_sourcedir

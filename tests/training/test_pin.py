@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from smlocal.core.manifest import ENVIRONMENTS_DIR, load_environment
+from smlocal.core.environments import ENVIRONMENTS_DIR, load_environment
 from training.pin import PinError, pin_description, pin_training_job
 
 BUCKET = "sagemaker-us-east-1-123456789012"

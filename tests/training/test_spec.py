@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from smlocal.core.manifest import load
+from smlocal.core.environments import load
 from training.spec import (
     MNIST_METRIC_DEFINITIONS,
     SpecError,

@@ -25,7 +25,7 @@ import typer
 from botocore.stub import Stubber
 from rich.console import Console
 
-from smlocal.core.manifest import ENVIRONMENTS_DIR
+from smlocal.core.environments import ENVIRONMENTS_DIR
 from training.cli import _report
 from training.submit import LOG_GROUP, LogTail, wait_for_job
 

@@ -218,9 +218,10 @@ def running_environment(state_dir: Path, port: int | None = None) -> dict[str, s
         record = running(state_dir)
         port = int(record["port"]) if record else DEFAULT_PORT
     if not answers(port):
+        where = "" if Path(state_dir) == DEFAULT_STATE_DIR else f" --state-dir {state_dir}"
         raise CloudError(
             f"no local cloud answers on http://localhost:{port}; start one with "
-            f"`smlocal cloud start --detach --state-dir {state_dir}`"
+            f"`smlocal cloud start --detach{where}`"
         )
     return environment(port, state_dir)
 

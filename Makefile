@@ -51,13 +51,15 @@ clean:
 	rm -rf cdk.out .pytest_cache .ruff_cache
 
 # The SageMaker Python SDK v2 lives in a venv of its own (its pins fight the project's; it needs
-# no torch): tests/sdk runs the PyTorch MNIST walkthrough in it against the local cloud.
+# no torch), with the AWS CLI and nbclient + ipykernel: tests/sdk runs the PyTorch MNIST
+# walkthrough and `aws` in it against the local cloud, tests/notebooks the notebook.
 SDK_VENV := .venv-sdk
 sdk-setup: $(SDK_VENV)/.installed
 
 $(SDK_VENV)/.installed: constraints-sdk.txt
 	test -x $(SDK_VENV)/bin/python || $(PYTHON) -m venv $(SDK_VENV)
-	$(SDK_VENV)/bin/pip install --disable-pip-version-check -q -c constraints-sdk.txt "sagemaker>=2,<3"
+	$(SDK_VENV)/bin/pip install --disable-pip-version-check -q -c constraints-sdk.txt "sagemaker>=2,<3" \
+		awscli nbclient ipykernel
 	touch $@
 
 # checkov pins boto3 exactly (older than the project's), so it too lives in a venv of its own:

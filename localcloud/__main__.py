@@ -15,7 +15,10 @@ def main(argv: list[str] | None = None) -> None:
     run = sub.add_parser("serve", help="serve the AWS APIs on localhost until SIGTERM")
     run.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"[default: {DEFAULT_PORT}]")
     run.add_argument(
-        "--state-dir", type=Path, default=Path(DEFAULT_STATE_DIR), help="[default: .smlocal/cloud]"
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help="[default: .smlocal/cloud in the project's root]",
     )
     run.add_argument(
         "--cors-origin",

@@ -14,13 +14,15 @@ cloud_app = typer.Typer(
     "that really run), CloudWatch, Auto Scaling, SSM and ECR on http://localhost:PORT.",
 )
 
-_STATE_DIR_HELP = "where the state and the pid file live [default: .smlocal/cloud]"
+_STATE_DIR_HELP = (
+    "where the state and the pid file live [default: .smlocal/cloud in the project's root]"
+)
 
 
 def _state_dir(state_dir: Path | None) -> Path:
     from localcloud.control import DEFAULT_STATE_DIR
 
-    return (state_dir or Path(DEFAULT_STATE_DIR)).resolve()
+    return (state_dir or DEFAULT_STATE_DIR).resolve()
 
 
 @cloud_app.command("start")
@@ -96,15 +98,12 @@ def env(
         None, "--port", "-p", help="[default: the running cloud's port, else 4566]"
     ),
 ) -> None:
-    """Print `export …` lines for clients: eval "$(smlocal cloud env)" (the cloud's URL and the
-    key it issued, made now if the cloud never started)."""
+    """Print `export …` lines for clients: eval "$(smlocal cloud env)" (the cloud's URL, the
+    key it issued, the cloud as HTTPS proxy of AWS's names and its CA); exit 2 when no cloud
+    answers."""
     from localcloud import control
 
-    directory = _state_dir(state_dir)
-    if port is None:
-        record = control.running(directory)
-        port = int(record["port"]) if record else control.DEFAULT_PORT
-    variables = control.environment(port, directory)
+    variables = control.running_environment(_state_dir(state_dir), port)
     typer.echo("export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in variables.items()))
 
 

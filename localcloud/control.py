@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from localcloud.gateway.authority import ca_path, ensure_ca
 from localcloud.gateway.guard import HEALTH_PATH
 from localcloud.shared.credentials import credentials
 from localcloud.shared.processes import (
@@ -24,9 +25,11 @@ from localcloud.shared.processes import (
     running,
 )
 from smlocal.core.errors import UserError
+from smlocal.core.manifest import PROJECT_ROOT
 
 DEFAULT_PORT = 4566
-DEFAULT_STATE_DIR = ".smlocal/cloud"
+# The project's own, wherever a command runs from (every clone has its own cloud).
+DEFAULT_STATE_DIR = PROJECT_ROOT / ".smlocal" / "cloud"
 LOG_FILE = "server.log"
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -51,8 +54,11 @@ def answers(port: int, timeout_s: float = 2.0) -> bool:
         conn.close()
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
+    """Whether the cloud could bind `port`: with SO_REUSEADDR, as its server does, so the
+    connections a just-stopped cloud left in TIME_WAIT do not count."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -74,7 +80,7 @@ def _check_can_start(state_dir: Path, port: int) -> None:
             f"the local cloud of {state_dir} already runs on {record['endpoint_url']} "
             f"(pid {record['pid']}); `smlocal cloud stop` first"
         )
-    if port and not _port_free(port):
+    if port and not port_free(port):
         raise CloudError(f"port {port} is in use; pick another with --port")
 
 
@@ -107,6 +113,7 @@ def start_detached(
     _check_can_start(state_dir, port)
     state_dir.mkdir(parents=True, exist_ok=True)
     credentials(state_dir)  # made here, so that no client waits for the server to make them
+    ensure_ca(state_dir)
     log_path = state_dir / LOG_FILE
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
@@ -179,11 +186,20 @@ def stop(state_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> dict[str, Any] |
 
 
 def environment(port: int, state_dir: Path) -> dict[str, str]:
-    """What a client (boto3, the CDK CLI, the SageMaker SDK) needs to reach the local cloud of
-    `state_dir`: its URL and the key it issued."""
+    """What a client (boto3, the CDK CLI, the SageMaker SDKs, the AWS CLI) needs to reach the
+    local cloud of `state_dir`: its URL, the key it issued, and the cloud as the HTTPS proxy of
+    AWS's host names with its CA, for clients that name an AWS endpoint themselves."""
     key = credentials(state_dir)
+    url = f"http://localhost:{port}"
+    # Both spellings: Python and curl prefer the lowercase one when a user already set it.
+    proxy = {"HTTPS_PROXY": url, "https_proxy": url}
+    direct = "localhost,127.0.0.1,::1"
     return {
-        "AWS_ENDPOINT_URL": f"http://localhost:{port}",
+        "AWS_ENDPOINT_URL": url,
+        **proxy,
+        "NO_PROXY": direct,
+        "no_proxy": direct,
+        "AWS_CA_BUNDLE": str(ca_path(Path(state_dir).resolve())),
         "AWS_ACCESS_KEY_ID": key.access_key_id,
         "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
         "AWS_REGION": REGION,
@@ -193,6 +209,21 @@ def environment(port: int, state_dir: Path) -> dict[str, str]:
         "CDK_DISABLE_VERSION_CHECK": "1",
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
+
+
+def running_environment(state_dir: Path, port: int | None = None) -> dict[str, str]:
+    """`environment` of the cloud of `state_dir` (on `port`, else where its pid file says, else
+    the default port), or a CloudError when no cloud answers there."""
+    if port is None:
+        record = running(state_dir)
+        port = int(record["port"]) if record else DEFAULT_PORT
+    if not answers(port):
+        where = "" if Path(state_dir) == DEFAULT_STATE_DIR else f" --state-dir {state_dir}"
+        raise CloudError(
+            f"no local cloud answers on http://localhost:{port}; start one with "
+            f"`smlocal cloud start --detach{where}`"
+        )
+    return environment(port, state_dir)
 
 
 def client(service: str, port: int, state_dir: Path, region: str = REGION) -> Any:

@@ -5,8 +5,10 @@
 One process serves every AWS API on 127.0.0.1:P (clients use http://localhost:P). It writes
 `server.json` (pid, port) into the state dir once it answers, and removes it on a clean exit.
 Only requests signed with keys the cloud issued, to its own host names, get in
-(`localcloud.gateway.guard`). SIGTERM / SIGINT: stop accepting requests, stop training jobs
-and serving processes, write a final snapshot, exit.
+(`localcloud.gateway.guard`). The same port is an HTTPS proxy for `*.amazonaws.com` only
+(`localcloud.gateway.proxy`): clients that hard-code AWS's endpoints reach the cloud too.
+SIGTERM / SIGINT: stop accepting requests, stop training jobs and serving processes, write a
+final snapshot, exit.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Any
 
 from localcloud.dataplane.endpoints import Endpoints
 from localcloud.dataplane.training import TrainingJobs
-from localcloud.gateway import guard
+from localcloud.gateway import guard, proxy
+from localcloud.gateway.authority import Authority
 from localcloud.gateway.persisting import persisting
 from localcloud.shared import processes
 from localcloud.shared.credentials import credentials
@@ -81,9 +84,12 @@ class LocalCloud:
             credentials(self.state_dir),
             self.cors_origins,
         )
+        # The same port is the HTTPS proxy for AWS's host names (HTTPS_PROXY in `cloud env`).
+        handler = proxy.tunnelling(MotoRequestHandler, Authority(self.state_dir))
         # Bind first: the port is known (port 0 picks one) before the hooks need the URL.
+        # (werkzeug's server sets SO_REUSEADDR: a port a stopped cloud left in TIME_WAIT binds.)
         self._server = make_server(
-            self.host, self.port, front, threaded=True, request_handler=MotoRequestHandler
+            self.host, self.port, front, threaded=True, request_handler=handler
         )
         self.port = front.port = self._server.server_address[1]
         self.jobs = TrainingJobs(self.state_dir, self.endpoint_url, self.store)

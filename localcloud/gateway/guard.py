@@ -12,6 +12,9 @@ from localcloud.gateway.refusals import Refused, error_response, status_line
 from localcloud.shared.credentials import Credentials
 
 HEALTH_PATH = "/_smlocal/health"
+# Set by the proxy (`localcloud.gateway.proxy`) on requests that came through a CONNECT tunnel:
+# the AWS host name the client asked for, the only Host such a request may name.
+TUNNEL_HOST = "smlocal.tunnel_host"
 _INTERNAL_PREFIXES = ("/moto-api", "/favicon.ico", "/latest/meta-data", "/latest/api")
 _EXPOSED = (
     "ETag, x-amz-request-id, x-amz-id-2, x-amz-version-id, x-amz-delete-marker, "
@@ -60,6 +63,11 @@ class Guard:
 
     def _check_host(self, environ: dict[str, Any]) -> None:
         host = environ.get("HTTP_HOST", "").lower()
+        tunnel = environ.get(TUNNEL_HOST)
+        if tunnel is not None:
+            if host not in (tunnel, f"{tunnel}:443"):
+                raise Refused("forbidden", f"host {host!r} is not the tunnel's ({tunnel}:443)")
+            return
         name, _, port = host.rpartition(":")
         if port != str(self.port) or not (name in _LOOPBACK or name.endswith(".localhost")):
             raise Refused(

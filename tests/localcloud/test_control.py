@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import pickle
-import shlex
 import subprocess
 import sys
 import threading
@@ -102,34 +100,63 @@ def test_dumps_handles_lambda_factories_and_locks() -> None:
     assert restored["lock"].acquire(blocking=False)
 
 
-def test_env_prints_exports_a_shell_can_eval(tmp_path: Path) -> None:
-    out = subprocess.run(
+def test_env_fails_in_one_line_when_no_cloud_answers(tmp_path: Path) -> None:
+    # (The exports of a running cloud: tests/sdk/test_sdk.py, which starts one.)
+    port = control.DEFAULT_PORT + 1 if control.answers(control.DEFAULT_PORT) else 4999
+    done = subprocess.run(
         [
             sys.executable,
             "-c",
-            "from smlocal.cli import main; main()",
+            CLI,
             "cloud",
             "env",
             "-p",
-            "4999",
+            str(port),
             "--state-dir",
-            str(tmp_path),
+            tmp_path,
         ],
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout
-    assert out.startswith("export ")
-    pairs = dict(item.split("=", 1) for item in shlex.split(out)[1:])
-    assert pairs["AWS_ENDPOINT_URL"] == "http://localhost:4999"
-    assert pairs["CDK_DEFAULT_ACCOUNT"] == "123456789012"
-    assert pairs["AWS_REGION"] == pairs["AWS_DEFAULT_REGION"] == "us-east-1"
-    # The key the cloud of that state dir issues (made now, kept for its start), owner-only.
-    key = json.loads((tmp_path / "credentials.json").read_text())
-    assert pairs["AWS_ACCESS_KEY_ID"] == key["AccessKeyId"]
-    assert pairs["AWS_SECRET_ACCESS_KEY"] == key["SecretAccessKey"]
-    assert len(key["AccessKeyId"]) == 20 and len(key["SecretAccessKey"]) == 40
-    assert (tmp_path / "credentials.json").stat().st_mode & 0o777 == 0o600
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert f"no local cloud answers on http://localhost:{port}" in done.stderr
+
+
+def test_the_default_state_dir_is_the_projects_wherever_a_command_runs(tmp_path: Path) -> None:
+    from smlocal.core.manifest import PROJECT_ROOT
+
+    code = "from localcloud.cli import _state_dir; print(_state_dir(None))"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.stdout.strip() == str(PROJECT_ROOT / ".smlocal" / "cloud"), out.stderr
+
+
+def test_a_port_in_time_wait_is_free_to_start_on(tmp_path: Path) -> None:
+    import socket
+
+    from werkzeug.serving import make_server
+
+    # A connection the listening side closes first leaves its port in TIME_WAIT, as a stopped
+    # cloud's connections do.
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        accepted.close()
+        assert client.recv(1) == b""
+        client.close()
+    with socket.socket() as plain, pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))  # without SO_REUSEADDR the port is still taken
+    assert control.port_free(port)
+    server = make_server("127.0.0.1", port, lambda environ, start_response: [])
+    server.server_close()
 
 
 def test_stop_and_status_of_a_cloud_that_is_not_running(tmp_path: Path) -> None:

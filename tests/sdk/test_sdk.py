@@ -1,45 +1,179 @@
-"""The SageMaker Python SDK v2, unmodified, against the local cloud: fit on 2 instances, deploy,
-predict, delete, and a serverless deploy. The SDK lives in its own venv (`make sdk-setup`);
-its pins would fight the project's, and it needs no torch: it only talks to the cloud."""
+"""AWS clients, unmodified, against the local cloud with nothing but `smlocal cloud env`'s
+environment: boto3 with an AWS endpoint named in code, the AWS CLI, and the SageMaker Python SDK
+v2 walkthrough (fit on 2 instances, deploy, predict, delete, a serverless deploy). The SDK and
+the CLI live in their own venv (`make sdk-setup`); their pins would fight the project's, and
+they need no torch: they only talk to the cloud."""
 
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import shutil
+import socket
+import ssl
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 from localcloud import control
 
 ROOT = Path(__file__).resolve().parents[2]
-SDK_PYTHON = ROOT / ".venv-sdk" / "bin" / "python"
+SDK_BIN = ROOT / ".venv-sdk" / "bin"
+SDK_PYTHON = SDK_BIN / "python"
 WALKTHROUGH = Path(__file__).with_name("walkthrough.py")
+CLI = "from smlocal.cli import main; main()"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not SDK_PYTHON.exists(),
-        reason="the SageMaker SDK venv .venv-sdk is absent here; `make sdk-setup` builds it "
-        "(CI does)",
-    ),
-]
+needs_sdk_venv = pytest.mark.skipif(
+    not SDK_PYTHON.exists(),
+    reason="the SageMaker SDK venv .venv-sdk is absent here; `make sdk-setup` builds it (CI does)",
+)
 
 
-@pytest.fixture
-def cloud_port(tmp_path: Path) -> Iterator[int]:
-    state_dir = tmp_path / "cloud"
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int]]:
+    state_dir = tmp_path_factory.mktemp("clients") / "cloud"
     record = control.start_detached(state_dir, 0)
     try:
-        yield int(record["port"])
+        yield Path(record["state_dir"]), int(record["port"])
     finally:
         assert control.stop(state_dir) is not None
 
 
-def test_the_pytorch_mnist_walkthrough_runs_unmodified(cloud_port: int, tmp_path: Path) -> None:
-    state_dir = tmp_path / "cloud"
+@pytest.fixture
+def cloud_env(cloud: tuple[Path, int], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """`eval "$(smlocal cloud env)"`, run as a user would, applied to this process."""
+    state_dir, _ = cloud
+    out = subprocess.run(
+        [sys.executable, "-c", CLI, "cloud", "env", "--state-dir", state_dir],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.startswith("export ")
+    variables = dict(item.split("=", 1) for item in shlex.split(out)[1:])
+    for name in [n for n in os.environ if n.startswith("AWS_") or n.lower().endswith("_proxy")]:
+        monkeypatch.delenv(name)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return variables
+
+
+def test_env_exports_the_url_the_key_and_the_proxy(
+    cloud: tuple[Path, int], cloud_env: dict[str, str]
+) -> None:
+    state_dir, port = cloud
+    url = f"http://localhost:{port}"
+    assert cloud_env["AWS_ENDPOINT_URL"] == cloud_env["HTTPS_PROXY"] == url
+    assert cloud_env["https_proxy"] == url
+    assert cloud_env["NO_PROXY"] == cloud_env["no_proxy"] == "localhost,127.0.0.1,::1"
+    assert cloud_env["CDK_DEFAULT_ACCOUNT"] == "123456789012"
+    assert cloud_env["AWS_REGION"] == cloud_env["AWS_DEFAULT_REGION"] == "us-east-1"
+    # The key the cloud of that state dir issued, and its CA: owner-only files.
+    key = json.loads((state_dir / "credentials.json").read_text())
+    assert cloud_env["AWS_ACCESS_KEY_ID"] == key["AccessKeyId"]
+    assert cloud_env["AWS_SECRET_ACCESS_KEY"] == key["SecretAccessKey"]
+    assert cloud_env["AWS_CA_BUNDLE"] == str(state_dir / "ca.pem")
+    for name in ("credentials.json", "ca.pem", "ca-key.pem"):
+        assert (state_dir / name).stat().st_mode & 0o777 == 0o600, name
+    assert "PRIVATE KEY" not in (state_dir / "ca.pem").read_text()
+
+
+def test_a_client_that_names_an_aws_endpoint_reaches_the_cloud(cloud_env: dict[str, str]) -> None:
+    sts = boto3.client("sts", endpoint_url="https://sts.us-east-1.amazonaws.com")
+    assert sts.get_caller_identity()["Account"] == "123456789012"
+    # S3 by AWS's names, path style and virtual host: the same buckets as the cloud's URL.
+    s3 = boto3.client("s3", endpoint_url="https://s3.us-east-1.amazonaws.com")
+    s3.create_bucket(Bucket="through-the-proxy")
+    s3.put_object(Bucket="through-the-proxy", Key="k", Body=b"x" * 100_000)
+    virtual = boto3.client(
+        "s3",
+        endpoint_url="https://s3.us-east-1.amazonaws.com",
+        config=boto3.session.Config(s3={"addressing_style": "virtual"}),
+    )
+    assert virtual.get_object(Bucket="through-the-proxy", Key="k")["Body"].read() == b"x" * 100_000
+    direct = boto3.client("s3")  # AWS_ENDPOINT_URL: the cloud's own URL, no proxy
+    assert "through-the-proxy" in [b["Name"] for b in direct.list_buckets()["Buckets"]]
+
+
+def _connect(port: int, target: str) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+        return sock.recv(4096)
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["example.com:443", "127.0.0.1:22", "sts.amazonaws.com:80", "amazonaws.com.evil.io:443"],
+)
+def test_the_cloud_is_no_open_proxy(cloud: tuple[Path, int], target: str) -> None:
+    answer = _connect(cloud[1], target)
+    assert answer.startswith(b"HTTP/1.1 403 "), answer
+    assert b"proxies *.amazonaws.com:443 only" in answer
+
+
+def test_a_tunnel_serves_its_own_aws_name_only_and_still_needs_the_key(
+    cloud: tuple[Path, int],
+) -> None:
+    state_dir, port = cloud
+    context = ssl.create_default_context(cafile=str(state_dir / "ca.pem"))
+
+    def through_tunnel(host_header: str) -> bytes:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(b"CONNECT sts.amazonaws.com:443 HTTP/1.1\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200 ")
+        with context.wrap_socket(sock, server_hostname="sts.amazonaws.com") as tls:
+            request = f"GET /?Action=GetCallerIdentity HTTP/1.1\r\nHost: {host_header}\r\n"
+            tls.sendall((request + "Connection: close\r\n\r\n").encode())
+            return b"".join(iter(lambda: tls.recv(65536), b""))
+
+    assert b"MissingAuthenticationToken" in through_tunnel("sts.amazonaws.com")  # unsigned
+    assert b"is not the tunnel's" in through_tunnel(f"localhost:{port}")
+    # The CA signs AWS's names only: a name constraint that TLS clients enforce.
+    from cryptography import x509
+
+    ca = x509.load_pem_x509_certificate((state_dir / "ca.pem").read_bytes())
+    constraints = ca.extensions.get_extension_for_class(x509.NameConstraints)
+    assert constraints.critical
+    assert constraints.value.permitted_subtrees == [x509.DNSName("amazonaws.com")]
+
+
+@needs_sdk_venv
+def test_the_aws_cli_works_with_the_environment_alone(cloud_env: dict[str, str]) -> None:
+    if not (SDK_BIN / "aws").exists():
+        pytest.skip("the AWS CLI is not in .venv-sdk; `make sdk-setup` installs it")
+    env = {"PATH": f"{SDK_BIN}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")}
+
+    def aws(*args: str) -> dict:
+        done = subprocess.run(
+            [str(SDK_BIN / "aws"), *args, "--output", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    env |= cloud_env
+    assert aws("sts", "get-caller-identity")["Account"] == "123456789012"
+    aws("s3api", "create-bucket", "--bucket", "made-by-the-cli")
+    # Even without AWS_ENDPOINT_URL, through the proxy by AWS's own names.
+    del env["AWS_ENDPOINT_URL"]
+    names = [bucket["Name"] for bucket in aws("s3api", "list-buckets")["Buckets"]]
+    assert "made-by-the-cli" in names
+
+
+@pytest.mark.slow
+@needs_sdk_venv
+def test_the_pytorch_mnist_walkthrough_runs_unmodified(
+    cloud: tuple[Path, int], cloud_env: dict[str, str], tmp_path: Path
+) -> None:
+    state_dir, cloud_port = cloud
     from training.data import prepare
     from training.sourcedir import sourcedir_files
 
@@ -60,7 +194,7 @@ def test_the_pytorch_mnist_walkthrough_runs_unmodified(cloud_port: int, tmp_path
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
         "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
-        **control.environment(cloud_port, state_dir),
+        **cloud_env,  # nothing else: no hook, no session built by hand
     }
     done = subprocess.run(
         [str(SDK_PYTHON), str(WALKTHROUGH), str(source_dir), str(data_dir)],

@@ -1,18 +1,16 @@
-"""The standard SageMaker PyTorch MNIST walkthrough, unmodified except for how the session is
-built. Runs in the SDK's own venv (`.venv-sdk`, sagemaker>=2,<3, no torch):
+"""The standard SageMaker PyTorch MNIST walkthrough, unmodified, as written for AWS. Runs in
+the SDK's own venv (`.venv-sdk`, sagemaker>=2,<3, no torch):
 
     python walkthrough.py SOURCE_DIR DATA_DIR
 
-with AWS_ENDPOINT_URL (and dummy keys) pointing at the local cloud. Prints one JSON line of
-what it saw, for the test to check.
+with nothing but `smlocal cloud env`'s environment (the cloud's URL and key, and the cloud as
+HTTPS proxy of AWS's names for the clients the SDK points at AWS itself, such as STS). Prints
+one JSON line of what it saw, for the test to check.
 """
 
 import json
-import os
 import sys
-from urllib.parse import urlsplit, urlunsplit
 
-import boto3
 import numpy as np
 import sagemaker
 from sagemaker.pytorch import PyTorch, PyTorchModel
@@ -22,30 +20,8 @@ ROLE = "arn:aws:iam::123456789012:role/SageMaker-local"
 FRAMEWORK = {"framework_version": "2.5", "py_version": "py311"}
 
 
-def local_cloud_session(url: str) -> sagemaker.Session:
-    """The only local-cloud part: a Session from boto clients pointed at the local cloud.
-
-    AWS_ENDPOINT_URL covers the clients the SDK makes itself, except STS, which it builds with
-    an explicit regional AWS endpoint; a `before-sign` hook sends those requests to the local
-    cloud too (before signing: the signature covers the Host, which must be the cloud's)."""
-    boto_session = boto3.Session(region_name="us-east-1")
-    base = urlsplit(url)
-
-    def to_local_cloud(request, **_):
-        parts = urlsplit(request.url)
-        if parts.netloc != base.netloc:
-            request.url = urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
-
-    boto_session.events.register("before-sign", to_local_cloud)
-    return sagemaker.Session(
-        boto_session=boto_session,
-        sagemaker_client=boto_session.client("sagemaker", endpoint_url=url),
-        sagemaker_runtime_client=boto_session.client("sagemaker-runtime", endpoint_url=url),
-    )
-
-
 def main(source_dir: str, data_dir: str) -> None:
-    session = local_cloud_session(os.environ["AWS_ENDPOINT_URL"])
+    session = sagemaker.Session()
     seen = {"bucket": session.default_bucket()}
     inputs = session.upload_data(path=data_dir, key_prefix="data/mnist")
     seen["inputs"] = inputs

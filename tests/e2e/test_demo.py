@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from localcloud.shared.processes import processes_under
 from smlocal.core.manifest import ModelPin, write_pin
 from smlocal.demo import Demo, StepFailed, run_demo
-
-from .conftest import ROOT, processes_under
+from tests.helpers.e2e import ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from localcloud import control
+from tests.helpers.cloud import running_cloud
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_PYTHON = ROOT / ".venv-sdk" / "bin" / "python"
@@ -30,12 +31,8 @@ pytestmark = [
 
 @pytest.fixture
 def cloud_port(tmp_path: Path) -> Iterator[int]:
-    state_dir = tmp_path / "cloud"
-    record = control.start_detached(state_dir, 0)
-    try:
-        yield int(record["port"])
-    finally:
-        assert control.stop(state_dir) is not None
+    with running_cloud(tmp_path / "cloud") as cloud:
+        yield cloud.port
 
 
 def test_the_pytorch_mnist_walkthrough_runs_unmodified(cloud_port: int, tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from cloudkit import (
+
+from tests.helpers.cloud import (
     BUCKET,
     training_request,
     upload_sourcedir,
@@ -90,6 +91,6 @@ def test_stop_training_job_stops_it(
 
 
 def test_job_names_are_unique(sagemaker: Any, trained_job: dict[str, Any]) -> None:
-    request = training_request("mnist-2-hosts", "s3://x/y.tar.gz", "s3://x/data")
+    request = training_request("mnist-2-hosts", f"s3://{BUCKET}/y.tar.gz", f"s3://{BUCKET}/data")
     with pytest.raises(ClientError, match="already exists"):
         sagemaker.create_training_job(**request)

@@ -12,15 +12,16 @@ from typing import Any
 
 import pytest
 from botocore.model import ListShape, MapShape, Shape, StructureShape
-from cloudkit import (
+
+from tests.helpers.cloud import (
     create_model_and_config,
-    model_archive,
     put_model,
     training_request,
     upload_sourcedir,
     wait_endpoint,
     wait_job,
 )
+from tests.helpers.models import model_archive
 
 pytestmark = pytest.mark.slow
 

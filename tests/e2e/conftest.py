@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from smlocal.demo import client_environment
+from tests.helpers import ROOT
 from tests.helpers.cloud import running_cloud
 from tests.helpers.e2e import (
     DEPLOYER_ROLE,
@@ -18,7 +19,6 @@ from tests.helpers.e2e import (
     OTHER_ACCOUNT,
     OTHER_REGION,
     PLATFORM,
-    ROOT,
     Cloud,
     Models,
     Repo,

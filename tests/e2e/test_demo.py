@@ -14,7 +14,7 @@ from rich.console import Console
 from localcloud.shared.processes import processes_under
 from smlocal.core.manifest import ModelPin, write_pin
 from smlocal.demo import Demo, StepFailed, run_demo
-from tests.helpers.e2e import ROOT
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow
 

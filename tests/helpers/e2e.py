@@ -26,9 +26,9 @@ from ruamel.yaml import YAML
 
 from smlocal.core.manifest import ModelPin, load_environment, write_pin
 from smlocal.core.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name
+from tests.helpers import ROOT
 from tests.helpers.cloud import Cloud as LocalCloud
 
-ROOT = Path(__file__).resolve().parents[2]
 DEV_ACCOUNT, DEV_REGION = "123456789012", "us-east-1"
 OTHER_ACCOUNT, OTHER_REGION = "222222222222", "eu-west-1"
 DEPLOYER_ROLE = f"arn:aws:iam::{OTHER_ACCOUNT}:role/smlocal-deployer"

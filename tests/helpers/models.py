@@ -8,7 +8,8 @@ import tarfile
 import textwrap
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT
+
 INFERENCE_SCRIPT = ROOT / "inference" / "inference.py"
 
 

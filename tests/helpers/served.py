@@ -12,14 +12,14 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers.models import ROOT
+from tests.helpers import ROOT
 from tests.helpers.ports import free_port
 
 with warnings.catch_warnings():  # starlette 1.x nudges towards httpx2; httpx works the same
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-__all__ = ["ROOT", "Served", "TestClient"]
+__all__ = ["Served", "TestClient"]
 
 
 class Served:

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT
+
+REPO = ROOT
 
 ACCOUNT = "123456789012"
 EU_ACCOUNT = "210987654321"

@@ -14,7 +14,8 @@ import pytest
 
 from inference import client
 from inference.errors import PredictError
-from tests.helpers.served import ROOT, Served
+from tests.helpers import ROOT
+from tests.helpers.served import Served
 from training.data import write_split
 
 IMAGES = np.random.default_rng(5).integers(0, 256, size=(3, 28, 28), dtype=np.uint8)

@@ -18,8 +18,9 @@ import pytest
 from botocore.config import Config
 
 from inference.loadgen import run_load
+from tests.helpers import ROOT
 from tests.helpers.models import build_model_dir
-from tests.helpers.served import ROOT, Served
+from tests.helpers.served import Served
 
 pytestmark = pytest.mark.slow
 

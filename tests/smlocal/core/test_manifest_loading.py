@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from smlocal.core.manifest import MAX_MANIFEST_BYTES, ManifestError, load_all, load_environment
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT
 
 
 def _laughs(levels: int, top_level: bool = False) -> str:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import textwrap
-from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
+from tests.helpers import ROOT
 from tests.helpers.cloud import (
     create_model_and_config,
     put_model,
@@ -25,7 +25,7 @@ from tests.helpers.models import model_archive
 
 pytestmark = pytest.mark.slow
 
-SDK_PYTHON = Path(__file__).resolve().parents[2] / ".venv-sdk" / "bin" / "python"
+SDK_PYTHON = ROOT / ".venv-sdk" / "bin" / "python"
 
 
 def empty_optionals(value: Any, shape: Shape, path: str = "") -> list[str]:

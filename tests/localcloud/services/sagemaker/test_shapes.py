@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
+from localcloud.shared.credentials import credentials
 from tests.helpers import ROOT
 from tests.helpers.cloud import (
     create_model_and_config,
@@ -109,11 +110,12 @@ def test_sagemaker_core_reads_every_resource(cloud: Any, resources: dict) -> Non
         print("parsed")
         """
     )
+    key = credentials(cloud.state_dir)
     env = {
         **os.environ,
         "AWS_ENDPOINT_URL": cloud.url,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_ACCESS_KEY_ID": key.access_key_id,  # the cloud takes only the key it issued
+        "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     env.pop("PYTHONPATH", None)

@@ -37,6 +37,7 @@ import torch  # noqa: E402
 
 from inference import inference as mnist  # noqa: E402
 from inference.loadgen import run_load  # noqa: E402
+from tests.helpers.models import build_model_dir  # noqa: E402
 
 BENCH_VENV = ROOT / ".venv-bench"
 PEER_PACKAGES = ["sagemaker-inference==1.10.1", "multi-model-server==1.1.11"]
@@ -66,15 +67,6 @@ def setup() -> None:
     (site / "smlocal-venv.pth").write_text(str(Path(torch.__file__).resolve().parents[1]) + "\n")
     subprocess.run([str(BENCH_VENV / "bin/pip"), "install", "-q", *PEER_PACKAGES], check=True)
     print(f"peer installed in {BENCH_VENV}")
-
-
-def build_model(base: Path) -> Path:
-    model_dir = base / "model"
-    (model_dir / "code").mkdir(parents=True)
-    torch.manual_seed(0)
-    torch.save(mnist.Net().state_dict(), model_dir / "model.pth")
-    shutil.copy(mnist.__file__, model_dir / "code" / "inference.py")
-    return model_dir
 
 
 def percentile_ms(samples: list[float], q: float) -> float:
@@ -268,7 +260,7 @@ def main() -> None:
     print("client: inference.loadgen in this process, the same for both servers\n")
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
         base = Path(tmp)
-        model_dir = build_model(base)
+        model_dir = build_model_dir(base / "model")
         torch.set_num_threads(1)  # as each server worker runs it
         raw = in_process(model_dir, body, args.iterations)
         print(

@@ -24,8 +24,8 @@ from localcloud.shared.processes import (
     read_record,
     running,
 )
+from smlocal.core.environments import PROJECT_ROOT
 from smlocal.core.errors import UserError
-from smlocal.core.manifest import PROJECT_ROOT
 
 DEFAULT_PORT = 4566
 # The project's own, wherever a command runs from (every clone has its own cloud).

@@ -1,45 +1,30 @@
 """End to end: the real CDK CLI (`npx --no-install cdk …`, its default change sets) and `smlocal`
 commands against ONE local cloud per session (its own process, free port, temporary state),
 on manifests in a temporary git repo passed with `-c envdir=…` (environments/ is never touched).
-
-dev and prod live in the local cloud's default account (123456789012, us-east-1) and share its
-platform stack; staging lives in a second account (222222222222, eu-west-1), reached through
-`sts.assume_role` as a person or CI would reach it.
-"""
+The helpers are in tests/helpers/e2e.py."""
 
 from __future__ import annotations
 
-import io
-import json
-import subprocess
-import tarfile
-import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-import boto3
-import numpy as np
 import pytest
-from botocore.config import Config
-from ruamel.yaml import YAML
 
-from localcloud import control
-from localcloud.shared.processes import processes_under
-from smlocal.core.environments import load_environment
-from smlocal.core.manifest import ModelPin
-from smlocal.core.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name
-from smlocal.core.pins import write_pin
 from smlocal.demo import client_environment
-
-ROOT = Path(__file__).resolve().parents[2]
-DEV_ACCOUNT, DEV_REGION = "123456789012", "us-east-1"
-OTHER_ACCOUNT, OTHER_REGION = "222222222222", "eu-west-1"
-DEPLOYER_ROLE = f"arn:aws:iam::{OTHER_ACCOUNT}:role/smlocal-deployer"
-PLATFORM = f"SageMakerPlatform-{DEV_ACCOUNT}-{DEV_REGION}"
-OTHER_PLATFORM = f"SageMakerPlatform-{OTHER_ACCOUNT}-{OTHER_REGION}"
+from tests.helpers import ROOT
+from tests.helpers.cloud import running_cloud
+from tests.helpers.e2e import (
+    DEPLOYER_ROLE,
+    DEV_ACCOUNT,
+    DEV_REGION,
+    OTHER_ACCOUNT,
+    OTHER_REGION,
+    PLATFORM,
+    Cloud,
+    Models,
+    Repo,
+    cdk,
+    smlocal,
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -48,49 +33,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-@dataclass
-class Cloud:
-    """The session's local cloud and the environments (processes) that reach its accounts."""
-
-    state_dir: Path
-    port: int
-    env: dict[str, str]
-    other_env: dict[str, str] = field(default_factory=dict)
-
-    def session(self, other: bool = False) -> boto3.Session:
-        e = self.other_env if other else self.env
-        return boto3.Session(
-            aws_access_key_id=e["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=e["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=e.get("AWS_SESSION_TOKEN"),
-            region_name=OTHER_REGION if other else DEV_REGION,
-        )
-
-    def client(self, service: str, *, other: bool = False, attempts: int = 3) -> Any:
-        config = Config(retries={"total_max_attempts": attempts}, read_timeout=120)
-        url = f"http://localhost:{self.port}"
-        return self.session(other).client(service, endpoint_url=url, config=config)
-
-
-def run(argv: list[str], env: dict[str, str], *, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command in the checkout as a user would; on an unexpected failure, fail the test
-    with the end of its output."""
-    proc = subprocess.run(
-        argv, cwd=ROOT, env=env, capture_output=True, text=True, errors="replace", check=False
-    )
-    proc.output = proc.stdout + proc.stderr  # type: ignore[attr-defined]
-    if check and proc.returncode != 0:
-        pytest.fail(f"{' '.join(argv)} exited with {proc.returncode}:\n{proc.output[-4000:]}")
-    return proc
-
-
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    state_dir = tmp_path_factory.mktemp("cloud")
-    record = control.start_detached(state_dir, 0)
-    running = Cloud(Path(record["state_dir"]), int(record["port"]), {})
-    running.env = {**client_environment(running.port, running.state_dir), "COLUMNS": "200"}
-    try:
+    with running_cloud(tmp_path_factory.mktemp("cloud")) as local:
+        running = Cloud(local.state_dir, local.port)
+        running.env = {**client_environment(running.port, running.state_dir), "COLUMNS": "200"}
         sts = running.client("sts")
         creds = sts.assume_role(RoleArn=DEPLOYER_ROLE, RoleSessionName="e2e")["Credentials"]
         running.other_env = {
@@ -104,57 +51,6 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
             "CDK_DEFAULT_REGION": OTHER_REGION,
         }
         yield running
-    finally:
-        assert control.stop(running.state_dir) is not None, "the local cloud was not running"
-        deadline = time.monotonic() + 10
-        while processes_under(running.state_dir) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert processes_under(running.state_dir) == [], "the local cloud left processes behind"
-
-
-@dataclass
-class Repo:
-    """Manifests in a temporary git repo (promotion refuses uncommitted manifests)."""
-
-    root: Path
-
-    @property
-    def envdir(self) -> Path:
-        return self.root / "environments"
-
-    def path(self, name: str) -> Path:
-        return self.envdir / f"{name}.yaml"
-
-    def git(self, *args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=self.root, check=True, capture_output=True, text=True
-        ).stdout
-
-    def commit(self, message: str) -> None:
-        self.git("add", "-A")
-        if self.git("status", "--porcelain").strip():
-            self.git("commit", "-q", "-m", message)
-
-    def pin(self, name: str, pin: ModelPin) -> None:
-        write_pin(self.path(name), pin)
-        self.commit(f"{name}: pin {pin.training_job}")
-
-    def model(self, name: str) -> ModelPin:
-        return load_environment(self.path(name)).model
-
-    def set_endpoint(self, name: str, kind: str, block: dict[str, Any]) -> None:
-        """Switch a manifest between provisioned and serverless (one block of that name)."""
-        yaml = YAML()
-        data = yaml.load(self.path(name).read_text())
-        data.pop("provisioned", None)
-        data.pop("serverless", None)
-        data["endpoint_kind"] = kind
-        data.insert(list(data).index("endpoint_kind") + 1, kind, block)
-        buffer = io.StringIO()
-        yaml.dump(data, buffer)
-        self.path(name).write_text(buffer.getvalue())
-        load_environment(self.path(name))
-        self.commit(f"{name}: {kind}")
 
 
 @pytest.fixture(scope="session")
@@ -175,37 +71,6 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
     r.git("config", "commit.gpgsign", "false")
     r.commit("environments: dev, staging, prod")
     return r
-
-
-def cdk(
-    cloud: Cloud, repo: Repo, verb: str, *args: str, other: bool = False, check: bool = True
-) -> subprocess.CompletedProcess:
-    """The real CDK CLI on the repo's manifests; its cloud assembly in a fresh folder."""
-    out = tempfile.mkdtemp(prefix="cdk.out-", dir=cloud.state_dir.parent)
-    argv = ["npx", "--no-install", "cdk", verb, "-c", f"envdir={repo.envdir}", "-o", out, *args]
-    if verb == "deploy":
-        argv += ["--require-approval", "never"]
-    if verb == "destroy":
-        argv += ["--force"]
-    return run(argv, cloud.other_env if other else cloud.env, check=check)
-
-
-def smlocal(
-    cloud: Cloud, *args: str, other: bool = False, check: bool = True, **extra_env: str
-) -> subprocess.CompletedProcess:
-    env = {**(cloud.other_env if other else cloud.env), **extra_env}
-    return run([str(ROOT / ".venv" / "bin" / "smlocal"), *args], env, check=check)
-
-
-@dataclass(frozen=True)
-class Models:
-    """Two models trained through the local cloud's CreateTrainingJob, and the test images."""
-
-    a: ModelPin
-    b: ModelPin
-    data_dir: Path
-    images: np.ndarray
-    labels: np.ndarray
 
 
 @pytest.fixture(scope="session")
@@ -239,48 +104,3 @@ def models(cloud: Cloud, repo: Repo, tmp_path_factory: pytest.TempPathFactory) -
     repo.path("dev").write_text(unpinned)
     images, labels = load_split(data_dir, "test")
     return Models(pins[0], pins[1], data_dir, images[:32], labels[:32])
-
-
-def outputs(cloud: Cloud, env_name: str, *, other: bool = False) -> dict[str, str]:
-    stacks = cloud.client("cloudformation", other=other).describe_stacks(
-        StackName=endpoint_stack_name(env_name)
-    )["Stacks"]
-    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-
-
-def endpoint_name(cloud: Cloud, env_name: str, *, other: bool = False) -> str:
-    return outputs(cloud, env_name, other=other)[OUTPUT_ENDPOINT_NAME]
-
-
-def ask(cloud: Cloud, endpoint: str, models: Models, *, other: bool = False) -> np.ndarray:
-    """The endpoint's class probabilities for the test images, through sagemaker-runtime."""
-    from inference.client import invoke
-
-    runtime = cloud.client("sagemaker-runtime", other=other, attempts=1)
-    indices = np.arange(len(models.images))
-    result = invoke(runtime, endpoint, indices, models.images, models.labels)
-    return np.asarray([p.probabilities for p in result.predictions])
-
-
-def expected(cloud: Cloud, pin: ModelPin, models: Models, *, other: bool = False) -> np.ndarray:
-    """What the pinned artifact's own handlers answer for the test images, run here."""
-    from inference.inference import input_fn, model_fn, predict_fn
-
-    assert pin.model_data_url is not None
-    bucket, key = pin.model_data_url[5:].split("/", 1)
-    body = cloud.client("s3", other=other).get_object(Bucket=bucket, Key=key)["Body"].read()
-    with tempfile.TemporaryDirectory() as model_dir:
-        with tarfile.open(fileobj=io.BytesIO(body)) as tar:
-            tar.extractall(model_dir, filter="data")
-        model = model_fn(model_dir)
-    data = input_fn(json.dumps(models.images.tolist()).encode(), "application/json")
-    return predict_fn(data, model).numpy()
-
-
-def deployed_model_url(cloud: Cloud, endpoint: str, *, other: bool = False) -> tuple[str, str]:
-    """(endpoint config name, model data URL) the endpoint serves now."""
-    sm = cloud.client("sagemaker", other=other)
-    config = sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
-    variant = sm.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"][0]
-    model = sm.describe_model(ModelName=variant["ModelName"])
-    return config, model["PrimaryContainer"]["ModelDataUrl"]

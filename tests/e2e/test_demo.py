@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from localcloud.shared.processes import processes_under
 from smlocal.core.manifest import ModelPin
 from smlocal.core.pins import write_pin
 from smlocal.demo import Demo, StepFailed, run_demo
-
-from .conftest import ROOT, processes_under
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow
 

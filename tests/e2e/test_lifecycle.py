@@ -15,9 +15,9 @@ import time
 import numpy as np
 import pytest
 
+from localcloud.shared.processes import processes_under
 from smlocal.core.naming import endpoint_stack_name
-
-from .conftest import (
+from tests.helpers.e2e import (
     OTHER_ACCOUNT,
     OTHER_PLATFORM,
     PLATFORM,
@@ -30,7 +30,6 @@ from .conftest import (
     endpoint_name,
     expected,
     outputs,
-    processes_under,
     smlocal,
 )
 

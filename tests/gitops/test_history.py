@@ -13,8 +13,7 @@ from smlocal.gitops.diffing import pin_diff
 from smlocal.gitops.git import GitError
 from smlocal.gitops.history import pin_history
 from smlocal.gitops.promote import promote, rollback
-
-from .conftest import OTHER_BUCKET, commit, deploy, pin_of, train
+from tests.helpers.gitops import OTHER_BUCKET, commit, deploy, pin_of, train
 
 JAN, FEB = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
 

@@ -18,8 +18,7 @@ from smlocal.gitops.checks import CheckFailed
 from smlocal.gitops.git import GitError
 from smlocal.gitops.promote import SilentReporter, promote
 from smlocal.gitops.sessions import CredentialsError
-
-from .conftest import (
+from tests.helpers.gitops import (
     DEV_ACCOUNT,
     DEV_BUCKET,
     DEV_REGION,

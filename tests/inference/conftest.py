@@ -3,19 +3,15 @@ for the contract."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from inference_testkit import Served, build_model_dir
 
 from inference.app import create_app
 from inference.handlers import load
-
-with warnings.catch_warnings():  # starlette 1.x nudges towards httpx2; httpx works the same
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
+from tests.helpers.models import build_model_dir
+from tests.helpers.served import Served, TestClient
 
 
 @pytest.fixture(scope="session")

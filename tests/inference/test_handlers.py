@@ -12,10 +12,10 @@ from textwrap import dedent
 
 import numpy as np
 import pytest
-from inference_testkit import build_model_dir
 
 from inference.errors import ModelLoadError
 from inference.handlers import load
+from tests.helpers.models import build_model_dir
 
 # A third-party-style script: only model_fn; the toolkit's defaults do the rest.
 ONLY_MODEL_FN = """

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from inference_testkit import ROOT, Served
 
 from inference import client
 from inference.errors import PredictError
+from tests.helpers import ROOT
+from tests.helpers.served import Served
 from training.data import write_split
 
 IMAGES = np.random.default_rng(5).integers(0, 256, size=(3, 28, 28), dtype=np.uint8)

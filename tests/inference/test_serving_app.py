@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TestClient
-from inference_testkit import build_model_dir
 
 from inference.app import SERVERLESS_PAYLOAD_BYTES, create_app
 from inference.handlers import load
+from tests.helpers.models import build_model_dir
+from tests.helpers.served import TestClient
 
 IMAGES = np.random.default_rng(3).integers(0, 256, size=(4, 28, 28), dtype=np.uint8)
 

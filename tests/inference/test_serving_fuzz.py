@@ -7,9 +7,10 @@ import io
 import json
 
 import numpy as np
-from conftest import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.helpers.served import TestClient
 
 TYPES = ["application/json", "text/csv", "application/x-npy", "application/x-npz"]
 ACCEPTS = ["application/json", "text/csv", "application/x-npy", "*/*", ""]

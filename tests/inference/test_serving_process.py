@@ -16,9 +16,11 @@ import httpx
 import numpy as np
 import pytest
 from botocore.config import Config
-from inference_testkit import ROOT, Served, build_model_dir
 
 from inference.loadgen import run_load
+from tests.helpers import ROOT
+from tests.helpers.models import build_model_dir
+from tests.helpers.served import Served
 
 pytestmark = pytest.mark.slow
 

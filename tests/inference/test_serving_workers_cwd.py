@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 
 import httpx
-from inference_testkit import build_model_dir, free_port
+
+from tests.helpers.models import build_model_dir
+from tests.helpers.ports import free_port
 
 
 def test_several_workers_start_outside_the_repository(tmp_path: Path) -> None:

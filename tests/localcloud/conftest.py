@@ -1,5 +1,6 @@
 """One local cloud per session, started as its own process on a free port, driven through boto3
-only, as a user's code would; it is stopped at the end and must leave no process behind."""
+only, as a user's code would; it is stopped at the end and must leave no process behind. This
+conftest serves every subfolder (gateway/, services/, dataplane/, shared/)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cloudkit import (
+
+from tests.helpers.cloud import (
     BUCKET,
     Cloud,
-    start_cloud,
-    stop_cloud,
+    running_cloud,
     training_request,
     upload_sourcedir,
     wait_job,
@@ -20,11 +21,8 @@ from cloudkit import (
 
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    running = start_cloud(tmp_path_factory.mktemp("cloud"))
-    try:
+    with running_cloud(tmp_path_factory.mktemp("cloud")) as running:
         yield running
-    finally:
-        stop_cloud(running)
 
 
 @pytest.fixture(scope="session")

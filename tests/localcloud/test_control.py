@@ -2,102 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import os
-import pickle
 import subprocess
 import sys
-import threading
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from localcloud import control
-from localcloud.gateway.persisting import is_mutating
-from localcloud.shared.locks import SharedExclusiveLock
-from localcloud.shared.pickling import dumps
 from smlocal.core.files import write_atomically
 
 CLI = "from smlocal.cli import main; main()"
-
-
-def environ(method: str, path: str = "/", *, body: bytes = b"", **headers: str) -> dict:
-    env = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "CONTENT_LENGTH": str(len(body)),
-        "wsgi.input": io.BytesIO(body),
-    }
-    env.update(headers)
-    return env
-
-
-@pytest.mark.parametrize(
-    ("env", "mutating"),
-    [
-        (environ("GET", "/bucket/key"), False),
-        (environ("HEAD", "/bucket/key"), False),
-        (environ("PUT", "/bucket/key", body=b"data"), True),
-        (environ("DELETE", "/bucket/key"), True),
-        (environ("POST", "/", HTTP_X_AMZ_TARGET="SageMaker.DescribeEndpoint"), False),
-        (environ("POST", "/", HTTP_X_AMZ_TARGET="SageMaker.CreateEndpoint"), True),
-        (environ("POST", "/", HTTP_X_AMZ_TARGET="Logs_20140328.PutLogEvents"), True),
-        (environ("POST", "/endpoints/e/invocations", body=b"[1]"), False),
-        (
-            environ(
-                "POST",
-                body=b"Action=GetCallerIdentity&Version=2011-06-15",
-                CONTENT_TYPE="application/x-www-form-urlencoded; charset=utf-8",
-            ),
-            False,
-        ),
-        (
-            environ(
-                "POST",
-                body=b"Action=CreateStack&StackName=s",
-                CONTENT_TYPE="application/x-www-form-urlencoded",
-            ),
-            True,
-        ),
-    ],
-)
-def test_is_mutating(env: dict, mutating: bool) -> None:
-    body = env["wsgi.input"].getvalue()
-    assert is_mutating(env) is mutating
-    assert env["wsgi.input"].read() == body  # the body is still there for moto
-
-
-def test_exclusive_waits_for_shared_holders_and_shared_is_reentrant() -> None:
-    lock = SharedExclusiveLock()
-    order: list[str] = []
-    with lock.shared():
-        writer = threading.Thread(target=lambda: lock.exclusive().__enter__() or order.append("w"))
-        writer.start()
-        writer.join(0.2)
-        assert writer.is_alive()  # blocked by the shared holder
-        with lock.shared():  # re-entrant while a writer waits: no deadlock
-            order.append("r")
-    writer.join(5)
-    assert order == ["r", "w"]
-
-
-def test_write_atomically_replaces_whole_files(tmp_path: Path) -> None:
-    path = tmp_path / "state" / "file"
-    write_atomically(path, b"one")
-    write_atomically(path, b"two")
-    assert path.read_bytes() == b"two"
-    assert sorted(p.name for p in path.parent.iterdir()) == ["file"]  # no temp file left
-
-
-def test_dumps_handles_lambda_factories_and_locks() -> None:
-    tags = defaultdict(lambda: defaultdict(dict))
-    tags["arn"]["key"] = "value"
-    restored = pickle.loads(dumps({"tags": tags, "lock": threading.RLock()}))
-    assert restored["tags"]["arn"] == {"key": "value"}
-    assert restored["tags"]["other"]["x"] == {}  # still a defaultdict of defaultdicts
-    assert restored["lock"].acquire(blocking=False)
 
 
 def test_env_fails_in_one_line_when_no_cloud_answers(tmp_path: Path) -> None:
@@ -125,7 +40,7 @@ def test_env_fails_in_one_line_when_no_cloud_answers(tmp_path: Path) -> None:
 
 
 def test_the_default_state_dir_is_the_projects_wherever_a_command_runs(tmp_path: Path) -> None:
-    from smlocal.core.manifest import PROJECT_ROOT
+    from smlocal.core.environments import PROJECT_ROOT
 
     code = "from localcloud.cli import _state_dir; print(_state_dir(None))"
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}

@@ -5,6 +5,7 @@ ValidationException before the cloud builds a folder from them."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import tarfile
 import time
@@ -13,7 +14,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from cloudkit import (
+
+from tests.helpers.cloud import (
     BUCKET,
     ROLE_ARN,
     create_model_and_config,
@@ -139,9 +141,10 @@ def test_a_sourcedir_folder_with_a_symlink_loop_fails_the_job_at_once(
     (source / "quick.py").write_text(QUICK)
     (source / "loop").symlink_to(".")
     started = time.monotonic()
-    sagemaker.create_training_job(
-        **training_request(name, f"file://{source}", training_inputs, program="quick.py")
-    )
+    request = training_request(name, f"s3://{BUCKET}/unused", training_inputs, program="quick.py")
+    # A local sourcedir folder: the local cloud takes one, the spec (S3 only) does not.
+    request["HyperParameters"]["sagemaker_submit_directory"] = json.dumps(f"file://{source}")
+    sagemaker.create_training_job(**request)
     job = wait_job(sagemaker, name, timeout_s=60)
     print(f"loop job ended {job['TrainingJobStatus']} after {time.monotonic() - started:.2f} s")
     assert job["TrainingJobStatus"] == "Failed"
@@ -155,10 +158,10 @@ def test_a_traversal_or_invalid_job_name_is_refused(
 ) -> None:
     jobs = cloud.state_dir / "jobs"
     before = sorted(jobs.rglob("*"))
+    request = training_request("valid-name", mnist_sourcedir, f"s3://{BUCKET}/data/mnist")
+    request["TrainingJobName"] = name  # the spec refuses it: this test sends it anyway
     with pytest.raises(ClientError) as caught:
-        sagemaker.create_training_job(
-            **training_request(name, mnist_sourcedir, f"s3://{BUCKET}/data/mnist")
-        )
+        sagemaker.create_training_job(**request)
     at = f"Value '{name}' at 'trainingJobName' failed to satisfy constraint: Member must"
     pattern = f"{at} satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,62}}"
     expected = (

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers.ports import free_port
+
 SMLOCAL = str(Path(sys.executable).with_name("smlocal"))
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # nothing listens once the socket is closed
-
-
 def test_a_cloud_that_does_not_answer_is_one_line_naming_the_url() -> None:
-    url = f"http://localhost:{_closed_port()}"
+    url = f"http://localhost:{free_port()}"
     env = {
         **os.environ,
         "AWS_ENDPOINT_URL": url,

@@ -1,20 +1,15 @@
-"""`smlocal status` against a real moto server: an EndpointStack stand-in deployed through
-CloudFormation (model, endpoint config, endpoint, the EndpointName output), compared with
-manifests that match it or differ from it."""
+"""`smlocal status` against the session's moto server (reset for each test): an EndpointStack
+stand-in deployed through CloudFormation (model, endpoint config, endpoint, the EndpointName
+output), compared with manifests that match it or differ from it."""
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from smlocal.cli import app
@@ -23,6 +18,7 @@ from smlocal.core.manifest import ModelPin
 from smlocal.core.naming import endpoint_stack_name
 from smlocal.core.pins import write_pin
 from smlocal.status import compare
+from tests.helpers.moto import SERVERLESS_2048, deploy_endpoint_stand_in, use_moto
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 URL = f"s3://sagemaker-{REGION}-{ACCOUNT}/training-jobs/job-1/output/model.tar.gz"
@@ -55,30 +51,9 @@ model: {{}}
 """
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://localhost:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> boto3.Session:
-    httpx.post(f"{moto_url}/moto-api/reset").raise_for_status()
-    for var in list(os.environ):
-        if var.startswith("AWS_"):
-            monkeypatch.delenv(var)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    use_moto(monkeypatch, moto_url)
     return boto3.Session(region_name=REGION)
 
 
@@ -94,43 +69,9 @@ def manifest(envdir: Path, name: str, text: str, url: str | None = URL) -> Path:
 def deploy(session: boto3.Session, env_name: str, url: str, variant: dict[str, Any]) -> str:
     """Model, config and endpoint through CloudFormation, with the real stack's output."""
     image = load_environment(Path(__file__).parents[2] / "environments" / "dev.yaml").image_uri
-    template = {
-        "Resources": {
-            "Model": {
-                "Type": "AWS::SageMaker::Model",
-                "Properties": {
-                    "ExecutionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/SageMaker-local",
-                    "PrimaryContainer": {"Image": image, "ModelDataUrl": url},
-                },
-            },
-            "Config": {
-                "Type": "AWS::SageMaker::EndpointConfig",
-                "Properties": {
-                    "ProductionVariants": [
-                        {
-                            "VariantName": "AllTraffic",
-                            "ModelName": {"Fn::GetAtt": ["Model", "ModelName"]},
-                            **variant,
-                        }
-                    ]
-                },
-            },
-            "Endpoint": {
-                "Type": "AWS::SageMaker::Endpoint",
-                "Properties": {
-                    "EndpointConfigName": {"Fn::GetAtt": ["Config", "EndpointConfigName"]}
-                },
-            },
-        },
-        "Outputs": {"EndpointName": {"Value": {"Fn::GetAtt": ["Endpoint", "EndpointName"]}}},
-    }
-    cf = session.client("cloudformation")
-    name = endpoint_stack_name(env_name)
-    cf.create_stack(StackName=name, TemplateBody=json.dumps(template))
-    return cf.describe_stacks(StackName=name)["Stacks"][0]["Outputs"][0]["OutputValue"]
+    return deploy_endpoint_stand_in(session, env_name, url, variant, image=image)
 
 
-SERVERLESS_2048 = {"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5}}
 M5_LARGE = {"InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
 
 

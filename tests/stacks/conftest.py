@@ -5,34 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from stack_fixtures import SHA_B, URL_B, write_manifests
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.stacks import REPO, SHA_B, STACKS, URL_B, Synth, write_manifests
+
 CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
 """checkov lives in a venv of its own (`make checkov-setup`): it pins boto3 older than ours."""
-
-
-@dataclass
-class Synth:
-    manifests: Path
-    outdir: Path
-    validation_error: str | None
-    changed_pin_prod: dict[str, Any]
-    """The prod EndpointStack's template with another model pinned (URL_B, SHA_B)."""
-
-    def template_text(self, artifact_id: str) -> str:
-        return (self.outdir / f"{artifact_id}.template.json").read_text()
-
-    def template(self, artifact_id: str) -> dict[str, Any]:
-        return json.loads(self.template_text(artifact_id))
-
-    def manifest(self) -> dict[str, Any]:
-        return json.loads((self.outdir / "manifest.json").read_text())
 
 
 @pytest.fixture(scope="session")
@@ -88,8 +68,6 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 @pytest.fixture(scope="session")
 def checkov(synth: Synth) -> dict[str, Any]:
     """checkov's CloudFormation checks over every synthesized stack, run once (slow to start)."""
-    from stack_fixtures import STACKS
-
     if not CHECKOV.exists():
         pytest.skip(f"checkov is not installed at {CHECKOV}; `make checkov-setup` builds it")
     files = [arg for s in STACKS for arg in ("-f", str(synth.outdir / f"{s}.template.json"))]

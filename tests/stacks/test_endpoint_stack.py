@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from conftest import Synth
-from stack_fixtures import SHA_A, SHA_B, URL_A, URL_B
+
+from tests.helpers.stacks import SHA_A, SHA_B, URL_A, URL_B, Synth
 
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312"
 ROLE_ARN = "arn:aws:iam::123456789012:role/SageMaker-local"

@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from conftest import Synth
-from stack_fixtures import ACCOUNT, EU_ACCOUNT, KMS_KEY_ARN, PLATFORM_EU, PLATFORM_US
 
 from smlocal.core.environments import load_all
 from smlocal.gitops.artifacts import promoted_key
 from stacks.default_bucket import PROMOTED_PREFIX, TRAINING_PREFIX
+from tests.helpers.stacks import ACCOUNT, EU_ACCOUNT, KMS_KEY_ARN, PLATFORM_EU, PLATFORM_US, Synth
 from training.spec import training_prefix
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from cfnlint.api import lint_file
-from conftest import REPO, Synth
-from stack_fixtures import PLATFORM_EU, PLATFORM_US, STACKS
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
+
+from tests.helpers.stacks import PLATFORM_EU, PLATFORM_US, REPO, STACKS, Synth
 
 
 def test_builds_one_platform_per_account_region_and_one_endpoint_per_pinned_env(

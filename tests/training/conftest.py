@@ -1,25 +1,17 @@
-"""Fixtures of the training tests: prepared digits data, a sourcedir, and S3 on a moto server."""
+"""Fixtures of the training tests: prepared digits data, a sourcedir, and S3 on the session's
+moto server (`moto_url`, tests/conftest.py)."""
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from tests.helpers.moto import CREDENTIALS, moto_client
 from training.data import prepare
 from training.sourcedir import pack_sourcedir
 
 BUCKET = "sagemaker-us-east-1-123456789012"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -36,40 +28,18 @@ def sourcedir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return pack_sourcedir(tmp_path_factory.mktemp("src") / "sourcedir.tar.gz")
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """A real moto server (in this process, on a free port) for S3; stopped after the session."""
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://localhost:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture(autouse=True)
 def _fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     # moto accepts any credentials; these keep boto3 from looking for real ones.
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
+    for key, value in {**CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
 @pytest.fixture
-def s3(moto_endpoint: str) -> object:
-    """An S3 client on the moto server with the environment's default bucket."""
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+def s3(moto_url: str) -> object:
+    """An S3 client on the session's moto server with the environment's default bucket."""
+    client = moto_client("s3", moto_url)
     existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
     if BUCKET not in existing:
         client.create_bucket(Bucket=BUCKET)

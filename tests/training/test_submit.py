@@ -19,13 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import typer
 from botocore.stub import Stubber
 from rich.console import Console
 
 from smlocal.core.environments import ENVIRONMENTS_DIR
+from tests.helpers.moto import moto_client
 from training.cli import _report
 from training.submit import LOG_GROUP, LogTail, wait_for_job
 
@@ -33,24 +33,14 @@ BUCKET = "sagemaker-us-east-1-123456789012"
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _client(service: str, endpoint: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 @pytest.mark.slow
 def test_train_uploads_submits_waits_and_refuses_an_unverifiable_pin(
-    s3: Any, moto_endpoint: str, digits_dir: Path, tmp_path: Path
+    s3: Any, moto_url: str, digits_dir: Path, tmp_path: Path
 ) -> None:
     envdir = tmp_path / "environments"
     shutil.copytree(ENVIRONMENTS_DIR, envdir)
     before = (envdir / "dev.yaml").read_bytes()
-    env = os.environ | {"AWS_ENDPOINT_URL": moto_endpoint, "COLUMNS": "200"}
+    env = os.environ | {"AWS_ENDPOINT_URL": moto_url, "COLUMNS": "200"}
     command = [sys.executable, "-c", "from smlocal.cli import main; main()", "train"]
     command += ["--env", "dev", "--envdir", str(envdir), "--data", str(digits_dir)]
     command += ["--instance-count", "2", "--epochs", "3", "--wait", "--pin"]
@@ -63,9 +53,9 @@ def test_train_uploads_submits_waits_and_refuses_an_unverifiable_pin(
     assert "error: cannot read artifact s3://" in result.stderr
     assert (envdir / "dev.yaml").read_bytes() == before
 
-    jobs = _client("sagemaker", moto_endpoint).list_training_jobs()["TrainingJobSummaries"]
+    jobs = moto_client("sagemaker", moto_url).list_training_jobs()["TrainingJobSummaries"]
     job = max(jobs, key=lambda j: j["CreationTime"])["TrainingJobName"]
-    described = _client("sagemaker", moto_endpoint).describe_training_job(TrainingJobName=job)
+    described = moto_client("sagemaker", moto_url).describe_training_job(TrainingJobName=job)
     assert described["ResourceConfig"]["InstanceCount"] == 2
     hps = described["HyperParameters"]
     assert json.loads(hps["epochs"]) == 3
@@ -80,8 +70,8 @@ def test_train_uploads_submits_waits_and_refuses_an_unverifiable_pin(
     )
 
 
-def test_log_tail_follows_each_host_stream(moto_endpoint: str) -> None:
-    logs = _client("logs", moto_endpoint)
+def test_log_tail_follows_each_host_stream(moto_url: str) -> None:
+    logs = moto_client("logs", moto_url)
     job = "tail-job"
     tail = LogTail(logs, job)
     assert tail.poll() == []  # no log group yet: nothing, no error
@@ -109,8 +99,8 @@ def test_log_tail_follows_each_host_stream(moto_endpoint: str) -> None:
     assert tail.poll() == [("algo-2", "done")]
 
 
-def test_a_failed_job_prints_its_reason_and_exits_non_zero(moto_endpoint: str) -> None:
-    sagemaker = _client("sagemaker", moto_endpoint)
+def test_a_failed_job_prints_its_reason_and_exits_non_zero(moto_url: str) -> None:
+    sagemaker = moto_client("sagemaker", moto_url)
     failed = {
         "TrainingJobName": "broken-job",
         "TrainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/broken-job",
@@ -127,7 +117,7 @@ def test_a_failed_job_prints_its_reason_and_exits_non_zero(moto_endpoint: str) -
     console = Console(file=out, width=200)
     with Stubber(sagemaker) as stub:
         stub.add_response("describe_training_job", failed, {"TrainingJobName": "broken-job"})
-        job = wait_for_job(sagemaker, _client("logs", moto_endpoint), "broken-job", console=console)
+        job = wait_for_job(sagemaker, moto_client("logs", moto_url), "broken-job", console=console)
     with pytest.raises(typer.Exit) as exit_info:
         _report(console, job)
     assert exit_info.value.exit_code == 1

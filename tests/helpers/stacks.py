@@ -1,8 +1,16 @@
-"""Fixture manifests for the stack tests (never environments/*.yaml: pins there move)."""
+"""The stack tests' fixture manifests (never environments/*.yaml: pins there move) and the
+session's synthesis they are read from (`Synth`, built by tests/stacks/conftest.py)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from tests.helpers import ROOT
+
+REPO = ROOT
 
 ACCOUNT = "123456789012"
 EU_ACCOUNT = "210987654321"
@@ -90,3 +98,21 @@ def write_manifests(directory: Path) -> Path:
     for name, text in MANIFESTS.items():
         (directory / f"{name}.yaml").write_text(text)
     return directory
+
+
+@dataclass
+class Synth:
+    manifests: Path
+    outdir: Path
+    validation_error: str | None
+    changed_pin_prod: dict[str, Any]
+    """The prod EndpointStack's template with another model pinned (URL_B, SHA_B)."""
+
+    def template_text(self, artifact_id: str) -> str:
+        return (self.outdir / f"{artifact_id}.template.json").read_text()
+
+    def template(self, artifact_id: str) -> dict[str, Any]:
+        return json.loads(self.template_text(artifact_id))
+
+    def manifest(self) -> dict[str, Any]:
+        return json.loads((self.outdir / "manifest.json").read_text())

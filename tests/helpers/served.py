@@ -1,42 +1,25 @@
-"""Helpers for the inference tests: a model directory from an untrained, seeded Net (no training
-needed) and a really served `python -m inference.server` process."""
+"""A served model: a real `python -m inference.server` process on a free port, stopped by the
+test, and starlette's TestClient for the app in-process."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import httpx
-import torch
 
-import inference.inference as model_script
+from tests.helpers import ROOT
+from tests.helpers.ports import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+with warnings.catch_warnings():  # starlette 1.x nudges towards httpx2; httpx works the same
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
-
-def build_model_dir(directory: Path, script: str | None = None, seed: int = 0) -> Path:
-    """model.pth (state_dict of a seeded Net) + code/inference.py (ours, or `script`)."""
-    code = directory / "code"
-    code.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    torch.save(model_script.Net().state_dict(), directory / "model.pth")
-    if script is None:
-        shutil.copy(model_script.__file__, code / "inference.py")
-    else:
-        (code / "inference.py").write_text(textwrap.dedent(script))
-    return directory
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["Served", "TestClient"]
 
 
 class Served:

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from cloudkit import (
+
+from tests.helpers.cloud import (
     BUCKET,
     training_request,
     upload_sourcedir,
@@ -27,7 +28,8 @@ def test_two_host_job_completes_with_metrics_artifact_and_transitions(
     statuses = [t["Status"] for t in trained_job["SecondaryStatusTransitions"]]
     assert statuses == ["Starting", "Downloading", "Training", "Uploading", "Completed"]
     metrics = {m["MetricName"]: m["Value"] for m in trained_job["FinalMetricDataList"]}
-    assert set(metrics) == {"train_loss", "test_accuracy"}  # the request's, not moto's made-up
+    # The request's MetricDefinitions (training.spec's MNIST ones), not moto's made-up metrics.
+    assert set(metrics) == {"train_loss", "test_loss", "test_accuracy"}
     # One epoch on the digits lands far above chance (0.1); an untrained net stays near it.
     assert 0.3 < metrics["test_accuracy"] <= 1.0
     assert trained_job["TrainingStartTime"] <= trained_job["TrainingEndTime"]
@@ -90,6 +92,6 @@ def test_stop_training_job_stops_it(
 
 
 def test_job_names_are_unique(sagemaker: Any, trained_job: dict[str, Any]) -> None:
-    request = training_request("mnist-2-hosts", "s3://x/y.tar.gz", "s3://x/data")
+    request = training_request("mnist-2-hosts", f"s3://{BUCKET}/y.tar.gz", f"s3://{BUCKET}/data")
     with pytest.raises(ClientError, match="already exists"):
         sagemaker.create_training_job(**request)

@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from cloudkit import (
+
+from localcloud import control
+from localcloud.shared.processes import pid_alive, processes_under
+from tests.helpers.cloud import (
     BUCKET,
     Cloud,
     create_model_and_config,
-    model_archive,
     put_model,
     start_cloud,
     training_request,
@@ -26,9 +28,7 @@ from cloudkit import (
     wait_endpoint,
     wait_job,
 )
-
-from localcloud import control
-from localcloud.shared.processes import pid_alive, processes_under
+from tests.helpers.models import model_archive
 
 pytestmark = pytest.mark.slow
 

@@ -13,14 +13,15 @@ from typing import Any
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
-from cloudkit import (
+
+from tests.helpers.cloud import (
     BUCKET,
     create_model_and_config,
-    model_archive,
     processes_under,
     put_model,
     wait_endpoint,
 )
+from tests.helpers.models import model_archive
 
 pytestmark = pytest.mark.slow
 

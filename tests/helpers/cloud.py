@@ -1,11 +1,13 @@
-"""Helpers of the local cloud tests: a cloud process, boto3 clients, models, training requests."""
+"""The local cloud for tests: one process on a free port with its own state dir, boto3 clients
+signed with the key it issued, and builders of what tests ask of it (models, endpoint configs,
+sourcedirs, training requests), with waits for endpoints and jobs."""
 
 from __future__ import annotations
 
-import io
 import os
-import tarfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,11 +22,12 @@ from localcloud.shared.processes import processes_under
 BUCKET = "localcloud-tests"
 ROLE_ARN = "arn:aws:iam::123456789012:role/SageMaker-local"
 PYTORCH_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.5-cpu-py311"
-INFERENCE_SCRIPT = Path(__file__).resolve().parents[2] / "inference" / "inference.py"
 
 
 @dataclass
 class Cloud:
+    """A running local cloud: its state dir and port."""
+
     state_dir: Path
     port: int
 
@@ -46,39 +49,18 @@ class Cloud:
 
 
 def start_cloud(state_dir: Path) -> Cloud:
+    """`cloud start` on a free port (its own process), ready when this returns."""
     record = control.start_detached(state_dir, 0)
     return Cloud(state_dir=Path(record["state_dir"]), port=int(record["port"]))
 
 
 def stop_cloud(cloud: Cloud) -> None:
+    """`cloud stop`, then no process of the cloud may be left."""
     assert control.stop(cloud.state_dir) is not None
     deadline = time.monotonic() + 10
     while processes_under(cloud.state_dir) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert processes_under(cloud.state_dir) == [], "the local cloud left processes behind"
-
-
-def model_archive(script: str | None = None, *, weights: bool = True, seed: int = 0) -> bytes:
-    """A model.tar.gz: `model.pth` (random weights of the served Net) and `code/inference.py`."""
-    import torch
-
-    from inference.inference import Net
-
-    files: dict[str, bytes] = {
-        "code/inference.py": script.encode() if script else INFERENCE_SCRIPT.read_bytes()
-    }
-    if weights:
-        torch.manual_seed(seed)
-        buf = io.BytesIO()
-        torch.save(Net().state_dict(), buf)
-        files["model.pth"] = buf.getvalue()
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
 
 
 def put_model(s3: Any, key: str, archive: bytes) -> str:
@@ -120,6 +102,7 @@ def wait_endpoint(sagemaker: Any, name: str, timeout_s: float = 180) -> dict[str
 
 
 def wait_job(sagemaker: Any, name: str, timeout_s: float = 300) -> dict[str, Any]:
+    """DescribeTrainingJob once the job has ended (neither InProgress nor Stopping)."""
     deadline = time.monotonic() + timeout_s
     while True:
         described = sagemaker.describe_training_job(TrainingJobName=name)
@@ -150,41 +133,32 @@ def training_request(
     program: str = "mnist.py",
     hyperparameters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A CreateTrainingJob request as the SageMaker SDK writes one (JSON-encoded values)."""
-    import json
+    """A CreateTrainingJob request built by the project's own spec (as `smlocal train` builds
+    one): channel `training`, the MNIST metric definitions, 1 epoch on gloo by default."""
+    from training.spec import TrainingJobSpec
 
-    hps = {"epochs": 1, "backend": "gloo", **(hyperparameters or {})}
-    hps.update(sagemaker_program=program, sagemaker_submit_directory=sourcedir)
-    number = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
-    return {
-        "TrainingJobName": name,
-        "HyperParameters": {k: json.dumps(v) for k, v in hps.items()},
-        "AlgorithmSpecification": {
-            "TrainingImage": PYTORCH_IMAGE,
-            "TrainingInputMode": "File",
-            "MetricDefinitions": [
-                {"Name": "train_loss", "Regex": f"train_loss={number}"},
-                {"Name": "test_accuracy", "Regex": f"test_accuracy={number}"},
-            ],
-        },
-        "RoleArn": ROLE_ARN,
-        "InputDataConfig": [
-            {
-                "ChannelName": "training",
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": inputs,
-                        "S3DataDistributionType": "FullyReplicated",
-                    }
-                },
-            }
-        ],
-        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/output"},
-        "ResourceConfig": {
-            "InstanceType": "ml.c5.2xlarge",
-            "InstanceCount": instances,
-            "VolumeSizeInGB": 10,
-        },
-        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
-    }
+    return TrainingJobSpec(
+        job_name=name,
+        role_arn=ROLE_ARN,
+        image_uri=PYTORCH_IMAGE,
+        region="us-east-1",
+        sourcedir_uri=sourcedir,
+        output_path=f"s3://{BUCKET}/output",
+        channels={"training": inputs},
+        entry_point=program,
+        hyperparameters={"epochs": 1, "backend": "gloo", **(hyperparameters or {})},
+        instance_count=instances,
+        volume_size_gb=10,
+        max_runtime_sec=600,
+    ).to_request()
+
+
+@contextmanager
+def running_cloud(state_dir: Path) -> Iterator[Cloud]:
+    """A local cloud for a `with` block (a package's session fixture): started, then stopped
+    and checked to leave no process behind."""
+    cloud = start_cloud(state_dir)
+    try:
+        yield cloud
+    finally:
+        stop_cloud(cloud)

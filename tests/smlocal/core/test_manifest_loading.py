@@ -12,8 +12,7 @@ import pytest
 
 from smlocal.core.environments import MAX_MANIFEST_BYTES, load_all, load_environment
 from smlocal.core.manifest import ManifestError
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT
 
 
 def _laughs(levels: int, top_level: bool = False) -> str:

@@ -19,10 +19,10 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from cloudkit import BUCKET, Cloud, stop_cloud
 
 from localcloud import control
 from localcloud.shared.credentials import credentials
+from tests.helpers.cloud import BUCKET, Cloud, stop_cloud
 
 OTHER_ACCOUNT = "222222222222"
 ORIGIN = "http://localhost:3000"

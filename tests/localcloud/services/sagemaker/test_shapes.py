@@ -7,26 +7,26 @@ from __future__ import annotations
 import os
 import subprocess
 import textwrap
-from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.model import ListShape, MapShape, Shape, StructureShape
-from cloudkit import (
+
+from localcloud import control
+from tests.helpers import ROOT
+from tests.helpers.cloud import (
     create_model_and_config,
-    model_archive,
     put_model,
     training_request,
     upload_sourcedir,
     wait_endpoint,
     wait_job,
 )
-
-from localcloud import control
+from tests.helpers.models import model_archive
 
 pytestmark = pytest.mark.slow
 
-SDK_PYTHON = Path(__file__).resolve().parents[2] / ".venv-sdk" / "bin" / "python"
+SDK_PYTHON = ROOT / ".venv-sdk" / "bin" / "python"
 
 
 def empty_optionals(value: Any, shape: Shape, path: str = "") -> list[str]:

@@ -3,73 +3,15 @@ the endpoint serving when the stack is complete, updated in place, a broken mode
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
 import pytest
-from cloudkit import BUCKET, ROLE_ARN, model_archive, put_model
+
+from tests.helpers.cloud import BUCKET, put_model
+from tests.helpers.cloudformation import predict, stack_status, template
+from tests.helpers.models import model_archive
 
 pytestmark = pytest.mark.slow
-
-
-def template(model_data_url: str, config_name: str) -> str:
-    return json.dumps(
-        {
-            "Resources": {
-                "Model": {
-                    "Type": "AWS::SageMaker::Model",
-                    "Properties": {
-                        "ExecutionRoleArn": ROLE_ARN,
-                        "PrimaryContainer": {
-                            "Image": "pytorch-inference:2.5-cpu-py311",
-                            "ModelDataUrl": model_data_url,
-                            "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
-                        },
-                    },
-                },
-                "Config": {
-                    "Type": "AWS::SageMaker::EndpointConfig",
-                    "Properties": {
-                        "EndpointConfigName": config_name,
-                        "ProductionVariants": [
-                            {
-                                "VariantName": "AllTraffic",
-                                "ModelName": {"Fn::GetAtt": ["Model", "ModelName"]},
-                                "InitialInstanceCount": 1,
-                                "InstanceType": "ml.m5.xlarge",
-                            }
-                        ],
-                    },
-                },
-                "Endpoint": {
-                    "Type": "AWS::SageMaker::Endpoint",
-                    "Properties": {
-                        "EndpointName": "stacked",
-                        "EndpointConfigName": {"Fn::GetAtt": ["Config", "EndpointConfigName"]},
-                    },
-                },
-            },
-            "Outputs": {"EndpointName": {"Value": {"Fn::GetAtt": ["Endpoint", "EndpointName"]}}},
-        }
-    )
-
-
-def stack_status(cfn: Any, name: str) -> str:
-    deadline = time.monotonic() + 240
-    while True:
-        status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
-        if not status.endswith("IN_PROGRESS"):
-            return status
-        assert time.monotonic() < deadline
-        time.sleep(0.5)
-
-
-def predict(runtime: Any) -> list[float]:
-    answer = runtime.invoke_endpoint(
-        EndpointName="stacked", Body=json.dumps([[[0.5] * 28] * 28]), ContentType="application/json"
-    )
-    return json.loads(answer["Body"].read())["predictions"][0]["probabilities"]
 
 
 def test_stack_creates_updates_in_place_and_deletes(

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from cloudkit import model_archive, put_model
-from test_cloudformation import predict, stack_status, template
+
+from tests.helpers.cloud import put_model
+from tests.helpers.cloudformation import predict, stack_status, template
+from tests.helpers.models import model_archive
 
 pytestmark = pytest.mark.slow
 

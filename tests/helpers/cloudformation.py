@@ -1,0 +1,72 @@
+"""CloudFormation on the local cloud: a stack of one served SageMaker endpoint (`stacked`), the
+wait for a stack to settle, and a prediction from that endpoint."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from tests.helpers.cloud import ROLE_ARN
+
+
+def template(model_data_url: str, config_name: str) -> str:
+    """A model, an endpoint config named `config_name` and the endpoint `stacked`."""
+    return json.dumps(
+        {
+            "Resources": {
+                "Model": {
+                    "Type": "AWS::SageMaker::Model",
+                    "Properties": {
+                        "ExecutionRoleArn": ROLE_ARN,
+                        "PrimaryContainer": {
+                            "Image": "pytorch-inference:2.5-cpu-py311",
+                            "ModelDataUrl": model_data_url,
+                            "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+                        },
+                    },
+                },
+                "Config": {
+                    "Type": "AWS::SageMaker::EndpointConfig",
+                    "Properties": {
+                        "EndpointConfigName": config_name,
+                        "ProductionVariants": [
+                            {
+                                "VariantName": "AllTraffic",
+                                "ModelName": {"Fn::GetAtt": ["Model", "ModelName"]},
+                                "InitialInstanceCount": 1,
+                                "InstanceType": "ml.m5.xlarge",
+                            }
+                        ],
+                    },
+                },
+                "Endpoint": {
+                    "Type": "AWS::SageMaker::Endpoint",
+                    "Properties": {
+                        "EndpointName": "stacked",
+                        "EndpointConfigName": {"Fn::GetAtt": ["Config", "EndpointConfigName"]},
+                    },
+                },
+            },
+            "Outputs": {"EndpointName": {"Value": {"Fn::GetAtt": ["Endpoint", "EndpointName"]}}},
+        }
+    )
+
+
+def stack_status(cfn: Any, name: str) -> str:
+    """The stack's status once it is no longer IN_PROGRESS."""
+    deadline = time.monotonic() + 240
+    while True:
+        status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+        if not status.endswith("IN_PROGRESS"):
+            return status
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+
+
+def predict(runtime: Any) -> list[float]:
+    """The `stacked` endpoint's probabilities for one grey image."""
+    answer = runtime.invoke_endpoint(
+        EndpointName="stacked", Body=json.dumps([[[0.5] * 28] * 28]), ContentType="application/json"
+    )
+    return json.loads(answer["Body"].read())["predictions"][0]["probabilities"]

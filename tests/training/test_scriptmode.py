@@ -1,0 +1,78 @@
+"""Script mode as the SageMaker training toolkit runs it: hyperparameters decoded, the user's
+arguments, and a host's `SM_*` environment and config files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from training.scriptmode import decode_hyperparameters, host_environment, user_args
+from training.spec import TrainingJobSpec
+
+
+def test_decode_hyperparameters_json_decodes_and_keeps_other_strings() -> None:
+    raw = {"epochs": "3", "lr": "0.01", "backend": '"gloo"', "name": "plain", "on": "true"}
+    assert decode_hyperparameters(raw) == {
+        "epochs": 3,
+        "lr": 0.01,
+        "backend": "gloo",
+        "name": "plain",
+        "on": True,
+    }
+
+
+def test_user_args_skip_the_toolkits_own_and_encode_structures() -> None:
+    hps = {"epochs": 3, "sagemaker_program": "mnist.py", "layers": [1, 2], "on": True}
+    assert user_args(hps) == ["--epochs", "3", "--layers", "[1, 2]", "--on", "True"]
+
+
+def test_host_environment_writes_the_config_and_names_everything(tmp_path: Path) -> None:
+    request = TrainingJobSpec(
+        job_name="env-job",
+        role_arn="arn:aws:iam::123456789012:role/SageMaker-local",
+        image_uri="pytorch-training:2.5-cpu-py311",
+        region="us-east-1",
+        sourcedir_uri="s3://bucket/src.tar.gz",
+        output_path="s3://bucket/output",
+        channels={"training": "s3://bucket/data"},
+        hyperparameters={"epochs": 1, "backend": "gloo"},
+        instance_count=2,
+    ).to_request()
+    hps = decode_hyperparameters(request["HyperParameters"])
+    env = host_environment(
+        root=tmp_path,
+        request=request,
+        hyperparameters=hps,
+        hosts=["algo-1", "algo-2"],
+        current_host="algo-2",
+        num_cpus=4,
+        num_gpus=0,
+        master_port=29500,
+    )
+    assert env["SM_CHANNEL_TRAINING"] == str(tmp_path / "input" / "data" / "training")
+    assert env["SM_HP_EPOCHS"] == "1" and env["SM_HP_BACKEND"] == "gloo"
+    assert json.loads(env["SM_USER_ARGS"]) == ["--epochs", "1", "--backend", "gloo"]
+    assert env["SM_MODULE_NAME"] == "mnist"
+    assert env["SM_MODULE_DIR"] == "s3://bucket/src.tar.gz"
+    assert env["SM_IS_MASTER"] == "false" and env["MASTER_ADDR"] == "algo-1"
+    assert env["MASTER_PORT"] == "29500" and env["TRAINING_JOB_NAME"] == "env-job"
+    assert env["SM_CURRENT_INSTANCE_TYPE"] == "ml.c5.2xlarge"
+    training_env = json.loads(env["SM_TRAINING_ENV"])
+    assert training_env["hyperparameters"] == {"epochs": 1, "backend": "gloo"}
+    assert training_env["hosts"] == ["algo-1", "algo-2"]
+    config = tmp_path / "input" / "config"
+    resource = json.loads((config / "resourceconfig.json").read_text())
+    assert resource == {
+        "current_host": "algo-2",
+        "hosts": ["algo-1", "algo-2"],
+        "network_interface_name": "lo",
+    }
+    assert json.loads((config / "inputdataconfig.json").read_text()) == {
+        "training": {
+            "TrainingInputMode": "File",
+            "S3DistributionType": "FullyReplicated",
+            "RecordWrapperType": "None",
+        }
+    }
+    assert json.loads((config / "hyperparameters.json").read_text()) == request["HyperParameters"]
+    assert (tmp_path / "model").is_dir() and (tmp_path / "checkpoints").is_dir()

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -21,6 +22,7 @@ from localcloud.shared.processes import processes_under
 
 BUCKET = "localcloud-tests"
 ROLE_ARN = "arn:aws:iam::123456789012:role/SageMaker-local"
+T = TypeVar("T")
 PYTORCH_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.5-cpu-py311"
 
 
@@ -90,26 +92,52 @@ def create_model_and_config(
     return name
 
 
-def wait_endpoint(sagemaker: Any, name: str, timeout_s: float = 180) -> dict[str, Any]:
-    """DescribeEndpoint once the endpoint has left Creating / Updating."""
+def poll(
+    read: Callable[[], T],
+    settled: Callable[[T], bool],
+    still: Callable[[T], str],
+    timeout_s: float,
+    interval_s: float,
+) -> T:
+    """`read()` again every `interval_s` until `settled` says so; fails with `still` (of the last
+    read) after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while True:
-        described = sagemaker.describe_endpoint(EndpointName=name)
-        if described["EndpointStatus"] not in ("Creating", "Updating"):
-            return described
-        assert time.monotonic() < deadline, f"endpoint {name} still {described['EndpointStatus']}"
-        time.sleep(0.2)
+        value = read()
+        if settled(value):
+            return value
+        assert time.monotonic() < deadline, still(value)
+        time.sleep(interval_s)
+
+
+def _until_left(
+    read: Callable[[], Any],
+    key: str,
+    busy: tuple[str, ...],
+    what: str,
+    timeout_s: float,
+    interval_s: float,
+) -> Any:
+    """`read()` once its `key` is none of `busy`, polled every `interval_s` for `timeout_s`."""
+
+    def settled(got: Any) -> bool:
+        return got[key] not in busy
+
+    return poll(read, settled, lambda got: f"{what} still {got[key]}", timeout_s, interval_s)
+
+
+def wait_endpoint(sagemaker: Any, name: str, timeout_s: float = 180) -> dict[str, Any]:
+    """DescribeEndpoint once the endpoint has left Creating / Updating."""
+    read = partial(sagemaker.describe_endpoint, EndpointName=name)
+    busy = ("Creating", "Updating")
+    return _until_left(read, "EndpointStatus", busy, f"endpoint {name}", timeout_s, 0.2)
 
 
 def wait_job(sagemaker: Any, name: str, timeout_s: float = 300) -> dict[str, Any]:
     """DescribeTrainingJob once the job has ended (neither InProgress nor Stopping)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        described = sagemaker.describe_training_job(TrainingJobName=name)
-        if described["TrainingJobStatus"] not in ("InProgress", "Stopping"):
-            return described
-        assert time.monotonic() < deadline, f"job {name} still {described['TrainingJobStatus']}"
-        time.sleep(0.5)
+    read = partial(sagemaker.describe_training_job, TrainingJobName=name)
+    busy = ("InProgress", "Stopping")
+    return _until_left(read, "TrainingJobStatus", busy, f"job {name}", timeout_s, 0.5)
 
 
 def upload_sourcedir(s3: Any, key: str, files: dict[str, Path] | None = None) -> str:

@@ -4,10 +4,10 @@ wait for a stack to settle, and a prediction from that endpoint."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
-from tests.helpers.cloud import ROLE_ARN
+from tests.helpers.cloud import ROLE_ARN, poll, put_model
+from tests.helpers.models import model_archive
 
 
 def template(model_data_url: str, config_name: str) -> str:
@@ -55,13 +55,21 @@ def template(model_data_url: str, config_name: str) -> str:
 
 def stack_status(cfn: Any, name: str) -> str:
     """The stack's status once it is no longer IN_PROGRESS."""
-    deadline = time.monotonic() + 240
-    while True:
-        status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
-        if not status.endswith("IN_PROGRESS"):
-            return status
-        assert time.monotonic() < deadline
-        time.sleep(0.5)
+    return poll(
+        lambda: cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"],
+        lambda status: not status.endswith("IN_PROGRESS"),
+        lambda status: f"stack {name} still {status}",
+        240,
+        0.5,
+    )
+
+
+def two_models(s3: Any, prefix: str, seed: int) -> tuple[str, str]:
+    """The S3 URLs of two models (seeds `seed`, `seed + 1`) put at `<prefix>/v1/model.tar.gz`
+    and `<prefix>/v2/model.tar.gz`."""
+    v1 = put_model(s3, f"{prefix}/v1/model.tar.gz", model_archive(seed=seed))
+    v2 = put_model(s3, f"{prefix}/v2/model.tar.gz", model_archive(seed=seed + 1))
+    return v1, v2
 
 
 def predict(runtime: Any) -> list[float]:

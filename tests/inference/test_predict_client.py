@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from inference import client
 from inference.errors import PredictError
 from tests.helpers import ROOT
+from tests.helpers.cli import run
 from tests.helpers.served import Served
 from training.data import write_split
 
@@ -98,27 +98,13 @@ def test_smlocal_predict_cli(served: Served, data_dir: Path) -> None:
     }
     command = [sys.executable, "-c", "from smlocal.cli import main; main()", "predict"]
     command += ["--env", "dev", "--endpoint-name", "mnist-dev", "--data", str(data_dir)]
-    result = subprocess.run(
-        [*command, "--n", "4", "--seed", "7"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run([*command, "--n", "4", "--seed", "7"], cwd=ROOT, env=env)
     assert result.returncode == 0, result.stderr
     assert '{"predictions": [{"label"' in result.stdout
     assert "accuracy:" in result.stdout
     assert "mnist-dev: 4 test images" in result.stdout
 
-    refused = subprocess.run(
-        [*command, "--content-type", "text/plain"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    refused = run([*command, "--content-type", "text/plain"], cwd=ROOT, env=env)
     assert refused.returncode == 2
     assert "--content-type must be one of" in refused.stderr
 

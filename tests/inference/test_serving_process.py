@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 import sys
 import threading
 import time
@@ -19,6 +18,7 @@ from botocore.config import Config
 
 from inference.loadgen import run_load
 from tests.helpers import ROOT
+from tests.helpers.cli import run
 from tests.helpers.models import build_model_dir
 from tests.helpers.served import Served
 
@@ -79,13 +79,8 @@ def test_boto3_sees_sagemaker_errors(served: Served) -> None:
 
 def test_a_model_that_cannot_load_fails_at_start(tmp_path: Path) -> None:
     model_dir = build_model_dir(tmp_path, "def predict_fn(data, model):\n    return data\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "inference.server", "--model-dir", str(model_dir), "--port", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    server = [sys.executable, "-m", "inference.server"]
+    result = run([*server, "--model-dir", str(model_dir), "--port", "1"], cwd=ROOT)
     assert result.returncode == 2
     assert "defines no model_fn" in result.stderr
     assert "Traceback" not in result.stderr

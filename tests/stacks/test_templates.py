@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from cfnlint.api import lint_file
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from tests.helpers.cli import run
 from tests.helpers.stacks import PLATFORM_EU, PLATFORM_US, REPO, STACKS, Synth
 
 
@@ -119,14 +119,8 @@ def test_cli_synth_is_byte_identical_to_in_process_synth(synth: Synth, tmp_path:
     env = {**os.environ, "CDK_DISABLE_VERSION_CHECK": "1"}
     env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     out = tmp_path / "cdk.out"
-    result = subprocess.run(
-        ["npx", "cdk", "synth", "--quiet", "-c", f"envdir={synth.manifests}", "-o", str(out)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    synth_argv = ["npx", "cdk", "synth", "--quiet", "-c", f"envdir={synth.manifests}"]
+    result = run([*synth_argv, "-o", str(out)], cwd=REPO, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
     for stack in STACKS:
         cli = (out / f"{stack}.template.json").read_bytes()

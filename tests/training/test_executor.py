@@ -41,6 +41,10 @@ def _request(inputs: dict[str, str], job: str, **overrides: Any) -> dict[str, An
     return TrainingJobSpec(**(fields | overrides)).to_request()
 
 
+def _two_hosts(inputs: dict[str, str], job: str, hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    return _request(inputs, job, instance_count=2, hyperparameters=hyperparameters)
+
+
 def _upload_script(s3: Any, tmp_path: Path, name: str, source: str) -> str:
     script = tmp_path / name
     script.write_text(source)
@@ -73,9 +77,7 @@ def _keys(s3: Any, prefix: str) -> list[str]:
 def test_two_host_job_trains_uploads_and_pins(
     s3: Any, inputs: dict[str, str], tmp_path: Path
 ) -> None:
-    request = _request(
-        inputs, "mnist-two-hosts", instance_count=2, hyperparameters={"epochs": 1, "seed": 3}
-    )
+    request = _two_hosts(inputs, "mnist-two-hosts", {"epochs": 1, "seed": 3})
     run = run_training_job(request, tmp_path / "work", s3)
 
     assert run.status == "Completed", run.failure_reason
@@ -128,9 +130,7 @@ def test_two_host_job_trains_uploads_and_pins(
 def test_killing_one_host_fails_the_job_and_leaves_nothing(
     s3: Any, inputs: dict[str, str], tmp_path: Path
 ) -> None:
-    request = _request(
-        inputs, "mnist-killed", instance_count=2, hyperparameters={"epochs": 50, "log-interval": 1}
-    )
+    request = _two_hosts(inputs, "mnist-killed", {"epochs": 50, "log-interval": 1})
     second_host_training = threading.Event()
 
     def on_log(host: str, line: str) -> None:

@@ -59,14 +59,25 @@ def test_each_host_logs_to_its_own_cloudwatch_stream(trained_job: dict[str, Any]
     assert final["test_accuracy"] == pytest.approx(last)
 
 
+BANANA = "raise ValueError('the learning rate is a banana')\n"
+SLEEPY = "import time\nprint('sleeping', flush=True)\ntime.sleep(300)\n"
+
+
+def _submit(
+    sagemaker: Any, s3: Any, training_inputs: str, tmp_path: Path, name: str, source: str
+) -> None:
+    """CreateTrainingJob `<name>-job`, whose sourcedir is the one script `<name>.py`."""
+    script = tmp_path / f"{name}.py"
+    script.write_text(source)
+    sourcedir = upload_sourcedir(s3, f"code/{name}/sourcedir.tar.gz", {f"{name}.py": script})
+    request = training_request(f"{name}-job", sourcedir, training_inputs, program=f"{name}.py")
+    sagemaker.create_training_job(**request)
+
+
 def test_a_failing_script_fails_the_job_with_its_error(
     sagemaker: Any, s3: Any, training_inputs: str, tmp_path: Path
 ) -> None:
-    script = tmp_path / "broken.py"
-    script.write_text("raise ValueError('the learning rate is a banana')\n")
-    sourcedir = upload_sourcedir(s3, "code/broken/sourcedir.tar.gz", {"broken.py": script})
-    request = training_request("broken-job", sourcedir, training_inputs, program="broken.py")
-    sagemaker.create_training_job(**request)
+    _submit(sagemaker, s3, training_inputs, tmp_path, "broken", BANANA)
     job = wait_job(sagemaker, "broken-job")
     assert job["TrainingJobStatus"] == "Failed"
     assert "the learning rate is a banana" in job["FailureReason"]
@@ -76,11 +87,7 @@ def test_a_failing_script_fails_the_job_with_its_error(
 def test_stop_training_job_stops_it(
     sagemaker: Any, s3: Any, training_inputs: str, tmp_path: Path
 ) -> None:
-    script = tmp_path / "sleepy.py"
-    script.write_text("import time\nprint('sleeping', flush=True)\ntime.sleep(300)\n")
-    sourcedir = upload_sourcedir(s3, "code/sleepy/sourcedir.tar.gz", {"sleepy.py": script})
-    request = training_request("sleepy-job", sourcedir, training_inputs, program="sleepy.py")
-    sagemaker.create_training_job(**request)
+    _submit(sagemaker, s3, training_inputs, tmp_path, "sleepy", SLEEPY)
     assert sagemaker.describe_training_job(TrainingJobName="sleepy-job")["TrainingJobStatus"] in (
         "InProgress",
     )

@@ -32,13 +32,8 @@ def test_the_registry_depends_on_the_region_and_partition() -> None:
 
 
 def test_pytorch_image_uri_is_the_sdks() -> None:
-    uri = pytorch_image_uri(
-        scope="training",
-        region="eu-west-1",
-        framework_version="2.5",
-        py_version="py311",
-        processor="gpu",
-    )
+    versions = {"framework_version": "2.5", "py_version": "py311", "processor": "gpu"}
+    uri = pytorch_image_uri(scope="training", region="eu-west-1", **versions)
     assert uri == "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-training:2.5-gpu-py311"
 
 

@@ -4,7 +4,6 @@ failure one line naming the file, and `smlocal validate` answers them with exit 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from smlocal.core.environments import MAX_MANIFEST_BYTES, load_all, load_environment
 from smlocal.core.manifest import ManifestError
 from tests.helpers import ROOT
+from tests.helpers.cli import run
 
 
 def _laughs(levels: int, top_level: bool = False) -> str:
@@ -110,21 +110,8 @@ def test_validate_answers_a_bomb_with_one_line_and_exit_2(tmp_path: Path, conten
     (tmp_path / "dev.yaml").write_bytes(content)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     # The timeout only keeps a regression from hanging the suite; the fix answers in about 0.5 s.
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from smlocal.cli import main; main()",
-            "validate",
-            "--envdir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=60,
-    )
+    cli = [sys.executable, "-c", "from smlocal.cli import main; main()"]
+    result = run([*cli, "validate", "--envdir", str(tmp_path)], env=env, cwd=ROOT, timeout=60)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr

@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers.cloud import put_model
-from tests.helpers.cloudformation import predict, stack_status, template
-from tests.helpers.models import model_archive
+from tests.helpers.cloudformation import predict, stack_status, template, two_models
 
 pytestmark = pytest.mark.slow
 
@@ -33,8 +31,7 @@ def test_change_sets_create_and_update_a_served_stack_with_its_outputs(
     cloud: Any, s3: Any, sagemaker: Any, runtime: Any
 ) -> None:
     cfn = cloud.client("cloudformation")
-    v1 = put_model(s3, "cs/v1/model.tar.gz", model_archive(seed=21))
-    v2 = put_model(s3, "cs/v2/model.tar.gz", model_archive(seed=22))
+    v1, v2 = two_models(s3, "cs", seed=21)
 
     created = change_set(cfn, "changed", "deploy", template(v1, "cs-config-v1"), "CREATE")
     assert (created["Status"], created["ExecutionStatus"]) == ("CREATE_COMPLETE", "AVAILABLE")

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.cloud import BUCKET, put_model
-from tests.helpers.cloudformation import predict, stack_status, template
-from tests.helpers.models import model_archive
+from tests.helpers.cloud import BUCKET
+from tests.helpers.cloudformation import predict, stack_status, template, two_models
 
 pytestmark = pytest.mark.slow
 
@@ -18,8 +17,7 @@ def test_stack_creates_updates_in_place_and_deletes(
     cloud: Any, s3: Any, sagemaker: Any, runtime: Any
 ) -> None:
     cfn = cloud.client("cloudformation")
-    v1 = put_model(s3, "cfn/v1/model.tar.gz", model_archive(seed=11))
-    v2 = put_model(s3, "cfn/v2/model.tar.gz", model_archive(seed=12))
+    v1, v2 = two_models(s3, "cfn", seed=11)
     cfn.create_stack(StackName="served", TemplateBody=template(v1, "config-v1"))
     assert stack_status(cfn, "served") == "CREATE_COMPLETE"
     outputs = cfn.describe_stacks(StackName="served")["Stacks"][0]["Outputs"]

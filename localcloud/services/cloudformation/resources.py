@@ -151,13 +151,19 @@ def _get_permission(self: FakeBucket, action: str, resource: str) -> Any:
 
 
 def _conditions_hold(conditions: dict[str, Any]) -> bool:
+    """IAM's rule: a condition on a key the request context lacks is false (true for an
+    `...IfExists` operator); the context holds `aws:SecureTransport` only, so a statement
+    conditioned on anything else (`aws:PrincipalArn`, ...) is not applied here."""
     for operator, pairs in conditions.items():
-        if operator.removesuffix("IfExists") not in ("Bool", "StringEquals"):
-            continue
+        base, if_exists = operator.removesuffix("IfExists"), operator.endswith("IfExists")
         for key, expected in pairs.items():
             actual = _CONTEXT.get(key.lower())
             if actual is None:
-                continue
+                if if_exists:
+                    continue
+                return False
+            if base not in ("Bool", "StringEquals"):
+                return False  # an operator this cloud does not evaluate: not applied
             values = expected if isinstance(expected, list) else [expected]
             if actual not in [str(v).lower() for v in values]:
                 return False

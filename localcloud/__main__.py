@@ -26,8 +26,14 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         help="an origin whose pages may call the cloud (repeatable) [default: none]",
     )
+    run.add_argument(
+        "--clock-speed",
+        type=float,
+        default=1.0,
+        help="periods, alarm evaluation and cooldowns run N times faster [default: 1]",
+    )
     args = parser.parse_args(argv)
-    serve(args.state_dir, args.port, tuple(args.cors_origin))
+    serve(args.state_dir, args.port, tuple(args.cors_origin), args.clock_speed)
 
 
 if __name__ == "__main__":

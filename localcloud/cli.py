@@ -38,6 +38,12 @@ def start(
         help="an origin (http://localhost:3000) whose pages may call the cloud with its keys; "
         "repeatable [default: none, CORS off]",
     ),
+    clock_speed: float = typer.Option(
+        1.0,
+        "--clock-speed",
+        help="run CloudWatch periods, alarm evaluation and autoscaling cooldowns N times "
+        "faster (a 60 s period lasts 2 s at 30); timestamps stay wall-clock [default: 1]",
+    ),
 ) -> None:
     """Serve the AWS APIs on http://localhost:PORT (state kept under --state-dir).
 
@@ -47,9 +53,9 @@ def start(
     directory = _state_dir(state_dir)
     origins = tuple(cors_origin)
     if not detach:
-        control.start_foreground(directory, port, origins)
+        control.start_foreground(directory, port, origins, clock_speed)
         return
-    record = control.start_detached(directory, port, cors_origins=origins)
+    record = control.start_detached(directory, port, cors_origins=origins, clock_speed=clock_speed)
     typer.echo(f"local cloud serving on {record['endpoint_url']} (pid {record['pid']})")
     typer.echo(f'point clients at it: eval "$(smlocal cloud env --state-dir {directory})"')
 
@@ -81,8 +87,11 @@ def status(
         typer.echo(f"the local cloud of {directory} is not running")
         raise typer.Exit(1)
     healthy = control.answers(record["port"])
+    speed = float(record.get("clock_speed", 1.0))
     typer.echo(
-        f"local cloud on {record['endpoint_url']} (pid {record['pid']}, state {directory}): "
+        f"local cloud on {record['endpoint_url']} (pid {record['pid']}, state {directory}"
+        + (f", clock {speed:g}x" if speed != 1 else "")
+        + "): "
         + ("answering" if healthy else "NOT answering")
     )
     if not healthy:

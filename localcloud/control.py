@@ -35,6 +35,8 @@ ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0
+# Beyond this a one-minute period lasts under 0.1 s: shorter than one evaluation pass under load.
+MAX_CLOCK_SPEED = 600.0
 
 
 class CloudError(UserError):
@@ -106,10 +108,12 @@ def start_detached(
     port: int,
     timeout_s: float = START_TIMEOUT_S,
     cors_origins: tuple[str, ...] = (),
+    clock_speed: float = 1.0,
 ) -> dict:
     """Start `python -m localcloud serve` in its own session; return its record once it answers."""
     state_dir = Path(state_dir).resolve()
     origins = [check_origin(o) for o in cors_origins]
+    speed = check_clock_speed(clock_speed)
     _check_can_start(state_dir, port)
     state_dir.mkdir(parents=True, exist_ok=True)
     credentials(state_dir)  # made here, so that no client waits for the server to make them
@@ -127,6 +131,8 @@ def start_detached(
                 "--state-dir",
                 str(state_dir),
                 *[arg for origin in origins for arg in ("--cors-origin", origin)],
+                "--clock-speed",
+                repr(speed),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -149,13 +155,23 @@ def start_detached(
     raise CloudError(f"the local cloud did not answer within {timeout_s:g} s; see {log_path}")
 
 
-def start_foreground(state_dir: Path, port: int, cors_origins: tuple[str, ...] = ()) -> None:
+def check_clock_speed(speed: float) -> float:
+    """A clock speed the cloud can run at (> 0, at most MAX_CLOCK_SPEED), or a CloudError."""
+    if not 0 < speed <= MAX_CLOCK_SPEED:
+        raise CloudError(f"--clock-speed must be > 0 and <= {MAX_CLOCK_SPEED:g}, got {speed:g}")
+    return float(speed)
+
+
+def start_foreground(
+    state_dir: Path, port: int, cors_origins: tuple[str, ...] = (), clock_speed: float = 1.0
+) -> None:
     """Serve in this process until Ctrl-C / SIGTERM."""
     from localcloud.server import serve
 
     origins = tuple(check_origin(o) for o in cors_origins)
+    speed = check_clock_speed(clock_speed)
     _check_can_start(Path(state_dir), port)
-    serve(Path(state_dir), port, origins)
+    serve(Path(state_dir), port, origins, speed)
 
 
 def stop(state_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> dict[str, Any] | None:

@@ -12,7 +12,9 @@ and refuses a second, different set of parts. The order matters where patches me
 4. CloudFormation (`services.cloudformation`): SageMaker resources waited for in the data
    plane, change sets, then the resource types moto's CloudFormation lacks (its cached model
    lists are cleared last, once every type is in place);
-5. the gateway's: a modelled error for any action moto does not implement, real temporary keys
+5. CloudWatch alarms that evaluate (`services.cloudwatch`) and Application Auto Scaling that
+   acts on them (`services.autoscaling`), both on the cloud's clock;
+6. the gateway's: a modelled error for any action moto does not implement, real temporary keys
    from STS GetSessionToken (`gateway.auth` checks every signature), and no CORS from moto's
    app (the guard answers cross-origin requests).
 """
@@ -24,21 +26,25 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from localcloud.dataplane.endpoints import Endpoints
     from localcloud.dataplane.training import TrainingJobs
+    from localcloud.shared.clock import Clock
 
-_installed_for: tuple[TrainingJobs, Endpoints] | None = None
+_installed_for: tuple[TrainingJobs, Endpoints, Clock] | None = None
 
 
-def install(*, jobs: TrainingJobs, endpoints: Endpoints) -> None:
+def install(*, jobs: TrainingJobs, endpoints: Endpoints, clock: Clock) -> None:
     """Patch moto for the local cloud whose data plane is `jobs` and `endpoints`."""
     global _installed_for
     if _installed_for is not None:
-        if _installed_for != (jobs, endpoints):
+        if _installed_for != (jobs, endpoints, clock):
             raise RuntimeError("moto is already patched for another local cloud in this process")
         return
     from moto.moto_server import werkzeug_app
 
     from localcloud.gateway import auth, unimplemented
-    from localcloud.services.cloudformation import autoscaling, change_sets, resources, stacks
+    from localcloud.services.autoscaling import scaling
+    from localcloud.services.cloudformation import autoscaling as cfn_autoscaling
+    from localcloud.services.cloudformation import change_sets, resources, stacks
+    from localcloud.services.cloudwatch import alarms
     from localcloud.services.runtime import invoke
     from localcloud.services.sagemaker import hooks, shapes
     from localcloud.shared import persistence
@@ -50,8 +56,10 @@ def install(*, jobs: TrainingJobs, endpoints: Endpoints) -> None:
     stacks.install(endpoints)
     change_sets.install()
     resources.install()
-    autoscaling.install()
+    cfn_autoscaling.install()
+    alarms.install(on_action=scaling.alarm_action)
+    scaling.install(clock)
     unimplemented.install()
     auth.install()
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
-    _installed_for = (jobs, endpoints)
+    _installed_for = (jobs, endpoints, clock)

@@ -8,7 +8,8 @@ Only requests signed with keys the cloud issued, to its own host names, get in
 (`localcloud.gateway.guard`). The same port is an HTTPS proxy for `*.amazonaws.com` only
 (`localcloud.gateway.proxy`): clients that hard-code AWS's endpoints reach the cloud too.
 SIGTERM / SIGINT: stop accepting requests, stop training jobs and serving processes, write a
-final snapshot, exit.
+final snapshot, exit. `--clock-speed N` runs the cloud's clock (`localcloud.shared.clock`) N
+times faster: CloudWatch alarm evaluation and Application Auto Scaling act on it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from localcloud.dataplane.training import TrainingJobs
 from localcloud.gateway import guard, proxy
 from localcloud.gateway.authority import Authority
 from localcloud.gateway.persisting import persisting
+from localcloud.services.cloudwatch.alarms import AlarmEvaluator
 from localcloud.shared import processes
+from localcloud.shared.clock import Clock
 from localcloud.shared.credentials import credentials
 from localcloud.shared.persistence import StateStore
 from smlocal.core.files import write_atomically
@@ -47,8 +50,10 @@ class LocalCloud:
         port: int = 0,
         host: str = "127.0.0.1",
         cors_origins: tuple[str, ...] = (),
+        clock_speed: float = 1.0,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
+        self.clock = Clock(clock_speed)
         self.host = host
         self.port = port
         self.cors_origins = cors_origins
@@ -57,6 +62,7 @@ class LocalCloud:
         self._thread: threading.Thread | None = None
         self.jobs: TrainingJobs
         self.endpoints: Endpoints
+        self.alarms: AlarmEvaluator | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -94,7 +100,7 @@ class LocalCloud:
         self.port = front.port = self._server.server_address[1]
         self.jobs = TrainingJobs(self.state_dir, self.endpoint_url, self.store)
         self.endpoints = Endpoints(self.state_dir, self.store.flush)
-        patches.install(jobs=self.jobs, endpoints=self.endpoints)
+        patches.install(jobs=self.jobs, endpoints=self.endpoints, clock=self.clock)
         if self.store.restore():
             sagemaker = get_backend("sagemaker")
             self.jobs.recover(sagemaker)
@@ -104,12 +110,16 @@ class LocalCloud:
             target=self._server.serve_forever, name="moto-server", daemon=True
         )
         self._thread.start()
+        self.alarms = AlarmEvaluator(self.clock, self.store)
+        self.alarms.start()
 
     def stop(self) -> None:
         """Stop serving, then everything that runs; the last snapshot is written."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        if self.alarms is not None:
+            self.alarms.stop()
         self.jobs.stop_all()
         self.endpoints.stop_all()
         self.store.flush()
@@ -122,22 +132,29 @@ class LocalCloud:
             "endpoint_url": self.endpoint_url,
             "state_dir": str(self.state_dir),
             "started_at": time.time(),
+            "clock_speed": self.clock.speed,
         }
         write_atomically(path, json.dumps(record).encode())
         return path
 
 
-def serve(state_dir: Path, port: int, cors_origins: tuple[str, ...] = ()) -> None:
+def serve(
+    state_dir: Path, port: int, cors_origins: tuple[str, ...] = (), clock_speed: float = 1.0
+) -> None:
     """Run the local cloud in this process until SIGTERM / SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    cloud = LocalCloud(state_dir, port, cors_origins=cors_origins)
+    cloud = LocalCloud(state_dir, port, cors_origins=cors_origins, clock_speed=clock_speed)
     cloud.start()
     pid_file = cloud.write_pid_file()
-    print(f"local cloud serving on {cloud.endpoint_url} (state in {cloud.state_dir})", flush=True)
+    speed = f", clock {cloud.clock.speed:g}x" if cloud.clock.speed != 1 else ""
+    print(
+        f"local cloud serving on {cloud.endpoint_url} (state in {cloud.state_dir}{speed})",
+        flush=True,
+    )
     try:
         while not stop.wait(0.5):
             pass

@@ -50,9 +50,9 @@ class Cloud:
         )
 
 
-def start_cloud(state_dir: Path) -> Cloud:
+def start_cloud(state_dir: Path, clock_speed: float = 1.0) -> Cloud:
     """`cloud start` on a free port (its own process), ready when this returns."""
-    record = control.start_detached(state_dir, 0)
+    record = control.start_detached(state_dir, 0, clock_speed=clock_speed)
     return Cloud(state_dir=Path(record["state_dir"]), port=int(record["port"]))
 
 
@@ -182,10 +182,10 @@ def training_request(
 
 
 @contextmanager
-def running_cloud(state_dir: Path) -> Iterator[Cloud]:
+def running_cloud(state_dir: Path, clock_speed: float = 1.0) -> Iterator[Cloud]:
     """A local cloud for a `with` block (a package's session fixture): started, then stopped
     and checked to leave no process behind."""
-    cloud = start_cloud(state_dir)
+    cloud = start_cloud(state_dir, clock_speed)
     try:
         yield cloud
     finally:

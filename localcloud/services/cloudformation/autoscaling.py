@@ -2,6 +2,9 @@
 `AWS::ApplicationAutoScaling::ScalableTarget` and `ScalingPolicy` are skipped with a warning,
 so an autoscaled endpoint would deploy with no scaling at all.
 
+What the service does (variants checked, alarms, scaling) is `localcloud.services.autoscaling`,
+which patches the same backend methods these resources call.
+
 Both go through moto's own Application Auto Scaling backend, so `describe_scalable_targets` /
 `describe_scaling_policies` show what the stack declared. `Ref` of a target is
 `resourceId|scalableDimension|serviceNamespace`, as on AWS; a policy's `ScalingTargetId` is read
@@ -29,7 +32,7 @@ def _int(value: Any) -> int | None:
 
 class ScalableTargetResource(ResourceType, CloudFormationModel):
     """`AWS::ApplicationAutoScaling::ScalableTarget`: RegisterScalableTarget on create and
-    update, DeregisterScalableTarget (with its policies, as AWS does) on delete."""
+    update, DeregisterScalableTarget on delete."""
 
     TYPE = "AWS::ApplicationAutoScaling::ScalableTarget"
 
@@ -70,16 +73,13 @@ class ScalableTargetResource(ResourceType, CloudFormationModel):
         cls._from(cloudformation_json["Properties"]).delete(account_id, region_name)
 
     def delete(self, account_id: str, region_name: str) -> None:
-        backend = _backend(account_id, region_name)
-        for key, policy in list(backend.policies.items()):
-            if (policy.resource_id, policy.scalable_dimension) == (
-                self.resource_id,
-                self.dimension,
-            ):
-                del backend.policies[key]
-        # Already gone (deleted by hand, or a repeated delete) is not an error for CloudFormation.
+        # The service deletes the target's policies and their alarms with it
+        # (`services.autoscaling`). Already gone (deleted by hand, or a repeated delete) is not
+        # an error for CloudFormation.
         with contextlib.suppress(Exception):
-            backend.deregister_scalable_target(self.namespace, self.resource_id, self.dimension)
+            _backend(account_id, region_name).deregister_scalable_target(
+                self.namespace, self.resource_id, self.dimension
+            )
 
 
 class ScalingPolicyResource(ResourceType, CloudFormationModel):

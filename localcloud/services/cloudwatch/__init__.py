@@ -1,0 +1,2 @@
+"""CloudWatch: metric alarms that evaluate on the cloud's clock and run their actions
+(`alarms`)."""

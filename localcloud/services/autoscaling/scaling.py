@@ -174,7 +174,10 @@ def _count(variant: dict[str, Any]) -> int:
 
 def _fit(backend: ApplicationAutoscalingBackend, target: FakeScalableTarget) -> None:
     """Scale a variant whose count lies outside min..max into range (AWS does at once)."""
-    current = _count(_check_variant(backend, target.resource_id))
+    variant = _check_variant(backend, target.resource_id)
+    if "CurrentInstanceCount" not in variant and "DesiredInstanceCount" not in variant:
+        return  # serverless: no instances to count (a stack may register before its update)
+    current = _count(variant)
     low, high = target.min_capacity, target.max_capacity
     if low is not None and current < low:
         _scale(backend, target, low, f"minimum capacity was set to {low}")
@@ -347,7 +350,7 @@ def alarm_action(action: str, alarm: Alarm) -> None:
         cooldowns = (config.get("ScaleOutCooldown"), config.get("ScaleInCooldown"))
     else:
         config = policy.step_scaling_policy_configuration or {}
-        desired = _step(config, current, metric - float(alarm.threshold))
+        desired = step_capacity(config, current, metric - float(alarm.threshold))
         cooldowns = (config.get("Cooldown"), config.get("Cooldown"))
     desired = max(int(target.min_capacity or 1), min(int(target.max_capacity or desired), desired))
     if desired == current:
@@ -387,7 +390,7 @@ def _latest(alarm: Alarm) -> float | None:
     return None
 
 
-def _step(config: dict[str, Any], current: int, breach: float) -> int:
+def step_capacity(config: dict[str, Any], current: int, breach: float) -> int:
     """The capacity a step scaling policy sets for a metric `breach` above the threshold."""
     for step in config.get("StepAdjustments", []):
         lower = step.get("MetricIntervalLowerBound")

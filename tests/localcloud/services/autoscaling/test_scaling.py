@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from localcloud.services.autoscaling.scaling import step_capacity
 from tests.helpers.cloud import (
     BUCKET,
     Cloud,
@@ -209,3 +210,26 @@ def test_target_tracking_scales_out_under_load_and_back_in_when_idle(
     autoscaling.deregister_scalable_target(
         ServiceNamespace="sagemaker", ResourceId=RESOURCE, ScalableDimension=DIMENSION
     )
+
+
+STEPS = [
+    {"MetricIntervalLowerBound": 0, "MetricIntervalUpperBound": 50, "ScalingAdjustment": 1},
+    {"MetricIntervalLowerBound": 50, "ScalingAdjustment": 3},
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "breach", "current", "desired"),
+    [
+        ("ChangeInCapacity", 10.0, 2, 3),  # in the first step
+        ("ChangeInCapacity", 50.0, 2, 5),  # a lower bound is inclusive
+        ("ExactCapacity", 80.0, 2, 3),
+        ("PercentChangeInCapacity", 10.0, 4, 4),  # 1 % of 4 rounds to 0, at least 0
+        ("ChangeInCapacity", -5.0, 2, 2),  # below every step: no change
+    ],
+)
+def test_step_scaling_takes_the_step_the_breach_falls_in(
+    kind: str, breach: float, current: int, desired: int
+) -> None:
+    config = {"AdjustmentType": kind, "StepAdjustments": STEPS}
+    assert step_capacity(config, current, breach) == desired

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from localcloud.services.cloudwatch.alarms import statistic
+from localcloud.shared.processes import read_record
+from tests.helpers.cli import SMLOCAL, run
 from tests.helpers.cloud import Cloud, poll
 
 NAMESPACE = "Tests/Alarms"
@@ -142,3 +144,10 @@ def test_statistics_of_values_and_statistic_sets() -> None:
     assert statistic([*single, summed], "Average") == 46.0 / 8
     assert (statistic([*single, summed], "Minimum"), statistic([summed], "Maximum")) == (0.5, 20.0)
     assert statistic([], "Sum") is None
+
+
+def test_the_cloud_tells_its_clock_speed(fast_cloud: Cloud) -> None:
+    result = run([SMLOCAL, "cloud", "status", "--state-dir", str(fast_cloud.state_dir)])
+    assert result.returncode == 0, result.stderr
+    assert f"(pid {read_record(fast_cloud.state_dir)['pid']}, " in result.stdout
+    assert ", clock 60x): answering" in result.stdout.splitlines()[0]

@@ -323,22 +323,23 @@ def _policy_for(action: str) -> tuple[ApplicationAutoscalingBackend, Any] | None
     return None
 
 
-def alarm_action(action: str, alarm: Alarm) -> None:
-    """Run the Application Auto Scaling policy an alarm action names (others are not ours)."""
+def alarm_action(action: str, alarm: Alarm) -> bool:
+    """Run the Application Auto Scaling policy an alarm action names (others are not ours);
+    True when it scaled."""
     if ":autoscaling:" not in action or ":scalingPolicy:" not in action:
-        return
+        return False
     found = _policy_for(action)
     if found is None:
         raise AWSValidationException(f"No scaling policy found for action {action}")
     backend, policy = found
     target = _target_of(backend, policy.resource_id, policy.scalable_dimension)
     if target is None or policy.service_namespace != "sagemaker":
-        return
+        return False
     suspended = target.suspended_state or {}
     current = _count(_check_variant(backend, target.resource_id))
     metric = _latest(alarm)
     if metric is None:
-        return
+        return False
     if policy.policy_type == "TargetTrackingScaling":
         config = policy.target_tracking_scaling_policy_configuration or {}
         goal = float(config["TargetValue"])
@@ -354,18 +355,19 @@ def alarm_action(action: str, alarm: Alarm) -> None:
         cooldowns = (config.get("Cooldown"), config.get("Cooldown"))
     desired = max(int(target.min_capacity or 1), min(int(target.max_capacity or desired), desired))
     if desired == current:
-        return
+        return False
     out = desired > current
     if (out and suspended.get("DynamicScalingOutSuspended")) or (
         not out and suspended.get("DynamicScalingInSuspended")
     ):
-        return
+        return False
     if _cooling(target, out, cooldowns):
-        return
+        return False
     cause = f"monitor alarm {alarm.name} in state ALARM triggered policy {policy.policy_name}"
     _scale(backend, target, desired, cause)
     stamp = "localcloud_last_out" if out else "localcloud_last_in"
     setattr(target, stamp, datetime.now(UTC))
+    return True
 
 
 def _cooling(target: FakeScalableTarget, out: bool, cooldowns: tuple[Any, Any]) -> bool:

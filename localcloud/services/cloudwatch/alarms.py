@@ -50,9 +50,9 @@ from localcloud.shared.persistence import StateStore
 
 log = logging.getLogger("localcloud.cloudwatch")
 
-# An action ARN and the alarm that runs it -> what to record ("Successfully executed ..."
-# is AWS's wording); raising records a failed action.
-ActionRunner = Callable[[str, Alarm], None]
+# Runs an action ARN for the alarm; True when it changed something. Raising records a failed
+# action in the alarm's history.
+ActionRunner = Callable[[str, Alarm], bool]
 
 _COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {
     "GreaterThanThreshold": (lambda v, t: v > t, "greater than"),
@@ -166,11 +166,13 @@ def _actions_for(alarm: Alarm, state: str) -> list[str]:
     return list(alarm.insufficient_data_actions or [])
 
 
-def _run_action(alarm: Alarm, action: str) -> None:
+def _run_action(alarm: Alarm, action: str, *, repeat: bool = False) -> bool:
+    """Run one action; its history item, unless it is a repeat that changed nothing (AWS
+    records the invocation that follows a state change). True when anything changed."""
     if _on_action is None:
-        return
+        return False
     try:
-        _on_action(action, alarm)
+        acted = _on_action(action, alarm)
     except Exception as err:  # the action's failure is the alarm's history, not a crash
         log.warning("alarm %s: action %s failed: %s", alarm.name, action, err)
         _record(
@@ -179,13 +181,16 @@ def _run_action(alarm: Alarm, action: str) -> None:
             f"Failed to execute action {action}. Received error: {err}",
             {"actionState": "Failed", "notificationResource": action, "error": str(err)},
         )
-        return
+        return True
+    if repeat and not acted:
+        return False
     _record(
         alarm,
         "Action",
         f"Successfully executed action {action}",
         {"actionState": "Succeeded", "notificationResource": action},
     )
+    return True
 
 
 def _describe_alarm_history(self: CloudWatchResponse) -> ActionResult:
@@ -292,7 +297,8 @@ def statistic(datums: list[MetricDatumBase], stat: str) -> float | None:
 
 
 def evaluate(alarm: Alarm, datums: list[MetricDatumBase], clock: Clock) -> tuple[str, str, str]:
-    """(state, StateReason, StateReasonData) of `alarm` now, from the metric datapoints."""
+    """(state, StateReason, StateReasonData) of `alarm` now, from the metric datapoints (all of
+    them, or those of its metric's name)."""
     target = _Target(alarm)
     step = min(target.period, 60)
     end = math.floor(clock.now() / step) * step
@@ -413,6 +419,7 @@ class AlarmEvaluator:
         changed = False
         with self.store.changing():
             for backend in _backends():
+                by_metric: dict[tuple[str, str], list[MetricDatumBase]] | None = None
                 for alarm in list(backend.alarms.values()):
                     if alarm.rule is not None or alarm.comparison_operator not in _COMPARISONS:
                         continue  # composite and anomaly-band alarms are not evaluated here
@@ -425,7 +432,13 @@ class AlarmEvaluator:
                     self._last[alarm.alarm_arn] = end
                     if first and alarm.state_reason == INITIAL_REASON:
                         continue  # its first whole window is still to come
-                    datums = backend.metric_data
+                    if by_metric is None:  # once per backend and tick, only when one is due
+                        by_metric = {}
+                        for datum in list(backend.metric_data):
+                            key = (datum.namespace, datum.name)
+                            by_metric.setdefault(key, []).append(datum)
+                    target = _Target(alarm)
+                    datums = by_metric.get((target.namespace, target.name), [])
                     state, reason, data = evaluate(alarm, datums, self.clock)
                     if state != alarm.state_value:
                         alarm.update_state(reason, data, state)
@@ -434,10 +447,10 @@ class AlarmEvaluator:
                         repeats.extend(
                             (alarm, a) for a in alarm.alarm_actions if ":autoscaling:" in a
                         )
-        for alarm, action in [*_drain(), *repeats]:
-            with self.store.mutating():
-                _run_action(alarm, action)
-            changed = False
+        queued = [(alarm, action, False) for alarm, action in _drain()]
+        for alarm, action, repeat in [*queued, *((a, x, True) for a, x in repeats)]:
+            with self.store.changing():
+                changed = _run_action(alarm, action, repeat=repeat) or changed
         if changed:
             self.store.flush()
 

@@ -1,6 +1,7 @@
 """A second local cloud for the services that act on the clock (CloudWatch alarms, Application
 Auto Scaling): its clock runs at FAST x, so a one-minute period lasts a real second. Started
-once, only when a test asks for it, and stopped leaving no process behind."""
+once, only when a test asks for it, and stopped leaving no process behind; with it, one
+endpoint of the smallest model, for the scaling tests to scale."""
 
 from __future__ import annotations
 
@@ -8,12 +9,43 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers.cloud import Cloud, running_cloud
+from tests.helpers.cloud import (
+    BUCKET,
+    Cloud,
+    create_model_and_config,
+    put_model,
+    running_cloud,
+    wait_endpoint,
+)
+from tests.helpers.models import model_archive
 
 FAST = 60.0
+SCALED = "scaled"
+# The smallest model the serving process loads: no torch weights to read.
+ECHO = """
+def model_fn(model_dir):
+    return None
+
+
+def predict_fn(data, model):
+    return data
+"""
 
 
 @pytest.fixture(scope="session")
 def fast_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     with running_cloud(tmp_path_factory.mktemp("fast-cloud"), clock_speed=FAST) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def scaled_endpoint(fast_cloud: Cloud) -> Iterator[str]:
+    """The name of an InService one-instance endpoint (variant AllTraffic) on the fast cloud."""
+    s3, sagemaker = fast_cloud.client("s3"), fast_cloud.client("sagemaker")
+    s3.create_bucket(Bucket=BUCKET)
+    url = put_model(s3, "models/echo/model.tar.gz", model_archive(ECHO, weights=False))
+    create_model_and_config(sagemaker, SCALED, url)
+    sagemaker.create_endpoint(EndpointName=SCALED, EndpointConfigName=SCALED)
+    assert wait_endpoint(sagemaker, SCALED)["EndpointStatus"] == "InService"
+    yield SCALED
+    sagemaker.delete_endpoint(EndpointName=SCALED)

@@ -6,51 +6,27 @@ MinCapacity scales at once, and DescribeScalingActivities tells each step."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.services.autoscaling.scaling import step_capacity
-from tests.helpers.cloud import (
-    BUCKET,
-    Cloud,
-    create_model_and_config,
-    poll,
-    put_model,
-    wait_endpoint,
-)
-from tests.helpers.models import model_archive
+from tests.helpers.cloud import Cloud, poll
 
-ENDPOINT = "scaled"
+ENDPOINT = "scaled"  # the `scaled_endpoint` fixture's
 RESOURCE = f"endpoint/{ENDPOINT}/variant/AllTraffic"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
-# The smallest model the serving process loads: no torch weights to read.
-ECHO = """
-def model_fn(model_dir):
-    return None
-
-
-def predict_fn(data, model):
-    return data
-"""
 
 
 @pytest.fixture(scope="module")
-def clients(fast_cloud: Cloud) -> Iterator[tuple[Any, Any, Any]]:
-    s3, sagemaker = fast_cloud.client("s3"), fast_cloud.client("sagemaker")
-    s3.create_bucket(Bucket=BUCKET)
-    url = put_model(s3, "models/echo/model.tar.gz", model_archive(ECHO, weights=False))
-    create_model_and_config(sagemaker, ENDPOINT, url)
-    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=ENDPOINT)
-    assert wait_endpoint(sagemaker, ENDPOINT)["EndpointStatus"] == "InService"
-    yield (
+def clients(fast_cloud: Cloud, scaled_endpoint: str) -> tuple[Any, Any, Any]:
+    assert scaled_endpoint == ENDPOINT
+    return (
         fast_cloud.client("application-autoscaling"),
         fast_cloud.client("cloudwatch"),
-        sagemaker,
+        fast_cloud.client("sagemaker"),
     )
-    sagemaker.delete_endpoint(EndpointName=ENDPOINT)
 
 
 def _register(autoscaling: Any, resource: str, low: int, high: int) -> None:

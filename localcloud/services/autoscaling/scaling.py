@@ -17,7 +17,10 @@ an HTML 500. Here:
   ceil(current x metric / target), step scaling applies the step the breach falls in, both
   clamped to min..max and held back by their cooldowns (cloud seconds, `shared.clock`); the
   variant is scaled through the SageMaker backend's `update_endpoint_weights_and_capacities`;
-- every change of capacity is a scaling activity (DescribeScalingActivities, newest first).
+- every change of capacity is a scaling activity (DescribeScalingActivities, newest first):
+  InProgress while the endpoint is Updating (its instances start or stop), then Successful or
+  Failed (ended when next looked at: a describe, or the next alarm action); no alarm scales a
+  variant whose endpoint is not InService.
 """
 
 from __future__ import annotations
@@ -218,15 +221,47 @@ def _scale(
         activity.update(
             StatusCode="Failed",
             StatusMessage=f"Failed to set desired instance count to {desired}. Reason: {err}",
+            EndTime=datetime.now(UTC).timestamp(),
         )
     else:
-        activity.update(
-            StatusCode="Successful",
-            StatusMessage=f"Successfully set desired instance count to {desired}. "
-            "Change successfully fulfilled by sagemaker.",
-        )
-    activity["EndTime"] = datetime.now(UTC).timestamp()
+        # The instances start or stop while the endpoint is Updating: in progress till then.
+        activity.update(StatusCode="InProgress", desired=desired)
     _activities(backend).append(activity)
+    _settle(backend)
+
+
+def _settle(backend: ApplicationAutoscalingBackend) -> None:
+    """End the activities in progress whose endpoint is back in service (or gone, or failed)."""
+    sagemaker = _sagemaker(backend.account_id, backend.region_name)
+    for activity in _activities(backend):
+        if activity["StatusCode"] != "InProgress":
+            continue
+        endpoint_name, _ = _split(activity["ResourceId"])
+        endpoint = sagemaker.endpoints.get(endpoint_name)
+        status = None if endpoint is None else endpoint.endpoint_status
+        if status in ("Updating", "SystemUpdating"):
+            continue
+        desired = activity.pop("desired")
+        if status == "InService":
+            activity.update(
+                StatusCode="Successful",
+                StatusMessage=f"Successfully set desired instance count to {desired}. "
+                "Change successfully fulfilled by sagemaker.",
+            )
+        else:
+            activity.update(
+                StatusCode="Failed",
+                StatusMessage=f"Failed to set desired instance count to {desired}. Reason: "
+                f"the endpoint is {status or 'deleted'}.",
+            )
+        activity["EndTime"] = datetime.now(UTC).timestamp()
+
+
+def _in_service(backend: ApplicationAutoscalingBackend, resource_id: str) -> bool:
+    endpoint = _sagemaker(backend.account_id, backend.region_name).endpoints.get(
+        _split(resource_id)[0]
+    )
+    return endpoint is not None and endpoint.endpoint_status == "InService"
 
 
 def _activities(backend: ApplicationAutoscalingBackend) -> list[dict[str, Any]]:
@@ -242,8 +277,9 @@ def _describe_activities(self: ApplicationAutoScalingResponse) -> str:
     namespace = self._get_param("ServiceNamespace")
     resource_id = self._get_param("ResourceId")
     dimension = self._get_param("ScalableDimension")
+    _settle(self.applicationautoscaling_backend)
     found = [
-        a
+        {k: v for k, v in a.items() if k != "desired"}
         for a in reversed(_activities(self.applicationautoscaling_backend))
         if a["ServiceNamespace"] == namespace
         and (not resource_id or a["ResourceId"] == resource_id)
@@ -335,6 +371,9 @@ def alarm_action(action: str, alarm: Alarm) -> bool:
     target = _target_of(backend, policy.resource_id, policy.scalable_dimension)
     if target is None or policy.service_namespace != "sagemaker":
         return False
+    _settle(backend)
+    if not _in_service(backend, target.resource_id):
+        return False  # an update or a scaling in progress: AWS scales once it is over
     suspended = target.suspended_state or {}
     current = _count(_check_variant(backend, target.resource_id))
     metric = _latest(alarm)

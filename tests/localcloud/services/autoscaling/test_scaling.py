@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.services.autoscaling.scaling import step_capacity
-from tests.helpers.cloud import Cloud, poll
+from tests.helpers.cloud import Cloud, poll, wait_endpoint
 
 ENDPOINT = "scaled"  # the `scaled_endpoint` fixture's
 RESOURCE = f"endpoint/{ENDPOINT}/variant/AllTraffic"
@@ -149,8 +149,10 @@ def test_target_tracking_scales_out_under_load_and_back_in_when_idle(
     _until_count(sagemaker, cloudwatch, 150.0, 3)  # load: well above 100 per instance
     _until_count(sagemaker, cloudwatch, 0.0, 1)  # idle: back to the minimum
 
+    wait_endpoint(sagemaker, ENDPOINT)  # the instances are stopped
     _register(autoscaling, RESOURCE, 2, 3)  # a raised minimum scales at once
     assert _variant(sagemaker)["DesiredInstanceCount"] == 2
+    assert wait_endpoint(sagemaker, ENDPOINT)["ProductionVariants"][0]["CurrentInstanceCount"] == 2
 
     activities = autoscaling.describe_scaling_activities(
         ServiceNamespace="sagemaker", ResourceId=RESOURCE

@@ -8,7 +8,7 @@ from aws_cdk import Acknowledgment, CfnOutput, Stack, Tags, Validations
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from smlocal.core.manifest import Environment, ProvisionedEndpoint
+from smlocal.core.manifest import Deployment, Environment, ProvisionedEndpoint
 from smlocal.core.naming import (
     OUTPUT_BUCKET_NAME,
     OUTPUT_ENDPOINT_CONFIG_NAME,
@@ -24,10 +24,30 @@ from stacks.variant_autoscaling import VariantAutoscaling
 VARIANT_NAME = "AllTraffic"
 """One variant, always this name: blue/green updates need the same variant name."""
 
-BAKE_SECONDS = 300
-"""After traffic moved to the new fleet, rollback alarms are watched this long."""
 
-DEPLOYMENT_TIMEOUT_SECONDS = 1800
+def _traffic_routing(
+    deployment: Deployment,
+) -> sagemaker.CfnEndpoint.TrafficRoutingConfigProperty:
+    """The manifest's traffic shifting as SageMaker's TrafficRoutingConfig."""
+    if deployment.traffic == "canary":
+        return sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+            type="CANARY",
+            canary_size=sagemaker.CfnEndpoint.CapacitySizeProperty(
+                type="CAPACITY_PERCENT", value=deployment.canary_percent
+            ),
+            wait_interval_in_seconds=deployment.wait_seconds,
+        )
+    if deployment.traffic == "linear":
+        return sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+            type="LINEAR",
+            linear_step_size=sagemaker.CfnEndpoint.CapacitySizeProperty(
+                type="CAPACITY_PERCENT", value=deployment.linear_step_percent
+            ),
+            wait_interval_in_seconds=deployment.wait_seconds,
+        )
+    return sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+        type="ALL_AT_ONCE", wait_interval_in_seconds=0
+    )
 
 
 def model_container(environment: Environment) -> dict[str, Any]:
@@ -137,13 +157,12 @@ class EndpointStack(Stack):
                 endpoint_name=endpoint.attr_endpoint_name,
                 variant_name=VARIANT_NAME,
             )
+            deployment = spec.deployment
             endpoint.deployment_config = sagemaker.CfnEndpoint.DeploymentConfigProperty(
                 blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
-                    traffic_routing_configuration=sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
-                        type="ALL_AT_ONCE", wait_interval_in_seconds=0
-                    ),
-                    termination_wait_in_seconds=BAKE_SECONDS,
-                    maximum_execution_timeout_in_seconds=DEPLOYMENT_TIMEOUT_SECONDS,
+                    traffic_routing_configuration=_traffic_routing(deployment),
+                    termination_wait_in_seconds=deployment.bake_seconds,
+                    maximum_execution_timeout_in_seconds=deployment.timeout_seconds,
                 ),
                 auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
                     alarms=[

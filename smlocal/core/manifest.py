@@ -99,13 +99,65 @@ class Autoscaling(_Strict):
         return self
 
 
+class Deployment(_Strict):
+    """How an update moves traffic to the new fleet (SageMaker's blue/green policy) while the
+    rollback alarms are watched. Limits as SageMaker's: waits and bake 0–3600 s, the whole
+    deployment 600–14400 s. The default shifts all at once, then bakes 5 minutes."""
+
+    traffic: Literal["all_at_once", "canary", "linear"] = "all_at_once"
+    canary_percent: Annotated[int, Field(ge=1, le=99)] | None = None
+    """canary: the share of the new fleet's capacity that takes traffic first."""
+    linear_step_percent: Annotated[int, Field(ge=1, le=99)] | None = None
+    """linear: the share of capacity each step moves."""
+    wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 0
+    """canary, linear: how long each step is watched before the next."""
+    bake_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
+    """after all traffic moved: how long the old fleet is kept while the alarms are watched."""
+    timeout_seconds: Annotated[int, Field(ge=600, le=14400)] = 1800
+
+    @model_validator(mode="after")
+    def _fits_its_mode(self) -> Deployment:
+        sizes = {"canary": self.canary_percent, "linear": self.linear_step_percent}
+        for mode, size in sizes.items():
+            field = "canary_percent" if mode == "canary" else "linear_step_percent"
+            if self.traffic == mode and size is None:
+                raise ValueError(f"traffic {mode} needs {field}")
+            if self.traffic != mode and size is not None:
+                raise ValueError(f"{field} applies to traffic {mode} only, got {size}")
+        if self.traffic == "all_at_once" and self.wait_seconds:
+            raise ValueError(
+                f"wait_seconds applies to traffic canary and linear only, got {self.wait_seconds}"
+            )
+        if self.traffic != "all_at_once" and not self.wait_seconds:
+            raise ValueError(
+                f"traffic {self.traffic} needs wait_seconds > 0 (the alarms are watched then)"
+            )
+        total = self.waits * self.wait_seconds + self.bake_seconds
+        if self.timeout_seconds <= total:
+            raise ValueError(
+                f"timeout_seconds must exceed the waits and the bake ({total} s), "
+                f"got {self.timeout_seconds}"
+            )
+        return self
+
+    @property
+    def waits(self) -> int:
+        """How many times traffic shifting waits: once for a canary, between linear steps."""
+        if self.traffic == "canary":
+            return 1
+        if self.traffic == "linear":
+            return -(-100 // (self.linear_step_percent or 100)) - 1
+        return 0
+
+
 class ProvisionedEndpoint(_Strict):
-    """Instances that are always on, optionally autoscaled."""
+    """Instances that are always on, optionally autoscaled; updates go blue/green."""
 
     kind: Literal["provisioned"] = "provisioned"
     instance_type: str
     initial_instance_count: Annotated[int, Field(ge=1)] = 1
     autoscaling: Autoscaling | None = None
+    deployment: Deployment = Field(default_factory=Deployment)
 
     @field_validator("instance_type")
     @classmethod

@@ -68,13 +68,15 @@ endpoint_kind: serverless
 serverless: {{memory_size_mb: 1024, max_concurrency: 1}}
 model: {{}}
 """,
-    "eu": f"""# another account+region, bucket encrypted with a KMS key, no autoscaling
+    "eu": f"""# another account+region, bucket encrypted with a KMS key, no autoscaling, canary
 name: eu
 account: "{EU_ACCOUNT}"
 region: eu-west-1
 bucket_kms_key_arn: {KMS_KEY_ARN}
 endpoint_kind: provisioned
-provisioned: {{instance_type: ml.c5.large}}
+provisioned:
+  instance_type: ml.c5.large
+  deployment: {{traffic: canary, canary_percent: 50, wait_seconds: 120, bake_seconds: 600}}
 """
     + _pin(f"s3://sagemaker-eu-west-1-{EU_ACCOUNT}/mnist/job-e/output/model.tar.gz", SHA_A),
 }

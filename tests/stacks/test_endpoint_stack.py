@@ -212,6 +212,19 @@ def test_provisioned_without_autoscaling_has_no_scaling(eu: Template) -> None:
     eu.has_resource_properties("AWS::SageMaker::Endpoint", {"DeploymentConfig": Match.any_value()})
 
 
+def test_a_canary_deployment_is_the_manifests_choice(eu: Template) -> None:
+    _, endpoint = _only(eu, "AWS::SageMaker::Endpoint")
+    assert endpoint["Properties"]["DeploymentConfig"]["BlueGreenUpdatePolicy"] == {
+        "TrafficRoutingConfiguration": {
+            "Type": "CANARY",
+            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+            "WaitIntervalInSeconds": 120,
+        },
+        "TerminationWaitInSeconds": 600,
+        "MaximumExecutionTimeoutInSeconds": 1800,
+    }
+
+
 def test_blue_green_deployment_rolls_back_on_the_alarms(prod: Template) -> None:
     alarms = prod.find_resources("AWS::CloudWatch::Alarm")
     names = sorted(a["Properties"]["AlarmName"] for a in alarms.values())

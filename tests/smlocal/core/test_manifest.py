@@ -223,6 +223,53 @@ def test_fails_initial_count_outside_autoscaling_range(tmp_path: Path) -> None:
     assert "dev.yaml: provisioned" in msg and "got 5" in msg
 
 
+def _provisioned(**deployment: Any) -> dict[str, Any]:
+    return {
+        "endpoint_kind": "provisioned",
+        "serverless": None,
+        "provisioned": {"instance_type": "ml.m5.large", "deployment": deployment},
+    }
+
+
+def test_deployment_defaults_to_all_at_once_with_a_bake(tmp_path: Path) -> None:
+    endpoint = load_environment(_write(tmp_path, {**GOOD, **_provisioned()})).endpoint
+    assert isinstance(endpoint, ProvisionedEndpoint)
+    chosen = endpoint.deployment
+    assert (chosen.traffic, chosen.wait_seconds, chosen.bake_seconds) == ("all_at_once", 0, 300)
+    linear = {"traffic": "linear", "linear_step_percent": 30, "wait_seconds": 60}
+    endpoint = load_environment(_write(tmp_path, {**GOOD, **_provisioned(**linear)})).endpoint
+    assert isinstance(endpoint, ProvisionedEndpoint) and endpoint.deployment.waits == 3
+
+
+@pytest.mark.parametrize(
+    ("deployment", "problem"),
+    [
+        ({"traffic": "canary", "wait_seconds": 60}, "traffic canary needs canary_percent"),
+        ({"traffic": "canary", "canary_percent": 10}, "traffic canary needs wait_seconds > 0"),
+        (
+            {"traffic": "linear", "canary_percent": 10, "wait_seconds": 60},
+            "canary_percent applies to traffic canary only, got 10",
+        ),
+        ({"wait_seconds": 30}, "wait_seconds applies to traffic canary and linear only, got 30"),
+        (
+            {"traffic": "canary", "canary_percent": 100, "wait_seconds": 60},
+            "canary_percent: Input should be less than or equal to 99",
+        ),
+        ({"traffic": "blue"}, "traffic: Input should be 'all_at_once', 'canary' or 'linear'"),
+        (
+            {"traffic": "linear", "linear_step_percent": 10, "wait_seconds": 300},
+            "timeout_seconds must exceed the waits and the bake (3000 s), got 1800",
+        ),
+        ({"bake_seconds": 7200}, "bake_seconds: Input should be less than or equal to 3600"),
+    ],
+)
+def test_fails_a_deployment_sagemaker_would_refuse(
+    tmp_path: Path, deployment: dict[str, Any], problem: str
+) -> None:
+    msg = _fails(tmp_path, **_provisioned(**deployment))
+    assert "dev.yaml: provisioned.deployment" in msg and problem in msg, msg
+
+
 def test_fails_name_that_does_not_match_the_file(tmp_path: Path) -> None:
     path = tmp_path / "staging.yaml"
     YAML().dump(GOOD, path)

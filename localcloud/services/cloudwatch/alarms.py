@@ -421,7 +421,11 @@ class AlarmEvaluator:
             for backend in _backends():
                 by_metric: dict[tuple[str, str], list[MetricDatumBase]] | None = None
                 for alarm in list(backend.alarms.values()):
-                    if alarm.rule is not None or alarm.comparison_operator not in _COMPARISONS:
+                    if (
+                        alarm.rule is not None
+                        or alarm.comparison_operator not in _COMPARISONS
+                        or alarm.threshold is None
+                    ):
                         continue  # composite and anomaly-band alarms are not evaluated here
                     period = int(_Target(alarm).period)
                     step = min(period, 60)

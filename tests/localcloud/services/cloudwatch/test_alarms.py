@@ -5,6 +5,7 @@ re-evaluation, history, the statistics."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -130,6 +131,47 @@ def test_set_alarm_state_holds_until_the_next_evaluation_and_history_tells_it(
     everything = cloudwatch.describe_alarm_history(AlarmName=name)["AlarmHistoryItems"]
     assert everything[-1]["HistorySummary"] == f'Alarm "{name}" created'
     cloudwatch.delete_alarms(AlarmNames=[name])
+
+
+def test_the_prod_rollback_alarm_fires_on_one_5xx_and_clears_when_they_stop(
+    cloudwatch: Any,
+) -> None:
+    # As stacks/rollback_alarms.py declares it: any 5xx in a minute, missing data not breaching.
+    dimensions = [
+        {"Name": "EndpointName", "Value": "guarded"},
+        {"Name": "VariantName", "Value": "AllTraffic"},
+    ]
+    cloudwatch.put_metric_alarm(
+        AlarmName="guarded-5xx-errors",
+        Namespace="AWS/SageMaker",
+        MetricName="Invocation5XXErrors",
+        Dimensions=dimensions,
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+    )
+    names = ["guarded-5xx-errors"]
+    _until(cloudwatch, names, {names[0]: "OK"})
+
+    def one_error() -> None:
+        cloudwatch.put_metric_data(
+            Namespace="AWS/SageMaker",
+            MetricData=[
+                {"MetricName": "Invocation5XXErrors", "Dimensions": dimensions, "Value": 1}
+            ],
+        )
+
+    fired = _until(cloudwatch, names, {names[0]: "ALARM"}, feed=one_error)[names[0]]
+    assert re.fullmatch(
+        r"Threshold Crossed: 1 datapoint \[\d+\.0 \(\d\d/\d\d/\d\d \d\d:\d\d:\d\d\)\] "
+        r"was greater than the threshold \(0\.0\)\.",
+        fired["StateReason"],
+    ), fired["StateReason"]
+    _until(cloudwatch, names, {names[0]: "OK"})  # no errors for a minute
+    cloudwatch.delete_alarms(AlarmNames=names)
 
 
 def test_statistics_of_values_and_statistic_sets() -> None:

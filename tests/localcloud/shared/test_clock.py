@@ -1,14 +1,16 @@
-"""The cloud's clock: cloud seconds at N x real time, wall-clock moments unchanged, and the CLI's
-refusal of a speed it cannot run at (no cloud started: fast)."""
+"""The cloud's clock: cloud seconds at N x real time, wall-clock moments unchanged, and `cloud
+start`'s refusal of a speed it cannot run at (no cloud started: fast)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from localcloud import control
+from localcloud.control import CloudError
 from localcloud.shared.clock import Clock
-from tests.helpers.cli import SMLOCAL, one_line_refusal, run
 
 
 def test_a_period_lasts_period_over_speed_real_seconds() -> None:
@@ -32,7 +34,9 @@ def test_a_speed_that_is_not_positive_is_refused() -> None:
         Clock(0)
 
 
-def test_cloud_start_refuses_a_clock_speed_out_of_range(tmp_path) -> None:
-    result = run([SMLOCAL, "cloud", "start", "--state-dir", str(tmp_path), "--clock-speed", "0"])
-    assert one_line_refusal(result).endswith("--clock-speed must be > 0 and <= 600, got 0")
+@pytest.mark.parametrize("speed", [0, -2, 5000])
+def test_cloud_start_refuses_a_clock_speed_out_of_range(tmp_path: Path, speed: float) -> None:
+    # A CloudError is a UserError: the CLI prints it as one line and exits 2.
+    with pytest.raises(CloudError, match=f"--clock-speed must be > 0 and <= 600, got {speed}$"):
+        control.start_detached(tmp_path, 0, clock_speed=speed)
     assert not (tmp_path / "server.json").exists()

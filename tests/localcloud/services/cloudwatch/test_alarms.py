@@ -14,7 +14,6 @@ import pytest
 
 from localcloud.services.cloudwatch.alarms import statistic
 from localcloud.shared.processes import read_record
-from tests.helpers.cli import SMLOCAL, run
 from tests.helpers.cloud import Cloud, poll
 
 NAMESPACE = "Tests/Alarms"
@@ -189,7 +188,13 @@ def test_statistics_of_values_and_statistic_sets() -> None:
 
 
 def test_the_cloud_tells_its_clock_speed(fast_cloud: Cloud) -> None:
-    result = run([SMLOCAL, "cloud", "status", "--state-dir", str(fast_cloud.state_dir)])
-    assert result.returncode == 0, result.stderr
-    assert f"(pid {read_record(fast_cloud.state_dir)['pid']}, " in result.stdout
-    assert ", clock 60x): answering" in result.stdout.splitlines()[0]
+    from typer.testing import CliRunner
+
+    from smlocal.cli import app
+
+    record = read_record(fast_cloud.state_dir)
+    assert record is not None and record["clock_speed"] == 60.0
+    result = CliRunner().invoke(app, ["cloud", "status", "--state-dir", str(fast_cloud.state_dir)])
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert f"(pid {record['pid']}, " in first and ", clock 60x): answering" in first

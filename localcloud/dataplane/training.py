@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import queue
 import threading
@@ -180,6 +181,8 @@ class TrainingJobs:
         job.final_metric_data_list = []
         job.training_start_time = None
         job.training_end_time = None
+        job.training_time_in_seconds = None
+        job.billable_time_in_seconds = None
         job.last_modified_time = datetime.now(UTC)
         with self._lock:
             self._runs[key] = run
@@ -198,6 +201,11 @@ class TrainingJobs:
         job.final_metric_data_list = run.final_metrics or []
         job.training_start_time = run.training_start_time
         job.training_end_time = run.training_end_time
+        if run.training_start_time and run.training_end_time:
+            # Wall-clock seconds per instance, as SageMaker reports both (no spot savings
+            # here): the bill is BillableTimeInSeconds * InstanceCount.
+            seconds = (run.training_end_time - run.training_start_time).total_seconds()
+            job.training_time_in_seconds = job.billable_time_in_seconds = max(1, math.ceil(seconds))
         if run.model_artifact:
             job.model_artifacts = {"S3ModelArtifacts": run.model_artifact}
         job.last_modified_time = datetime.now(UTC)

@@ -193,9 +193,10 @@ class TrainingJobs:
         ).start()
 
     def _sync(self, job: Any, run: Any) -> None:
-        """Mirror the run onto moto's record (attribute assignments only)."""
-        job.training_job_status = run.status
-        job.secondary_status = run.secondary_status
+        """Mirror the run onto moto's record (attribute assignments only; the statuses last,
+        so a client that sees the job ended sees its times and artifact too)."""
+        # Read first: the run sets its times and artifact before its status.
+        status, secondary = run.status, run.secondary_status
         job.secondary_status_transitions = run.secondary_status_transitions
         job.failure_reason = run.failure_reason
         job.final_metric_data_list = run.final_metrics or []
@@ -209,6 +210,8 @@ class TrainingJobs:
         if run.model_artifact:
             job.model_artifacts = {"S3ModelArtifacts": run.model_artifact}
         job.last_modified_time = datetime.now(UTC)
+        job.secondary_status = secondary
+        job.training_job_status = status
 
     def _monitor(self, key: Key, job: Any, run: Any) -> None:
         while not run.wait(_POLL_S):

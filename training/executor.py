@@ -39,8 +39,10 @@ job: the other hosts are terminated, nothing is uploaded. A stopped job (StopTra
 MaxRuntimeInSeconds: SIGTERM, the grace period, SIGKILL) whose script had started uploads what
 its hosts left, as on SageMaker: host 1's model directory as `model.tar.gz`. `CheckpointConfig`
 is synced both ways (`training.checkpoints`): down before the script starts, up while it runs
-and once more when its hosts have ended, whatever the outcome. No process outlives the job, and
-each dies with this process (`training.hosts.spawn`).
+and once more when its hosts have ended, whatever the outcome. A `requirements.txt` in the
+sourcedir is installed before the script starts, into an overlay environment cached under
+`overlay_cache` (`training.requirements`); the hosts run its interpreter. No process outlives
+the job, and each dies with this process (`training.hosts.spawn`).
 
 `MaxRuntimeInSeconds` counts from `start()` and covers every phase (download, unpack, the run,
 the upload), as on SageMaker: the job ends Stopped / MaxRuntimeExceeded. A stop or the time
@@ -63,7 +65,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from training import checkpoints
+from training import checkpoints, requirements
 from training.filework import run_file_work
 from training.hosts import HostProcess, end_all
 from training.inputs import prepare_inputs
@@ -98,6 +100,7 @@ class TrainingRun:
         python: str = sys.executable,
         num_gpus: int = 0,
         stop_grace_sec: float = STOP_GRACE_S,
+        overlay_cache: Path | None = None,
     ) -> None:
         self.request = copy.deepcopy(dict(request))
         self.job_name: str = self.request["TrainingJobName"]
@@ -108,6 +111,8 @@ class TrainingRun:
         self._checkpoints: checkpoints.CheckpointSync | None = None
         self._on_log = on_log
         self._python = python
+        self._host_python = python  # an overlay's when the sourcedir has a requirements.txt
+        self._overlay_cache = Path(overlay_cache or Path(work_dir) / "overlays")
         self._num_gpus = num_gpus
         self._stop_grace = stop_grace_sec
         count = int(self.request["ResourceConfig"]["InstanceCount"])
@@ -309,6 +314,16 @@ class TrainingRun:
         prepared = prepare_inputs(
             self.request, work_dir=self.work_dir, hosts=self._hosts, s3=self._s3, files=self._files
         )
+        code = self.work_dir / "shared" / "code"
+        if (code / requirements.FILENAME).is_file():  # as the training toolkit installs it
+            self._host_python = str(
+                requirements.ensure_overlay(
+                    code / requirements.FILENAME,
+                    self._overlay_cache,
+                    cwd=code,
+                    interrupted=self._interrupted,
+                )
+            )
         dirs = [checkpoints.local_dir(h.root, self.request) for h in self._hosts]
         for directory in dirs:
             directory.mkdir(parents=True, exist_ok=True)
@@ -354,7 +369,7 @@ class TrainingRun:
             self.model_artifact, self.model_sha256 = artifact, sha256
 
     def _launch(self, hyperparameters: Mapping[str, Any], program: str) -> None:
-        command = host_command(self._python, program, hyperparameters)
+        command = host_command(self._host_python, program, hyperparameters)
         environments = host_environments(
             self.request, hyperparameters, self._hosts, num_gpus=self._num_gpus
         )

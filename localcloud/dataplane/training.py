@@ -168,6 +168,8 @@ class TrainingJobs:
                 s3_client=self._s3_client(account, region),
                 on_log=on_log,
                 stop_grace_sec=float(os.environ.get(STOP_GRACE_ENV, STOP_GRACE_S)),
+                # requirements.txt overlays, shared by every job of this cloud
+                overlay_cache=self.state_dir / "overlays",
             )
         except MetricDefinitionError as err:
             del backend.training_jobs[name]

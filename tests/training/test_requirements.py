@@ -3,17 +3,15 @@ project's untouched; offline, a one-line reason. No network: the package is a wh
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import socket
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.helpers.wheels import WHEEL, build_wheel
 from training.executor import run_training_job
 from training.requirements import ensure_overlay
 from training.scriptmode import FetchError
@@ -21,31 +19,6 @@ from training.sourcedir import pack_sourcedir
 from training.spec import TrainingJobSpec
 
 BUCKET = "sagemaker-us-east-1-123456789012"  # the training tests' moto bucket
-WHEEL = "smlocal_tinypkg-0.1-py3-none-any.whl"
-
-
-def build_wheel(directory: Path) -> Path:
-    """A pure-Python wheel of `smlocal_tinypkg` (VALUE = "from-the-overlay"), written by hand."""
-    files = {
-        "smlocal_tinypkg/__init__.py": b'VALUE = "from-the-overlay"\n',
-        "smlocal_tinypkg-0.1.dist-info/METADATA": (
-            b"Metadata-Version: 2.1\nName: smlocal-tinypkg\nVersion: 0.1\n"
-        ),
-        "smlocal_tinypkg-0.1.dist-info/WHEEL": (
-            b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-        ),
-    }
-    record = []
-    for name, body in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(body).digest()).rstrip(b"=").decode()
-        record.append(f"{name},sha256={digest},{len(body)}")
-    record.append("smlocal_tinypkg-0.1.dist-info/RECORD,,")
-    files["smlocal_tinypkg-0.1.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
-    wheel = directory / WHEEL
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for name, body in files.items():
-            archive.writestr(name, body)
-    return wheel
 
 
 @pytest.fixture

@@ -281,6 +281,9 @@ class TrainingRun:
             if self._launched:  # stopped while uploading a finished job's model
                 self._bounded_after_stop(self._upload_stopped)
             self._finish_interrupted()
+        except requirements.RequirementsError as err:  # the script's, as the toolkit says
+            reason = f"AlgorithmError: InstallRequirementsError: {err}"
+            self._finish("Failed", "Failed", "Training job failed", reason)
         except FetchError as err:
             self._finish("Failed", "Failed", "Training job failed", f"ClientError: {err}")
         except Exception as err:  # any bug here must still end the job, with the reason

@@ -34,6 +34,13 @@ from training.interrupts import Interrupted
 from training.scriptmode import FetchError
 
 FILENAME = "requirements.txt"
+
+
+class RequirementsError(FetchError):
+    """The requirements could not be installed (a job fails with the toolkit's
+    InstallRequirementsError, an endpoint with this message)."""
+
+
 _READY = ".smlocal-ready"
 
 
@@ -60,7 +67,7 @@ def ensure_overlay(
     interrupted: threading.Event | None = None,
 ) -> Path:
     """The interpreter of the overlay for `requirements` (built under `cache` if not there yet,
-    pip running in `cwd`). FetchError with pip's reason when the install fails; Interrupted
+    pip running in `cwd`). RequirementsError with pip's reason when the install fails; Interrupted
     (the build killed) when `interrupted` is set meanwhile."""
     cache.mkdir(parents=True, exist_ok=True)
     overlay = cache / digest(requirements)
@@ -125,7 +132,7 @@ def _build(
                 proc.communicate()
                 raise Interrupted from None
     if proc.returncode != 0:
-        raise FetchError(
+        raise RequirementsError(
             f"{FILENAME} could not be installed: {_reason(out.decode(errors='replace'))}"
         )
 

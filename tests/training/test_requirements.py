@@ -13,8 +13,7 @@ import pytest
 
 from tests.helpers.wheels import WHEEL, build_wheel
 from training.executor import run_training_job
-from training.requirements import ensure_overlay
-from training.scriptmode import FetchError
+from training.requirements import RequirementsError, ensure_overlay
 from training.sourcedir import pack_sourcedir
 from training.spec import TrainingJobSpec
 
@@ -31,6 +30,7 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{port}/simple")
 
 
+@pytest.mark.slow
 def test_the_overlay_adds_the_package_keeps_the_project_and_is_cached(
     tmp_path: Path, offline: None
 ) -> None:
@@ -53,10 +53,11 @@ def test_the_overlay_adds_the_package_keeps_the_project_and_is_cached(
     assert [p.name for p in cache.iterdir() if p.is_dir()] == [python.parent.parent.name]
 
 
+@pytest.mark.slow
 def test_an_unreachable_index_is_a_one_line_reason(tmp_path: Path, offline: None) -> None:
     (tmp_path / "requirements.txt").write_text("smlocal-no-such-package==1.0\n")
     cache = tmp_path / "overlays"
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(RequirementsError) as err:
         ensure_overlay(tmp_path / "requirements.txt", cache, cwd=tmp_path)
     message = str(err.value)
     assert "\n" not in message
@@ -94,3 +95,17 @@ def test_a_job_runs_its_script_in_the_overlay(
     run = run_training_job(request, tmp_path / "work", s3)
     assert run.status == "Completed", run.failure_reason
     assert "value=from-the-overlay" in run.logs["algo-1"]
+
+    # Requirements that cannot be installed fail the job as the toolkit's error.
+    (src / "requirements.txt").write_text("./no-such-0.1-py3-none-any.whl\n")
+    archive = pack_sourcedir(
+        tmp_path / "bad.tar.gz", {"train.py": script, "requirements.txt": src / "requirements.txt"}
+    )
+    s3.upload_file(str(archive), BUCKET, "src/with-requirements.tar.gz")
+    run = run_training_job({**request, "TrainingJobName": "bad-requirements"}, tmp_path / "w2", s3)
+    assert run.status == "Failed"
+    assert run.failure_reason is not None
+    assert run.failure_reason.startswith(
+        "AlgorithmError: InstallRequirementsError: requirements.txt could not be installed: "
+    )
+    assert run.logs["algo-1"] == []  # the script never started

@@ -1,8 +1,11 @@
-"""ListTrainingJobs as SageMaker answers it: every filter (`NameContains`, `StatusEquals`, the
-creation and modification time bounds) applied before the page is cut, `SortBy` (`Name`,
-`CreationTime`, `Status`) and `SortOrder` honoured (default CreationTime, Ascending), pages of
-`MaxResults` (1-100, default 10) chained by an opaque `NextToken`. moto cuts the page first
-and never sorts; its answer is replaced here, its records are read as they are.
+"""ListTrainingJobs as SageMaker answers it: `NameContains` and the creation and modification
+time bounds applied before the page is cut, `SortBy` (`Name`, `CreationTime`, `Status`) and
+`SortOrder` honoured (default CreationTime, Ascending), pages of `MaxResults` (1-100, default
+10) chained by an opaque `NextToken`. `StatusEquals` filters the page once it is cut, as the
+API reference documents ("the MaxResults number of training jobs are first retrieved ignoring
+the StatusEquals parameter and then they are filtered"): a page may hold fewer jobs than
+`MaxResults` and still have a next one. moto cut the page before any filter and never sorted;
+its answer is replaced here, its records are read as they are.
 """
 
 from __future__ import annotations
@@ -86,9 +89,6 @@ def list_training_jobs(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
     name = params.get("NameContains")
     if name:
         jobs = [j for j in jobs if name in j.training_job_name]
-    status = params.get("StatusEquals")
-    if status:
-        jobs = [j for j in jobs if j.training_job_status == status]
     bounds = {
         ("creation_time", True): _instant(params.get("CreationTimeAfter")),
         ("creation_time", False): _instant(params.get("CreationTimeBefore")),
@@ -116,6 +116,9 @@ def list_training_jobs(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
     start = _offset(params.get("NextToken"))
     size = int(params.get("MaxResults") or DEFAULT_MAX_RESULTS)
     page = jobs[start : start + size]
+    status = params.get("StatusEquals")
+    if status:  # after the page is cut, as AWS does
+        page = [j for j in page if j.training_job_status == status]
     answer: dict[str, Any] = {
         "TrainingJobSummaries": [
             {

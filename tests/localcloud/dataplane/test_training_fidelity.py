@@ -42,15 +42,25 @@ def test_training_and_billable_time(trained_job: dict[str, Any]) -> None:
 
 
 @pytest.fixture(scope="module")
-def listed(sagemaker: Any, s3: Any) -> list[str]:
-    """Three jobs created in the order b, a, c (no sourcedir: each fails at once)."""
-    names = ["lst-b", "lst-a", "lst-c"]
-    for name in names:
+def listed(
+    sagemaker: Any, s3: Any, training_inputs: str, tmp_path_factory: pytest.TempPathFactory
+) -> list[str]:
+    """Jobs created in the order b, a, c (no sourcedir: each fails at once), then d (runs a
+    one-line script: Completed)."""
+    failing = ["lst-b", "lst-a", "lst-c"]
+    for name in failing:
         request = training_request(name, f"s3://{BUCKET}/none.tar.gz", f"s3://{BUCKET}/none")
         sagemaker.create_training_job(**request)
-    for name in names:
+    script = tmp_path_factory.mktemp("lst") / "done.py"
+    script.write_text("print('done')\n")
+    sourcedir = upload_sourcedir(s3, "code/lst/sourcedir.tar.gz", {"done.py": script})
+    sagemaker.create_training_job(
+        **training_request("lst-d", sourcedir, training_inputs, program="done.py")
+    )
+    for name in failing:
         assert wait_job(sagemaker, name)["TrainingJobStatus"] == "Failed"
-    return names
+    assert wait_job(sagemaker, "lst-d")["TrainingJobStatus"] == "Completed"
+    return [*failing, "lst-d"]
 
 
 def _names(answer: dict[str, Any]) -> list[str]:
@@ -61,25 +71,39 @@ def test_list_training_jobs_sorts(sagemaker: Any, listed: list[str]) -> None:
     def names(**kwargs: Any) -> list[str]:
         return _names(sagemaker.list_training_jobs(NameContains="lst-", **kwargs))
 
-    assert names() == ["lst-b", "lst-a", "lst-c"]  # CreationTime, Ascending by default
-    assert names(SortBy="Name") == ["lst-a", "lst-b", "lst-c"]
-    assert names(SortBy="Name", SortOrder="Descending") == ["lst-c", "lst-b", "lst-a"]
-    assert names(SortBy="CreationTime", SortOrder="Descending") == ["lst-c", "lst-a", "lst-b"]
-    assert names(StatusEquals="Failed", SortBy="Status") == ["lst-b", "lst-a", "lst-c"]
-    assert names(StatusEquals="Completed") == []
+    assert names() == ["lst-b", "lst-a", "lst-c", "lst-d"]  # CreationTime, Ascending by default
+    assert names(SortBy="Name") == ["lst-a", "lst-b", "lst-c", "lst-d"]
+    assert names(SortBy="Name", SortOrder="Descending") == ["lst-d", "lst-c", "lst-b", "lst-a"]
+    newest_first = ["lst-d", "lst-c", "lst-a", "lst-b"]
+    assert names(SortBy="CreationTime", SortOrder="Descending") == newest_first
+    # Status, then creation time: Completed before Failed.
+    assert names(SortBy="Status") == ["lst-d", "lst-b", "lst-a", "lst-c"]
+    assert names(StatusEquals="Completed") == ["lst-d"]
     summary = sagemaker.list_training_jobs(NameContains="lst-a")["TrainingJobSummaries"][0]
     assert summary["SecondaryStatus"] == "Failed"
     assert "TrainingEndTime" in summary
 
 
-def test_list_training_jobs_filters_before_it_pages(sagemaker: Any, listed: list[str]) -> None:
-    first = sagemaker.list_training_jobs(NameContains="lst-", SortBy="Name", MaxResults=2)
-    assert _names(first) == ["lst-a", "lst-b"]
+def test_list_training_jobs_filters_names_before_it_pages(
+    sagemaker: Any, listed: list[str]
+) -> None:
+    first = sagemaker.list_training_jobs(NameContains="lst-", SortBy="Name", MaxResults=3)
+    assert _names(first) == ["lst-a", "lst-b", "lst-c"]
     second = sagemaker.list_training_jobs(
-        NameContains="lst-", SortBy="Name", MaxResults=2, NextToken=first["NextToken"]
+        NameContains="lst-", SortBy="Name", MaxResults=3, NextToken=first["NextToken"]
     )
-    assert _names(second) == ["lst-c"]
+    assert _names(second) == ["lst-d"]
     assert "NextToken" not in second
+    # StatusEquals filters the page once cut (AWS's documented order): d and c, then c alone.
+    newest = sagemaker.list_training_jobs(
+        NameContains="lst-",
+        SortBy="Name",
+        SortOrder="Descending",
+        MaxResults=2,
+        StatusEquals="Failed",
+    )
+    assert _names(newest) == ["lst-c"]
+    assert "NextToken" in newest
     paginator = sagemaker.get_paginator("list_training_jobs")
     pages = paginator.paginate(NameContains="lst-", PaginationConfig={"PageSize": 1})
     assert [n for page in pages for n in _names(page)] == listed

@@ -82,6 +82,13 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _ms(value: datetime) -> datetime:
+    """At the precision clients see (milliseconds), so a time read back from a Describe bounds
+    its own job out."""
+    value = _aware(value)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
 def list_training_jobs(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
     """The ListTrainingJobs answer for `params` (the request) over `backend`'s records."""
     _validate(params)
@@ -100,11 +107,7 @@ def list_training_jobs(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
             jobs = [
                 j
                 for j in jobs
-                if (
-                    _aware(getattr(j, field)) > bound
-                    if after
-                    else _aware(getattr(j, field)) < bound
-                )
+                if (_ms(getattr(j, field)) > bound if after else _ms(getattr(j, field)) < bound)
             ]
     sort_by = params.get("SortBy") or "CreationTime"
     keys = {

@@ -79,6 +79,9 @@ def test_list_training_jobs_sorts(sagemaker: Any, listed: list[str]) -> None:
     # Status, then creation time: Completed before Failed.
     assert names(SortBy="Status") == ["lst-d", "lst-b", "lst-a", "lst-c"]
     assert names(StatusEquals="Completed") == ["lst-d"]
+    created = sagemaker.describe_training_job(TrainingJobName="lst-a")["CreationTime"]
+    assert names(CreationTimeAfter=created) == ["lst-c", "lst-d"]
+    assert names(CreationTimeBefore=created) == ["lst-b"]
     summary = sagemaker.list_training_jobs(NameContains="lst-a")["TrainingJobSummaries"][0]
     assert summary["SecondaryStatus"] == "Failed"
     assert "TrainingEndTime" in summary

@@ -7,7 +7,9 @@ and refuses a second, different set of parts. The order matters where patches me
 1. S3 object bodies as files and change tracking (`shared.persistence`), before any state is
    restored into moto;
 2. SageMaker's control plane (`services.sagemaker`): names checked, jobs and endpoints run in
-   the data plane, the actions moto lacks, the shapes of its answers;
+   the data plane, the actions moto lacks, the shapes of its answers, and (`validation`, on
+   the request, before any of them) duplicate names and instance types refused, and
+   (`listing`) ListTrainingJobs filtered, sorted and paged as AWS does;
 3. SageMaker Runtime's data path (`services.runtime`);
 4. CloudFormation (`services.cloudformation`): SageMaker resources waited for in the data
    plane, change sets, then the resource types moto's CloudFormation lacks (its cached model
@@ -46,12 +48,14 @@ def install(*, jobs: TrainingJobs, endpoints: Endpoints, clock: Clock) -> None:
     from localcloud.services.cloudformation import change_sets, resources, stacks
     from localcloud.services.cloudwatch import alarms
     from localcloud.services.runtime import invoke
-    from localcloud.services.sagemaker import hooks, shapes
+    from localcloud.services.sagemaker import hooks, listing, shapes, validation
     from localcloud.shared import persistence
 
     persistence.install_key_hooks()
     hooks.install(jobs, endpoints)
     shapes.install()
+    validation.install()
+    listing.install()
     invoke.install(endpoints)
     stacks.install(endpoints)
     change_sets.install()

@@ -19,6 +19,9 @@ API (the local cloud builds on it; keep it stable):
     run.final_metrics           # [{"MetricName", "Value", "Timestamp"}]: last value of each
                                 # MetricDefinitions regex over the first host's log
     run.start_time, run.end_time, run.training_start_time, run.training_end_time  # UTC
+                                # (training_*: from the download to the end of the upload,
+                                # or to the failure: what SageMaker bills)
+    run.checkpoints_uploaded    # files uploaded to CheckpointConfig.S3Uri so far
     run.hosts                   # ["algo-1", …]; run.addresses: {"algo-1": "127.0.0.1", …}
     run.pids                    # {"algo-1": pid, …} of the running hosts
     run.logs                    # {"algo-1": [line, …], …}: stdout and stderr, in order read
@@ -32,8 +35,14 @@ what `SM_HOSTS` lists, so scripts that use `hosts[0]` as `MASTER_ADDR` work unmo
 under `work_dir/algo-N/` (the `/opt/ml` layout). Host 1's `SM_MODEL_DIR` becomes
 `model.tar.gz`, uploaded with a SHA-256 checksum stored on the object (and its
 `SM_OUTPUT_DATA_DIR`, if not empty, `output.tar.gz`). A host that fails or is killed fails the
-job: the other hosts are terminated, nothing is uploaded. No process outlives the job, and
-each dies with this process (`training.hosts.spawn`).
+job: the other hosts are terminated, nothing is uploaded. A stopped job (StopTrainingJob or
+MaxRuntimeInSeconds: SIGTERM, the grace period, SIGKILL) whose script had started uploads what
+its hosts left, as on SageMaker: host 1's model directory as `model.tar.gz`. `CheckpointConfig`
+is synced both ways (`training.checkpoints`): down before the script starts, up while it runs
+and once more when its hosts have ended, whatever the outcome. A `requirements.txt` in the
+sourcedir is installed before the script starts, into an overlay environment cached under
+`overlay_cache` (`training.requirements`); the hosts run its interpreter. No process outlives
+the job, and each dies with this process (`training.hosts.spawn`).
 
 `MaxRuntimeInSeconds` counts from `start()` and covers every phase (download, unpack, the run,
 the upload), as on SageMaker: the job ends Stopped / MaxRuntimeExceeded. A stop or the time
@@ -56,6 +65,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from training import checkpoints, requirements
 from training.filework import run_file_work
 from training.hosts import HostProcess, end_all
 from training.inputs import prepare_inputs
@@ -68,6 +78,8 @@ from training.scriptmode import FetchError
 LogCallback = Callable[[str, str], None]
 _FAILURE_REASON_MAX = 1024  # DescribeTrainingJob's FailureReason limit
 _TERMINAL = ("Completed", "Failed", "Stopped")
+# A stopped job's last upload (model, checkpoints) is abandoned after this long (a hung network).
+STOPPED_UPLOAD_S = 120.0
 STOP_GRACE_S = 120.0  # SIGTERM, then SIGKILL this long after: what SageMaker gives a job
 
 
@@ -88,13 +100,19 @@ class TrainingRun:
         python: str = sys.executable,
         num_gpus: int = 0,
         stop_grace_sec: float = STOP_GRACE_S,
+        overlay_cache: Path | None = None,
     ) -> None:
         self.request = copy.deepcopy(dict(request))
         self.job_name: str = self.request["TrainingJobName"]
         self.work_dir = Path(work_dir)
         self._s3 = s3_client  # set to a CheckedS3 in start()
+        self._raw_s3 = s3_client  # for what a stopped job still uploads
+        self._launched = False  # the hosts were started: a stop uploads what they left
+        self._checkpoints: checkpoints.CheckpointSync | None = None
         self._on_log = on_log
         self._python = python
+        self._host_python = python  # an overlay's when the sourcedir has a requirements.txt
+        self._overlay_cache = Path(overlay_cache or Path(work_dir) / "overlays")
         self._num_gpus = num_gpus
         self._stop_grace = stop_grace_sec
         count = int(self.request["ResourceConfig"]["InstanceCount"])
@@ -205,6 +223,10 @@ class TrainingRun:
         return {k: v for k, v in out.items() if v is not None and v != {"S3ModelArtifacts": None}}
 
     @property
+    def checkpoints_uploaded(self) -> int:
+        return self._checkpoints.uploaded if self._checkpoints is not None else 0
+
+    @property
     def pids(self) -> dict[str, int]:
         return {h.name: h.pid for h in self._hosts if h.pid is not None}
 
@@ -225,6 +247,8 @@ class TrainingRun:
             self._transitions[-1]["EndTime"] = now
             self.failure_reason = reason[:_FAILURE_REASON_MAX] if reason else None
             self.end_time = now
+            if self.training_start_time is not None and self.training_end_time is None:
+                self.training_end_time = now
             self.status = status
 
     def _finish_interrupted(self) -> None:
@@ -237,22 +261,29 @@ class TrainingRun:
     def _run(self) -> None:
         try:
             self._transition("Downloading", "Downloading input data")
+            self.training_start_time = _now()  # billed from here, as on SageMaker
             hyperparameters, program = self._bounded(self._prepare)
             self._transition("Training", "Training image download completed. Training in progress.")
-            self.training_start_time = _now()
             self._launch(hyperparameters, program)
             outcome, reason = self._supervise()
-            self.training_end_time = _now()
+            self._bounded_after_stop(self._sync_checkpoints)
             if outcome == "completed":
                 self._transition("Uploading", "Uploading generated training model")
                 self._bounded(self._upload)
                 self._finish("Completed", "Completed", "Training job completed", None)
             elif outcome == "interrupted":
+                if self._launched:
+                    self._bounded_after_stop(self._upload_stopped)
                 self._finish_interrupted()
             else:
                 self._finish("Failed", "Failed", "Training job failed", reason)
         except Interrupted:
+            if self._launched:  # stopped while uploading a finished job's model
+                self._bounded_after_stop(self._upload_stopped)
             self._finish_interrupted()
+        except requirements.RequirementsError as err:  # the script's, as the toolkit says
+            reason = f"AlgorithmError: InstallRequirementsError: {err}"
+            self._finish("Failed", "Failed", "Training job failed", reason)
         except FetchError as err:
             self._finish("Failed", "Failed", "Training job failed", f"ClientError: {err}")
         except Exception as err:  # any bug here must still end the job, with the reason
@@ -283,19 +314,75 @@ class TrainingRun:
         )
 
     def _prepare(self) -> tuple[dict[str, Any], str]:
-        return prepare_inputs(
+        prepared = prepare_inputs(
             self.request, work_dir=self.work_dir, hosts=self._hosts, s3=self._s3, files=self._files
         )
+        code = self.work_dir / "shared" / "code"
+        if (code / requirements.FILENAME).is_file():  # as the training toolkit installs it
+            self._host_python = str(
+                requirements.ensure_overlay(
+                    code / requirements.FILENAME,
+                    self._overlay_cache,
+                    cwd=code,
+                    interrupted=self._interrupted,
+                )
+            )
+        dirs = [checkpoints.local_dir(h.root, self.request) for h in self._hosts]
+        for directory in dirs:
+            directory.mkdir(parents=True, exist_ok=True)
+        checkpoints.download(self.request, dirs, self._s3)  # a resumed job finds them
+        self._checkpoints = checkpoints.CheckpointSync(
+            self.request, dirs, self._raw_s3, checkpoints.SYNC_INTERVAL_S
+        )
+        return prepared
+
+    def _sync_checkpoints(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.finish()
+
+    def _bounded_after_stop(self, work: Callable[[], None]) -> None:
+        """Work that must happen even once the job is stopped (a last upload), on a thread
+        abandoned after STOPPED_UPLOAD_S; a failure is logged, the outcome stays."""
+
+        def guarded() -> None:
+            try:
+                work()
+            except Exception as err:
+                print(f"training {self.job_name}: {err}", file=sys.stderr)
+
+        worker = threading.Thread(target=guarded, name=f"{self.job_name}-final", daemon=True)
+        worker.start()
+        worker.join(STOPPED_UPLOAD_S)
+
+    def _upload_stopped(self) -> None:
+        """A stopped job's model: what host 1 left in its model directory (the SIGTERM window
+        is there to save it), uploaded where ModelArtifacts says."""
+        never = threading.Event()
+        artifact, sha256 = upload_outputs(
+            self.request,
+            job_name=self.job_name,
+            work_dir=self.work_dir,
+            host=self._hosts[0],
+            s3=self._raw_s3,
+            files=lambda *calls: run_file_work(
+                calls, python=self._python, cwd=self.work_dir, interrupted=never
+            ),
+        )
+        with self._lock:
+            self.model_artifact, self.model_sha256 = artifact, sha256
 
     def _launch(self, hyperparameters: Mapping[str, Any], program: str) -> None:
-        command = host_command(self._python, program, hyperparameters)
+        command = host_command(self._host_python, program, hyperparameters)
         environments = host_environments(
             self.request, hyperparameters, self._hosts, num_gpus=self._num_gpus
         )
+        if self._checkpoints is not None:
+            self._checkpoints.start()
         for host in self._hosts:
             with self._lock:
                 if self._interrupted.is_set():
                     return  # _supervise ends what was launched
+                self._launched = True
                 host.launch(
                     command,
                     cwd=host.root / "code",

@@ -152,6 +152,8 @@ def host_environment(
     master_port: int,
 ) -> dict[str, str]:
     """Write the host's `input/config/*.json` and return its `SM_*` environment."""
+    from training.checkpoints import local_dir  # it builds on this module
+
     channels = [c["ChannelName"] for c in request.get("InputDataConfig", [])]
     hps = {k: v for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
     program = str(hyperparameters.get("sagemaker_program", ""))
@@ -186,7 +188,7 @@ def host_environment(
         "SM_OUTPUT_DIR": root / "output",
         "SM_OUTPUT_DATA_DIR": root / "output" / "data",
         "SM_OUTPUT_INTERMEDIATE_DIR": root / "output" / "intermediate",
-        "SM_CHECKPOINT_DIR": root / "checkpoints",
+        "SM_CHECKPOINT_DIR": local_dir(root, request),  # CheckpointConfig.LocalPath, mapped
     }
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)

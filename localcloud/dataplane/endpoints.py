@@ -244,6 +244,7 @@ class Endpoints:
             workers=deployment.workers,
             serverless=deployment.serverless,
             environment=deployment.environment,
+            overlay_cache=self.root.parent / "overlays",  # code/requirements.txt, shared
         )
         return serving, deployment
 

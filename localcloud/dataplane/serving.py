@@ -50,6 +50,22 @@ def unpack_model(archive: bytes, target: Path) -> Path:
     return model_dir
 
 
+def serving_python(model_dir: Path, overlay_cache: Path) -> str:
+    """The interpreter to serve with: an overlay's when the model has `code/requirements.txt`,
+    installed as SageMaker's inference toolkit installs it when the container starts
+    (`training.requirements`); StartError with pip's reason if it cannot be installed."""
+    from training.requirements import FILENAME, ensure_overlay
+    from training.scriptmode import FetchError
+
+    requirements = model_dir / "code" / FILENAME
+    if not requirements.is_file():
+        return sys.executable
+    try:
+        return str(ensure_overlay(requirements, overlay_cache, cwd=requirements.parent))
+    except FetchError as err:
+        raise StartError(clip_reason(str(err))) from None
+
+
 def _tail(path: Path, lines: int = 6) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -84,15 +100,19 @@ class ServingProcess:
         serverless: bool,
         environment: dict[str, str],
         timeout_s: float = STARTUP_TIMEOUT_S,
+        overlay_cache: Path | None = None,
     ) -> ServingProcess:
-        """Start the server and wait until /ping answers 200; StartError (process gone) if not."""
+        """Start the server and wait until /ping answers 200; StartError (process gone) if not.
+        A `code/requirements.txt` is installed first, in an overlay cached under
+        `overlay_cache` (default: the work dir's own)."""
+        python = serving_python(model_dir, overlay_cache or workdir / "overlays")
         port = free_port()
         log_path = workdir / "serve.log"
         env = {**os.environ, **environment, "PYTHONUNBUFFERED": "1"}
         # The model must not reach the cloud by accident through the user's endpoint settings.
         env.pop("AWS_ENDPOINT_URL", None)
         command = [
-            sys.executable,
+            python,
             "-m",
             "inference.server",
             "--model-dir",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import queue
 import threading
@@ -167,6 +168,8 @@ class TrainingJobs:
                 s3_client=self._s3_client(account, region),
                 on_log=on_log,
                 stop_grace_sec=float(os.environ.get(STOP_GRACE_ENV, STOP_GRACE_S)),
+                # requirements.txt overlays, shared by every job of this cloud
+                overlay_cache=self.state_dir / "overlays",
             )
         except MetricDefinitionError as err:
             del backend.training_jobs[name]
@@ -180,6 +183,8 @@ class TrainingJobs:
         job.final_metric_data_list = []
         job.training_start_time = None
         job.training_end_time = None
+        job.training_time_in_seconds = None
+        job.billable_time_in_seconds = None
         job.last_modified_time = datetime.now(UTC)
         with self._lock:
             self._runs[key] = run
@@ -190,17 +195,25 @@ class TrainingJobs:
         ).start()
 
     def _sync(self, job: Any, run: Any) -> None:
-        """Mirror the run onto moto's record (attribute assignments only)."""
-        job.training_job_status = run.status
-        job.secondary_status = run.secondary_status
+        """Mirror the run onto moto's record (attribute assignments only; the statuses last,
+        so a client that sees the job ended sees its times and artifact too)."""
+        # Read first: the run sets its times and artifact before its status.
+        status, secondary = run.status, run.secondary_status
         job.secondary_status_transitions = run.secondary_status_transitions
         job.failure_reason = run.failure_reason
         job.final_metric_data_list = run.final_metrics or []
         job.training_start_time = run.training_start_time
         job.training_end_time = run.training_end_time
+        if run.training_start_time and run.training_end_time:
+            # Wall-clock seconds per instance, as SageMaker reports both (no spot savings
+            # here): the bill is BillableTimeInSeconds * InstanceCount.
+            seconds = (run.training_end_time - run.training_start_time).total_seconds()
+            job.training_time_in_seconds = job.billable_time_in_seconds = max(1, math.ceil(seconds))
         if run.model_artifact:
             job.model_artifacts = {"S3ModelArtifacts": run.model_artifact}
         job.last_modified_time = datetime.now(UTC)
+        job.secondary_status = secondary
+        job.training_job_status = status
 
     def _monitor(self, key: Key, job: Any, run: Any) -> None:
         while not run.wait(_POLL_S):

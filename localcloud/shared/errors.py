@@ -19,6 +19,12 @@ class SageMakerValidation(ServiceException):
     code = "ValidationException"
 
 
+class ResourceInUse(ServiceException):
+    """SageMaker's 400 for a name already taken by a resource of the same kind."""
+
+    code = "ResourceInUse"
+
+
 class ModelError(ServiceException):
     """424: the model container answered with an error; the original status travels along."""
 

@@ -58,8 +58,6 @@ def _wrap_backend(jobs: TrainingJobs, endpoints: Endpoints) -> None:
     def create_training_job_hook(self: SageMakerModelBackend, **kwargs: Any) -> Any:
         name = kwargs["training_job_name"]
         names.check("CreateTrainingJob", TrainingJobName=name)
-        if name in self.training_jobs:
-            raise SageMakerValidation(f"Training job names must be unique. {name} already exists.")
         # moto replaces MetricDefinitions with made-up ones; keep the request's.
         spec = copy.deepcopy(kwargs.get("algorithm_specification") or {})
         job = create_training_job(self, **kwargs)

@@ -1,0 +1,207 @@
+"""What SageMaker refuses before it records anything: a name already taken (ResourceInUse or
+ValidationException, as AWS answers each kind) and an instance type AWS does not offer. Through
+boto3 on the package's local cloud; the kinds whose jobs other rooms run are checked on a plain
+moto backend with the same function the cloud calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from moto.sagemaker.models import SageMakerModelBackend
+
+from localcloud.services.sagemaker.validation import check_instance_types, check_unique
+from localcloud.shared.errors import ResourceInUse, SageMakerValidation
+from tests.helpers.cloud import BUCKET, PYTORCH_IMAGE, ROLE_ARN, training_request
+
+pytestmark = pytest.mark.slow
+
+ACCOUNT = "123456789012"
+
+
+def _error(err: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
+    response = err.value.response
+    return (
+        response["Error"]["Code"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"]["Message"],
+    )
+
+
+def test_a_duplicate_training_job_name_is_resource_in_use(sagemaker: Any, s3: Any) -> None:
+    # The sourcedir does not exist: the first job fails at once, its name stays taken.
+    request = training_request("dup-job", f"s3://{BUCKET}/none.tar.gz", f"s3://{BUCKET}/none")
+    sagemaker.create_training_job(**request)
+    with pytest.raises(ClientError) as err:
+        sagemaker.create_training_job(**request)
+    arn = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:training-job/dup-job"
+    assert _error(err) == (
+        "ResourceInUse",
+        400,
+        "Training job names must be unique within an AWS account and region, and a training "
+        f"job with this name already exists ({arn})",
+    )
+
+
+def test_a_duplicate_model_is_refused_and_the_first_is_kept(sagemaker: Any) -> None:
+    def create(url: str) -> None:
+        sagemaker.create_model(
+            ModelName="dup-model",
+            ExecutionRoleArn=ROLE_ARN,
+            PrimaryContainer={"Image": PYTORCH_IMAGE, "ModelDataUrl": url},
+        )
+
+    create(f"s3://{BUCKET}/first.tar.gz")
+    with pytest.raises(ClientError) as err:
+        create(f"s3://{BUCKET}/second.tar.gz")
+    arn = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model/dup-model"
+    assert _error(err) == (
+        "ValidationException",
+        400,
+        f'Cannot create already existing model "{arn}".',
+    )
+    kept = sagemaker.describe_model(ModelName="dup-model")["PrimaryContainer"]
+    assert kept["ModelDataUrl"] == f"s3://{BUCKET}/first.tar.gz"
+
+
+def test_a_duplicate_endpoint_config_and_model_package_group_are_refused(sagemaker: Any) -> None:
+    sagemaker.create_model(
+        ModelName="dup-config-model",
+        ExecutionRoleArn=ROLE_ARN,
+        PrimaryContainer={"Image": PYTORCH_IMAGE, "ModelDataUrl": f"s3://{BUCKET}/m.tar.gz"},
+    )
+    variant = {
+        "VariantName": "AllTraffic",
+        "ModelName": "dup-config-model",
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.xlarge",
+    }
+    sagemaker.create_endpoint_config(EndpointConfigName="dup-config", ProductionVariants=[variant])
+    with pytest.raises(ClientError, match="Cannot create already existing endpoint configuration"):
+        sagemaker.create_endpoint_config(
+            EndpointConfigName="dup-config", ProductionVariants=[variant]
+        )
+    sagemaker.create_model_package_group(ModelPackageGroupName="dup-group")
+    with pytest.raises(ClientError) as err:
+        sagemaker.create_model_package_group(ModelPackageGroupName="dup-group")
+    assert _error(err)[:2] == ("ValidationException", 400)
+    assert "model-package-group/dup-group" in _error(err)[2]
+
+
+def test_an_unknown_training_instance_type_is_refused_and_nothing_runs(sagemaker: Any) -> None:
+    request = training_request("fake-type", f"s3://{BUCKET}/x.tar.gz", f"s3://{BUCKET}/x")
+    request["ResourceConfig"]["InstanceType"] = "ml.fake.xlarge"
+    with pytest.raises(ClientError) as err:
+        sagemaker.create_training_job(**request)
+    code, status, message = _error(err)
+    assert (code, status) == ("ValidationException", 400)
+    assert message.startswith(
+        "1 validation error detected: Value 'ml.fake.xlarge' at 'resourceConfig.instanceType' "
+        "failed to satisfy constraint: Member must satisfy enum value set: [ml."
+    )
+    assert "ml.m5.xlarge" in message
+    with pytest.raises(ClientError, match=r"Could not find|does not exist|not found"):
+        sagemaker.describe_training_job(TrainingJobName="fake-type")
+
+
+def test_unknown_instance_types_of_endpoint_configs_processing_and_transform(
+    sagemaker: Any,
+) -> None:
+    variants = [
+        {
+            "VariantName": name,
+            "ModelName": "any",
+            "InitialInstanceCount": 1,
+            "InstanceType": instance_type,
+        }
+        for name, instance_type in (("a", "ml.m5.xlarge"), ("b", "ml.fake.xlarge"))
+    ]
+    with pytest.raises(ClientError, match=r"at 'productionVariants\.2\.member\.instanceType'"):
+        sagemaker.create_endpoint_config(
+            EndpointConfigName="fake-type", ProductionVariants=variants
+        )
+    with pytest.raises(ClientError, match=r"at 'processingResources\.clusterConfig\.instanceType'"):
+        sagemaker.create_processing_job(
+            ProcessingJobName="fake-type",
+            RoleArn=ROLE_ARN,
+            AppSpecification={"ImageUri": PYTORCH_IMAGE},
+            ProcessingResources={
+                "ClusterConfig": {
+                    "InstanceCount": 1,
+                    "InstanceType": "ml.fake.xlarge",
+                    "VolumeSizeInGB": 1,
+                }
+            },
+        )
+    with pytest.raises(ClientError, match=r"at 'transformResources\.instanceType'"):
+        sagemaker.create_transform_job(
+            TransformJobName="fake-type",
+            ModelName="any",
+            TransformInput={
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/i"}}
+            },
+            TransformOutput={"S3OutputPath": "s3://b/o"},
+            TransformResources={"InstanceType": "ml.fake.xlarge", "InstanceCount": 1},
+        )
+
+
+@pytest.mark.parametrize(
+    ("action", "member", "create"),
+    [
+        (
+            "CreateProcessingJob",
+            "ProcessingJobName",
+            lambda b: b.create_processing_job(
+                app_specification={"ImageUri": PYTORCH_IMAGE},
+                experiment_config=None,
+                network_config=None,
+                processing_inputs=[],
+                processing_job_name="taken",
+                processing_output_config={},
+                role_arn=ROLE_ARN,
+                stopping_condition=None,
+                tags=[],
+            ),
+        ),
+        (
+            "CreateTransformJob",
+            "TransformJobName",
+            lambda b: b.create_transform_job(
+                transform_job_name="taken",
+                model_name="m",
+                max_concurrent_transforms=None,
+                model_client_config=None,
+                max_payload_in_mb=None,
+                batch_strategy=None,
+                environment=None,
+                transform_input={},
+                transform_output={"S3OutputPath": "s3://b/o"},
+                data_capture_config=None,
+                transform_resources={},
+                data_processing=None,
+                tags=[],
+                experiment_config=None,
+            ),
+        ),
+    ],
+)
+def test_duplicate_job_names_of_other_kinds_are_resource_in_use(
+    action: str, member: str, create: Any
+) -> None:
+    backend = SageMakerModelBackend("us-east-1", ACCOUNT)
+    check_unique(action, {member: "taken"}, backend)  # free: no error
+    create(backend)
+    with pytest.raises(ResourceInUse, match=r"names must be unique .* already exists \(arn:"):
+        check_unique(action, {member: "taken"}, backend)
+
+
+def test_instance_types_of_tuning_job_definitions_are_checked() -> None:
+    params = {
+        "HyperParameterTuningJobName": "t",
+        "TrainingJobDefinition": {"ResourceConfig": {"InstanceType": "ml.fake.xlarge"}},
+    }
+    with pytest.raises(SageMakerValidation, match=r"'trainingJobDefinition\.resourceConfig"):
+        check_instance_types("CreateHyperParameterTuningJob", params)
+    params["TrainingJobDefinition"]["ResourceConfig"]["InstanceType"] = "ml.c5.xlarge"
+    check_instance_types("CreateHyperParameterTuningJob", params)

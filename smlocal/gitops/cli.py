@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -197,9 +198,51 @@ def diff_cmd(
         raise typer.Exit(1)
 
 
+def reconcile_cmd(
+    env: list[str] = typer.Option(None, "--env", help="Only these environments [default: all]"),
+    plan_only: bool = typer.Option(
+        True,
+        "--plan/--check",
+        help="--plan: print what to deploy (exit 0); --check: exit 1 naming each drift",
+    ),
+    cdk_out: Path = typer.Option(
+        None, "--cdk-out", help="A `cdk synth` output of main: deployed templates must match it"
+    ),
+    github_output: bool = typer.Option(
+        False, "--github-output", help="Also write <env>=true|false and deploy=[...] there"
+    ),
+    envdir: EnvDir = None,
+) -> None:
+    """Which environments differ from their manifests (and should be deployed), in promotion
+    order, as JSON; --check fails naming the environment and the field instead."""
+    import json
+    import os
+    import sys
+
+    from smlocal.core import environments
+    from smlocal.gitops.reconcile import github_output as render_output
+    from smlocal.gitops.reconcile import plan
+
+    envs = environments.load_all(envdir)
+    for name in env or []:
+        environments.load(name, envdir)  # an unknown name fails with the known ones
+    decisions = plan(envs, env or None, cdk_out=cdk_out)
+    typer.echo(json.dumps([d.as_json() for d in decisions], indent=2))
+    if github_output:
+        with open(os.environ["GITHUB_OUTPUT"], "a") as out:
+            out.write(render_output(decisions))
+    drifted = [d for d in decisions if d.deploy]
+    if not plan_only and drifted:
+        for d in drifted:
+            for reason in d.reasons:
+                print(f"drift: {d.name} ({d.account}/{d.region}): {reason}", file=sys.stderr)
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
-    """Add promote, rollback, history and diff to `app`."""
+    """Add promote, rollback, history, diff and reconcile to `app`."""
     app.command("promote")(promote_cmd)
     app.command("rollback")(rollback_cmd)
     app.command("history")(history_cmd)
     app.command("diff")(diff_cmd)
+    app.command("reconcile")(reconcile_cmd)

@@ -8,8 +8,8 @@ boto3 calls on AWS, on moto and on the local cloud.
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import boto3
@@ -24,8 +24,16 @@ from smlocal.core.pins import write_pin
 from smlocal.gitops.reconcile import plan
 from tests.helpers.moto import deploy_endpoint_stand_in, use_moto
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from changed_environments import changed_environments
+
+def _changed_environments(paths: list[str], envdir: Path) -> list[dict]:
+    """The old rule, scripts/changed_environments.py: the manifests the push changed."""
+    path = Path(__file__).resolve().parents[2] / "scripts" / "changed_environments.py"
+    spec = importlib.util.spec_from_file_location("changed_environments", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.changed_environments(paths, envdir)
+
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 URL_1 = f"s3://sagemaker-{REGION}-{ACCOUNT}/training-jobs/job-1/output/model.tar.gz"
@@ -87,7 +95,7 @@ def test_an_environment_a_previous_run_skipped_is_deployed_by_the_next(
     # Push 2 touches dev only (here: dev's pin).
     _pin(envdir, "dev", URL_2, SHA_2)
     # The old rule (the manifests the push changed) deploys dev alone:
-    old = changed_environments([f"{envdir.name}/dev.yaml"], envdir)
+    old = _changed_environments([f"{envdir.name}/dev.yaml"], envdir)
     assert [e["name"] for e in old] == ["dev"]
 
     outputs = tmp_path / "github_output"

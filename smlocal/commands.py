@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from smlocal.core.options import EnvDir, EnvName
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from smlocal.core.manifest import Environment
 
 
 def validate(
@@ -41,6 +48,7 @@ def status(
     environment = load(env, directory)
     result = compare(environment)
     console = Console()
+    _report_registry(console, environment)
     if not result.deployed:
         console.print(f"[yellow]{env}: not deployed[/]: {result.reason}", highlight=False)
         if result.kept_bucket:
@@ -69,6 +77,21 @@ def status(
             highlight=False,
         )
     raise typer.Exit(1)
+
+
+def _report_registry(console: Console, environment: Environment) -> None:
+    """Where the model registry disagrees with git (a warning: git is the source of truth)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from smlocal.core import aws
+    from smlocal.core.registry import disagreements
+
+    try:
+        problems = disagreements(aws.client("sagemaker", environment), environment)
+    except (ClientError, BotoCoreError) as err:
+        problems = [f"registry: cannot be read ({err})"]
+    for problem in problems:
+        console.print(f"[yellow]{problem}[/] (git is the source of truth)", highlight=False)
 
 
 def demo(

@@ -141,24 +141,47 @@ def history_cmd(
     table = Table(title=f"{env}: model pins in git history (newest first)")
     table.add_column("commit", no_wrap=True)
     table.add_column("date", no_wrap=True)
-    for col in ("model", "sha256", "metrics", "from"):
+    for col in ("model", "sha256", "version", "metrics", "from"):
         table.add_column(col, overflow="fold")
-    for rec in pin_history(env, envdir):
+    records = pin_history(env, envdir)
+    versions, note = _registry_versions(env, envdir)
+    for rec in records:
         when = f"{rec.committed_at:%Y-%m-%d}"
         pin = rec.pin
         if pin is None:
-            table.add_row(rec.commit[:10], when, "invalid", "", rec.error or "", "")
+            table.add_row(rec.commit[:10], when, "invalid", "", "", rec.error or "", "")
             continue
         metrics = " ".join(f"{k}={v:.4g}" for k, v in sorted(pin.metrics.items()))
+        version = versions.get(pin.sha256 or "")
         table.add_row(
             rec.commit[:10],
             when,
             (pin.training_job or str(pin.model_data_url)) if pin.is_set else "no model",
             (pin.sha256 or "")[:10],
+            f"{version.number} {version.approval}" if version else "",
             metrics,
             pin.promotion.promoted_from if pin.promotion else "",
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if note:
+        console.print(note, highlight=False)
+
+
+def _registry_versions(env: str, envdir: Path | None) -> tuple[dict, str]:
+    """The registry's versions by sha256 in the environment's account, or why they are not
+    shown (history reads git first; the registry is a convenience here)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from smlocal.core import environments
+    from smlocal.core.errors import UserError
+    from smlocal.core.registry import MODEL_PACKAGE_GROUP, versions
+    from smlocal.gitops.sessions import client, session_for
+
+    try:
+        return versions(client(session_for(environments.load(env, envdir)), "sagemaker")), ""
+    except (UserError, ClientError, BotoCoreError) as err:
+        return {}, f"versions of {MODEL_PACKAGE_GROUP} not shown: {err}"
 
 
 def diff_cmd(

@@ -36,6 +36,7 @@ from smlocal.core.naming import (
     endpoint_stack_name,
     platform_stack_name,
 )
+from smlocal.core.registry import MODEL_PACKAGE_GROUP
 from stacks.checkov import skip_checkov
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -212,6 +213,39 @@ class CiAccessStack(Stack):
             ),
         )
 
+    def _read_registry(self, role: iam.Role) -> None:
+        """`smlocal status` and `history` read the project's model package group."""
+        group = [
+            self._arn("sagemaker", r, f"model-package-group/{MODEL_PACKAGE_GROUP}")
+            for r in self.ci.regions
+        ]
+        packages = [
+            self._arn("sagemaker", r, f"model-package/{MODEL_PACKAGE_GROUP}/*")
+            for r in self.ci.regions
+        ]
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadTheModelRegistry",
+                actions=["sagemaker:DescribeModelPackageGroup", "sagemaker:DescribeModelPackage"],
+                resources=group + packages,
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListModelVersions", actions=["sagemaker:ListModelPackages"], resources=["*"]
+            )
+        )
+        Validations.of(role).acknowledge(
+            *[
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{arn}]",
+                    reason="the versions of the project's one model package group: SageMaker "
+                    "numbers them as they are registered.",
+                )
+                for arn in packages
+            ]
+        )
+
     def _plan_policy(self) -> None:
         role = self.plan_role
         stacks, sagemaker = self.stack_arns(), self.sagemaker_arns()
@@ -237,6 +271,7 @@ class CiAccessStack(Stack):
                 resources=["*"],
             )
         )
+        self._read_registry(role)
         self._acknowledge(role, stacks + sagemaker, scaling_only_reads=True)
 
     def _deploy_policy(self) -> None:
@@ -314,6 +349,7 @@ class CiAccessStack(Stack):
                 for arn in alarms
             ],
         )
+        self._read_registry(role)
         self._acknowledge(role, stacks + sagemaker, scaling_only_reads=False)
         skip_checkov(
             role.node.find_child("DefaultPolicy"),
@@ -331,7 +367,11 @@ class CiAccessStack(Stack):
             "variants; the scaling target and policy are the endpoint stack's own"
         )
         Validations.of(role).acknowledge(
-            Acknowledgment(id="AwsSolutions-IAM5[Resource::*]", reason=f"{what}."),
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason=f"{what}; sagemaker:ListModelPackages has none either (it reads the "
+                "versions' summaries only).",
+            ),
             *[
                 Acknowledgment(
                     id=f"AwsSolutions-IAM5[Resource::{arn}]",

@@ -49,6 +49,8 @@ def status(
     result = compare(environment)
     console = Console()
     _report_registry(console, environment)
+    if result.deployed and result.endpoint_name:
+        _report_idle(console, environment, result.endpoint_name)
     if not result.deployed:
         console.print(f"[yellow]{env}: not deployed[/]: {result.reason}", highlight=False)
         if result.kept_bucket:
@@ -92,6 +94,27 @@ def _report_registry(console: Console, environment: Environment) -> None:
         problems = [f"registry: cannot be read ({err})"]
     for problem in problems:
         console.print(f"[yellow]{problem}[/] (git is the source of truth)", highlight=False)
+
+
+def _report_idle(console: Console, environment: Environment, endpoint: str) -> None:
+    """Flag an endpoint idle past the manifest's `cost.idle_limit_hours` (billed until deleted)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from smlocal.core import aws
+    from smlocal.gitops.cost import idle_for, utc_now
+
+    try:
+        line = idle_for(
+            environment,
+            endpoint,
+            aws.client("cloudwatch", environment),
+            aws.client("sagemaker", environment),
+            utc_now(),
+        )
+    except (ClientError, BotoCoreError) as err:
+        line = f"idle: cannot be checked ({err})"
+    if line:
+        console.print(f"[yellow]{line}[/]", highlight=False)
 
 
 def demo(

@@ -218,6 +218,23 @@ class GitHubAccess(_Strict):
     main_branch: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]{1,100}$")] = "main"
 
 
+# --- cost (issue 17): what the estimates of `smlocal diff` and the idle check need ----------
+class ExpectedTraffic(_Strict):
+    """The traffic a serverless estimate is computed for (per month)."""
+
+    invocations_per_month: Annotated[int, Field(ge=0)]
+    mean_duration_ms: Annotated[int, _within(1, 60_000)]  # serverless requests end by 60 s
+    mean_payload_kb: Annotated[float, Field(ge=0)] = 0.0  # request + response
+
+
+class CostSettings(_Strict):
+    """Currency of the estimates, expected traffic, and how long an endpoint may sit idle."""
+
+    currency: Literal["USD"] = "USD"
+    expected_traffic: ExpectedTraffic | None = None
+    idle_limit_hours: Annotated[int, _within(1, 8760)] | None = None
+
+
 class Environment(_Strict):
     """One environment's desired state (`environments/<name>.yaml`)."""
 
@@ -235,6 +252,7 @@ class Environment(_Strict):
     inference_image: InferenceImage = InferenceImage()
     model: ModelPin = ModelPin()
     github: GitHubAccess | None = None  # CI access (issue 17): see GitHubAccess
+    cost: CostSettings = CostSettings()  # cost estimates and the idle limit (issue 17)
 
     @model_validator(mode="after")
     def _kms_in_region(self) -> Environment:

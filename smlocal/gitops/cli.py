@@ -198,6 +198,7 @@ def diff_cmd(
 
     from smlocal.core import environments
     from smlocal.gitops import git
+    from smlocal.gitops.cost import cost_change
     from smlocal.gitops.diffing import cdk_diff, deployed_model, pin_diff
 
     console = Console(soft_wrap=True)
@@ -210,6 +211,7 @@ def diff_cmd(
         console.rule(f"[bold]{name}")
         d = pin_diff(name, base, envdir)
         console.print(d.summary(), highlight=False)
+        console.print(cost_change(name, base, envdir), highlight=False)
         if d.text_diff:
             console.print(_diff_syntax(d.text_diff))
         if deployed:
@@ -262,6 +264,41 @@ def reconcile_cmd(
         raise typer.Exit(1)
 
 
+def idle_cmd(
+    env: str = typer.Option(..., "--env", help="Environment whose endpoint to check"),
+    github_output: bool = typer.Option(
+        False, "--github-output", help="Also write idle=true|false to $GITHUB_OUTPUT"
+    ),
+    envdir: EnvDir = None,
+) -> None:
+    """Whether the environment's endpoint sat idle longer than its manifest's
+    cost.idle_limit_hours (the scheduled workflow destroys an idle dev endpoint)."""
+    import os
+
+    from smlocal.core import aws, environments
+    from smlocal.core.errors import UserError
+    from smlocal.gitops.cost import idle_for, utc_now
+
+    environment = environments.load(env, envdir)
+    try:
+        endpoint = aws.stack_outputs(environment).get("EndpointName")
+    except UserError as err:
+        endpoint, line = None, f"{env}: nothing deployed ({err})"
+    if endpoint:
+        found = idle_for(
+            environment,
+            endpoint,
+            aws.client("cloudwatch", environment),
+            aws.client("sagemaker", environment),
+            utc_now(),
+        )
+        line = found or f"{env}: endpoint {endpoint} is not idle past its limit"
+    typer.echo(line)
+    if github_output:
+        with open(os.environ["GITHUB_OUTPUT"], "a") as out:
+            out.write(f"idle={'true' if line.startswith('idle:') else 'false'}\n")
+
+
 def register(app: typer.Typer) -> None:
     """Add promote, rollback, history, diff and reconcile to `app`."""
     app.command("promote")(promote_cmd)
@@ -269,3 +306,4 @@ def register(app: typer.Typer) -> None:
     app.command("history")(history_cmd)
     app.command("diff")(diff_cmd)
     app.command("reconcile")(reconcile_cmd)
+    app.command("idle")(idle_cmd)

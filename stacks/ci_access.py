@@ -285,6 +285,21 @@ class CiAccessStack(Stack):
                 resources=stacks,
             )
         )
+        idle = [
+            self._arn("cloudformation", r, f"stack/{endpoint_stack_name(e)}/*")
+            for e, r in ci.environments
+            if e in ci.destroyable
+        ]
+        if idle:
+            # the scheduled idle-dev workflow: `cdk destroy` of an endpoint stack whose
+            # manifest sets cost.idle_limit_hours (billed until deleted), and of no other
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="DestroyIdleEndpointStacks",
+                    actions=["cloudformation:DeleteStack"],
+                    resources=idle,
+                )
+            )
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="ManageTheExecutionRole", actions=_EXECUTION_ROLE, resources=[execution_role]

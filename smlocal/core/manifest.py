@@ -351,6 +351,7 @@ class CiAccount:
     main_branch: str
     role_name: str
     environments: tuple[tuple[str, str], ...]  # (environment, region), promotion order
+    destroyable: tuple[str, ...] = ()  # environments with cost.idle_limit_hours
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -385,6 +386,7 @@ def ci_accounts(envs: Mapping[str, Environment]) -> list[CiAccount]:
                 main_branch=first.github.main_branch,
                 role_name=first.role_name,
                 environments=tuple((e.name, e.region) for e in members),
+                destroyable=tuple(e.name for e in members if e.cost.idle_limit_hours),
             )
         )
     return result

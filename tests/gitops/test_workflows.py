@@ -24,8 +24,8 @@ def load(name: str) -> dict:
 def test_workflows_pass_actionlint_and_the_schema():
     result = subprocess.run(VALIDATE, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "check-jsonschema: ok (4 files)" in result.stdout
-    assert "actionlint: ok (4 files)" in result.stdout
+    assert "check-jsonschema: ok (5 files)" in result.stdout
+    assert "actionlint: ok (5 files)" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -176,3 +176,15 @@ def test_fork_pull_requests_get_a_comment_not_a_red_plan():
     # pull_request_target runs with a write token: it must never run the fork's code
     assert all("uses" not in s for s in job["steps"])
     assert "maintainer's run is needed" in job["steps"][0]["run"]
+
+
+def test_idle_dev_endpoints_are_destroyed_on_a_schedule():
+    wf = load("idle-dev.yml")
+    assert wf["on"]["schedule"]
+    job = wf["jobs"]["destroy-if-idle"]
+    assert job["environment"]["name"] == "dev"
+    assert job["concurrency"]["group"] == "deploy-dev"  # never during a dev deploy
+    idle, destroy = job["steps"][-2:]
+    assert idle["run"] == ".venv/bin/smlocal idle --env dev --github-output"
+    assert destroy["if"] == "steps.idle.outputs.idle == 'true'"
+    assert destroy["run"] == "npx cdk destroy SageMakerEndpoint-dev -c env=dev --force"

@@ -43,6 +43,7 @@ account: "{ACCOUNT}"
 region: us-east-1
 endpoint_kind: serverless
 serverless: {{memory_size_mb: 2048, max_concurrency: 5}}
+cost: {{idle_limit_hours: 24}}
 """
     + _GITHUB
     + _pin(URL_A, SHA_A),

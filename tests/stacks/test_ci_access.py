@@ -101,7 +101,10 @@ def test_no_action_wildcards_and_no_managed_policies(synth: Synth) -> None:
         # another stack: not ours, nor the CI access stack itself (no self-escalation)
         ("cloudformation:UpdateStack", _stack("SageMakerEndpoint-qa"), False),
         ("cloudformation:UpdateStack", _stack(CI_ACCESS), False),
-        ("cloudformation:DeleteStack", _stack("SageMakerEndpoint-dev"), False),
+        # only the endpoint stack of an env with cost.idle_limit_hours may be destroyed
+        ("cloudformation:DeleteStack", _stack("SageMakerEndpoint-dev"), True),
+        ("cloudformation:DeleteStack", _stack("SageMakerEndpoint-prod"), False),
+        ("cloudformation:DeleteStack", _stack(f"SageMakerPlatform-{ACCOUNT}-{REGION}"), False),
         ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/SageMaker-local", True),
         ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/smlocal-github-deploy", False),
         ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/Admin", False),

@@ -129,6 +129,20 @@ def test_check_fails_naming_the_environment_and_the_field(
 ) -> None:
     envdir = _manifests(tmp_path, session, "staging")
     assert _cli(envdir, "--check")[0] == 0
+    # main's `cdk synth`: the deployed template, then one change of infrastructure code
+    cdk_out = tmp_path / "cdk.out"
+    cdk_out.mkdir()
+    stack = endpoint_stack_name("staging")
+    body = session.client("cloudformation").get_template(StackName=stack)["TemplateBody"]
+    template = body if isinstance(body, dict) else json.loads(body)
+    (cdk_out / f"{stack}.template.json").write_text(json.dumps(template))
+    assert _cli(envdir, "--check", "--cdk-out", str(cdk_out))[0] == 0
+    template["Resources"]["Endpoint"]["Properties"]["Tags"] = [{"Key": "team", "Value": "ml"}]
+    (cdk_out / f"{stack}.template.json").write_text(json.dumps(template))
+    (decision,) = plan(load_all(envdir), cdk_out=cdk_out)
+    assert decision.reasons == [
+        f"template: stack {stack} differs from {cdk_out / f'{stack}.template.json'}"
+    ]
     _deploy(session, envdir, "staging", memory=3072)  # changed by hand in the console
     code, _, err = _cli(envdir, "--check")
     assert code == 1

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from smlocal.core.options import EnvDir, EnvName
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from smlocal.core.manifest import Environment
 
 
 def validate(
@@ -41,6 +48,9 @@ def status(
     environment = load(env, directory)
     result = compare(environment)
     console = Console()
+    _report_registry(console, environment)
+    if result.deployed and result.endpoint_name:
+        _report_idle(console, environment, result.endpoint_name)
     if not result.deployed:
         console.print(f"[yellow]{env}: not deployed[/]: {result.reason}", highlight=False)
         if result.kept_bucket:
@@ -69,6 +79,42 @@ def status(
             highlight=False,
         )
     raise typer.Exit(1)
+
+
+def _report_registry(console: Console, environment: Environment) -> None:
+    """Where the model registry disagrees with git (a warning: git is the source of truth)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from smlocal.core import aws
+    from smlocal.core.registry import disagreements
+
+    try:
+        problems = disagreements(aws.client("sagemaker", environment), environment)
+    except (ClientError, BotoCoreError) as err:
+        problems = [f"registry: cannot be read ({err})"]
+    for problem in problems:
+        console.print(f"[yellow]{problem}[/] (git is the source of truth)", highlight=False)
+
+
+def _report_idle(console: Console, environment: Environment, endpoint: str) -> None:
+    """Flag an endpoint idle past the manifest's `cost.idle_limit_hours` (billed until deleted)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from smlocal.core import aws
+    from smlocal.gitops.cost import idle_for, utc_now
+
+    try:
+        line = idle_for(
+            environment,
+            endpoint,
+            aws.client("cloudwatch", environment),
+            aws.client("sagemaker", environment),
+            utc_now(),
+        )
+    except (ClientError, BotoCoreError) as err:
+        line = f"idle: cannot be checked ({err})"
+    if line:
+        console.print(f"[yellow]{line}[/]", highlight=False)
 
 
 def demo(

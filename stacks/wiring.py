@@ -7,8 +7,9 @@ from collections.abc import Mapping
 import aws_cdk as cdk
 
 from smlocal.core.environments import platforms
-from smlocal.core.manifest import Environment, ManifestError
-from smlocal.core.naming import endpoint_stack_name, platform_stack_name
+from smlocal.core.manifest import Environment, ManifestError, ci_accounts
+from smlocal.core.naming import ci_access_stack_name, endpoint_stack_name, platform_stack_name
+from stacks.ci_access import CiAccessStack
 from stacks.endpoint_stack import EndpointStack
 from stacks.platform_stack import PlatformStack
 
@@ -20,7 +21,9 @@ def add_stacks(
 
     `only` keeps one environment: its platform stack (still configured from every manifest of
     that account+region, since they share it) and its endpoint stack. An environment without a
-    model pin gets no endpoint stack, and a warning on its platform stack says why.
+    model pin gets no endpoint stack, and a warning on its platform stack says why. The
+    CiAccessStack of each account whose manifests name a `github` repository is added only
+    when no environment is selected: CI deploys with `-c env=E` and never its own roles.
     """
     if only is not None and only not in envs:
         raise ManifestError(f"unknown environment {only!r}; known: {', '.join(envs)}")
@@ -55,4 +58,15 @@ def add_stacks(
             )
             endpoint_stack.add_stack_dependency(platform_stack, "role and bucket live there")
             stacks.append(endpoint_stack)
+    accounts = ci_accounts(envs)  # validated even when `only` leaves the stacks out
+    for ci in accounts if only is None else ():
+        stacks.append(
+            CiAccessStack(
+                app,
+                ci_access_stack_name(ci.account),
+                ci=ci,
+                env=cdk.Environment(account=ci.account, region=ci.region),
+                synthesizer=cdk.BootstraplessSynthesizer(),
+            )
+        )
     return stacks

@@ -108,6 +108,17 @@ def _pin(
         f"{manifest_path(env_name, envdir)}",
         highlight=False,
     )
+    _register(console, env_name, model, envdir)
+
+
+def _register(console: Console, env_name: str, model: Any, envdir: Path | None) -> None:
+    """The pinned model as a version in the SageMaker Model Registry (issue 17)."""
+    from smlocal.core import aws
+    from smlocal.core.environments import load
+    from smlocal.core.registry import register_quietly
+
+    env = load(env_name, envdir)
+    console.print(register_quietly(aws.client("sagemaker", env), env, model), highlight=False)
 
 
 def pin(
@@ -130,10 +141,12 @@ def pin(
         s3_client=aws.client("s3", env),
         envdir=envdir,
     )
-    Console(stderr=True).print(
+    console = Console(stderr=True)
+    console.print(
         f"pinned {model.model_data_url} (sha256 {model.sha256}) from {job_name}",
         highlight=False,
     )
+    _register(console, env.name, model, envdir)
 
 
 def register(app: typer.Typer) -> None:

@@ -106,3 +106,11 @@ def dlc_repository_arns(region: str) -> list[str]:
         for scope in ("training", "inference")
         if (arn := ecr_repository_arn(f"{dlc_registry(region)}/pytorch-{scope}")) is not None
     ]
+
+
+# --- prices (issue 17): the table of smlocal/core/prices.py, by region and currency -----------
+def price_table(region: str, currency: str) -> dict[str, object] | None:
+    """The on-demand prices of `region` in `currency`, or None where the table has none."""
+    from smlocal.core.prices import PRICES
+
+    return PRICES.get(region, {}).get(currency)

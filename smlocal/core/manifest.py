@@ -9,6 +9,7 @@ account+region share.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -251,6 +252,41 @@ class ModelPin(_Strict):
         return self.model_data_url is not None
 
 
+# --- CI access (issue 17): the GitHub repository allowed to plan and deploy ----------------
+_GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+
+
+class GitHubAccess(_Strict):
+    """The GitHub repository whose workflows may plan and deploy this environment (OIDC).
+
+    The deploy role trusts `repo:<repository>:environment:<name>` only, the GitHub
+    Environment named like this manifest; the plan role trusts the repository's pull requests
+    and its main branch (the scheduled drift check).
+    """
+
+    repository: Annotated[
+        str, _matching(_GITHUB_REPO_RE, "<org>/<repo> as GitHub spells it, e.g. acme/smlocal")
+    ]
+    main_branch: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]{1,100}$")] = "main"
+
+
+# --- cost (issue 17): what the estimates of `smlocal diff` and the idle check need ----------
+class ExpectedTraffic(_Strict):
+    """The traffic a serverless estimate is computed for (per month)."""
+
+    invocations_per_month: Annotated[int, Field(ge=0)]
+    mean_duration_ms: Annotated[int, _within(1, 60_000)]  # serverless requests end by 60 s
+    mean_payload_kb: Annotated[float, Field(ge=0)] = 0.0  # request + response
+
+
+class CostSettings(_Strict):
+    """Currency of the estimates, expected traffic, and how long an endpoint may sit idle."""
+
+    currency: Literal["USD"] = "USD"
+    expected_traffic: ExpectedTraffic | None = None
+    idle_limit_hours: Annotated[int, _within(1, 8760)] | None = None
+
+
 class Environment(_Strict):
     """One environment's desired state (`environments/<name>.yaml`)."""
 
@@ -267,6 +303,8 @@ class Environment(_Strict):
     serverless: ServerlessEndpoint | None = None
     inference_image: InferenceImage = InferenceImage()
     model: ModelPin = ModelPin()
+    github: GitHubAccess | None = None  # CI access (issue 17): see GitHubAccess
+    cost: CostSettings = CostSettings()  # cost estimates and the idle limit (issue 17)
 
     @model_validator(mode="after")
     def _kms_in_region(self) -> Environment:
@@ -352,3 +390,55 @@ class Platform:
         arns = dlc_repository_arns(self.region)
         arns += [a for uri in self.image_uris if (a := ecr_repository_arn(uri)) is not None]
         return tuple(sorted(set(arns)))
+
+
+# --- CI access (issue 17): one CiAccessStack per account -------------------------------------
+@dataclass(frozen=True)
+class CiAccount:
+    """What the CI roles of one account cover: its environments named with a `github` block."""
+
+    account: str
+    region: str  # where the CiAccessStack lives (IAM is global): the first environment's
+    repository: str
+    main_branch: str
+    role_name: str
+    environments: tuple[tuple[str, str], ...]  # (environment, region), promotion order
+    destroyable: tuple[str, ...] = ()  # environments with cost.idle_limit_hours
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return tuple(sorted({r for _, r in self.environments}))
+
+
+def ci_accounts(envs: Mapping[str, Environment]) -> list[CiAccount]:
+    """Group the environments that name a GitHub repository by account; one repository (and
+    one main branch) per account, since one OIDC provider and one pair of roles serve it."""
+    groups: dict[str, list[Environment]] = {}
+    for env in envs.values():
+        if env.github is not None:
+            groups.setdefault(env.account, []).append(env)
+    result = []
+    for account, members in groups.items():
+        first = members[0]
+        assert first.github is not None
+        for env in members[1:]:
+            assert env.github is not None
+            if env.github != first.github:
+                raise ManifestError(
+                    f"{env.name}.yaml: github: environments of account {account} share one pair "
+                    f"of CI roles and must name one repository and branch; {first.name}.yaml has "
+                    f"{first.github.repository}@{first.github.main_branch}, got "
+                    f"{env.github.repository}@{env.github.main_branch}"
+                )
+        result.append(
+            CiAccount(
+                account=account,
+                region=first.region,
+                repository=first.github.repository,
+                main_branch=first.github.main_branch,
+                role_name=first.role_name,
+                environments=tuple((e.name, e.region) for e in members),
+                destroyable=tuple(e.name for e in members if e.cost.idle_limit_hours),
+            )
+        )
+    return result

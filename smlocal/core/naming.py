@@ -27,3 +27,12 @@ def endpoint_stack_name(env_name: str) -> str:
 def default_bucket_name(account: str, region: str) -> str:
     """SageMaker's default bucket of an account and region, shared by its environments."""
     return f"sagemaker-{region}-{account}"
+
+
+def ci_access_stack_name(account: str) -> str:
+    """The CiAccessStack of one account: GitHub's OIDC provider and the plan and deploy roles."""
+    return f"SmlocalCiAccess-{account}"
+
+
+CI_PLAN_ROLE = "smlocal-github-plan"
+CI_DEPLOY_ROLE = "smlocal-github-deploy"

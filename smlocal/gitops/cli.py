@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -140,24 +141,47 @@ def history_cmd(
     table = Table(title=f"{env}: model pins in git history (newest first)")
     table.add_column("commit", no_wrap=True)
     table.add_column("date", no_wrap=True)
-    for col in ("model", "sha256", "metrics", "from"):
+    for col in ("model", "sha256", "version", "metrics", "from"):
         table.add_column(col, overflow="fold")
-    for rec in pin_history(env, envdir):
+    records = pin_history(env, envdir)
+    versions, note = _registry_versions(env, envdir)
+    for rec in records:
         when = f"{rec.committed_at:%Y-%m-%d}"
         pin = rec.pin
         if pin is None:
-            table.add_row(rec.commit[:10], when, "invalid", "", rec.error or "", "")
+            table.add_row(rec.commit[:10], when, "invalid", "", "", rec.error or "", "")
             continue
         metrics = " ".join(f"{k}={v:.4g}" for k, v in sorted(pin.metrics.items()))
+        version = versions.get(pin.sha256 or "")
         table.add_row(
             rec.commit[:10],
             when,
             (pin.training_job or str(pin.model_data_url)) if pin.is_set else "no model",
             (pin.sha256 or "")[:10],
+            f"{version.number} {version.approval}" if version else "",
             metrics,
             pin.promotion.promoted_from if pin.promotion else "",
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if note:
+        console.print(note, highlight=False)
+
+
+def _registry_versions(env: str, envdir: Path | None) -> tuple[dict, str]:
+    """The registry's versions by sha256 in the environment's account, or why they are not
+    shown (history reads git first; the registry is a convenience here)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from smlocal.core import environments
+    from smlocal.core.errors import UserError
+    from smlocal.core.registry import MODEL_PACKAGE_GROUP, versions
+    from smlocal.gitops.sessions import client, session_for
+
+    try:
+        return versions(client(session_for(environments.load(env, envdir)), "sagemaker")), ""
+    except (UserError, ClientError, BotoCoreError) as err:
+        return {}, f"versions of {MODEL_PACKAGE_GROUP} not shown: {err}"
 
 
 def diff_cmd(
@@ -174,6 +198,7 @@ def diff_cmd(
 
     from smlocal.core import environments
     from smlocal.gitops import git
+    from smlocal.gitops.cost import cost_change
     from smlocal.gitops.diffing import cdk_diff, deployed_model, pin_diff
 
     console = Console(soft_wrap=True)
@@ -186,6 +211,7 @@ def diff_cmd(
         console.rule(f"[bold]{name}")
         d = pin_diff(name, base, envdir)
         console.print(d.summary(), highlight=False)
+        console.print(cost_change(name, base, envdir), highlight=False)
         if d.text_diff:
             console.print(_diff_syntax(d.text_diff))
         if deployed:
@@ -197,9 +223,87 @@ def diff_cmd(
         raise typer.Exit(1)
 
 
+def reconcile_cmd(
+    env: list[str] = typer.Option(None, "--env", help="Only these environments [default: all]"),
+    plan_only: bool = typer.Option(
+        True,
+        "--plan/--check",
+        help="--plan: print what to deploy (exit 0); --check: exit 1 naming each drift",
+    ),
+    cdk_out: Path = typer.Option(
+        None, "--cdk-out", help="A `cdk synth` output of main: deployed templates must match it"
+    ),
+    github_output: bool = typer.Option(
+        False, "--github-output", help="Also write <env>=true|false and deploy=[...] there"
+    ),
+    envdir: EnvDir = None,
+) -> None:
+    """Which environments differ from their manifests (and should be deployed), in promotion
+    order, as JSON; --check fails naming the environment and the field instead."""
+    import json
+    import os
+    import sys
+
+    from smlocal.core import environments
+    from smlocal.gitops.reconcile import github_output as render_output
+    from smlocal.gitops.reconcile import plan
+
+    envs = environments.load_all(envdir)
+    for name in env or []:
+        environments.load(name, envdir)  # an unknown name fails with the known ones
+    decisions = plan(envs, env or None, cdk_out=cdk_out)
+    typer.echo(json.dumps([d.as_json() for d in decisions], indent=2))
+    if github_output:
+        with open(os.environ["GITHUB_OUTPUT"], "a") as out:
+            out.write(render_output(decisions))
+    drifted = [d for d in decisions if d.deploy]
+    if not plan_only and drifted:
+        for d in drifted:
+            for reason in d.reasons:
+                print(f"drift: {d.name} ({d.account}/{d.region}): {reason}", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+def idle_cmd(
+    env: str = typer.Option(..., "--env", help="Environment whose endpoint to check"),
+    github_output: bool = typer.Option(
+        False, "--github-output", help="Also write idle=true|false to $GITHUB_OUTPUT"
+    ),
+    envdir: EnvDir = None,
+) -> None:
+    """Whether the environment's endpoint sat idle longer than its manifest's
+    cost.idle_limit_hours (the scheduled workflow destroys an idle dev endpoint)."""
+    import os
+
+    from smlocal.core import aws, environments
+    from smlocal.core.errors import UserError
+    from smlocal.gitops.cost import idle_for, utc_now
+
+    environment = environments.load(env, envdir)
+    try:
+        endpoint = aws.stack_outputs(environment).get("EndpointName")
+    except UserError as err:
+        endpoint, line = None, f"{env}: nothing deployed ({err})"
+    if endpoint:
+        found = idle_for(
+            environment,
+            endpoint,
+            aws.client("cloudwatch", environment),
+            aws.client("sagemaker", environment),
+            utc_now(),
+        )
+        line = found or f"{env}: endpoint {endpoint} is not idle past its limit"
+    typer.echo(line)
+    if github_output:
+        with open(os.environ["GITHUB_OUTPUT"], "a") as out:
+            out.write(f"idle={'true' if line.startswith('idle:') else 'false'}\n")
+
+
 def register(app: typer.Typer) -> None:
-    """Add promote, rollback, history and diff to `app`."""
+    """Add promote, rollback, history, diff and reconcile to `app`."""
     app.command("promote")(promote_cmd)
     app.command("rollback")(rollback_cmd)
     app.command("history")(history_cmd)
     app.command("diff")(diff_cmd)
+    app.command("reconcile")(reconcile_cmd)
+    app.command("idle")(idle_cmd)

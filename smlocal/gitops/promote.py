@@ -22,7 +22,7 @@ from smlocal.core.errors import UserError
 from smlocal.core.manifest import Environment, ManifestError, ModelPin, Promotion
 from smlocal.gitops import artifacts, checks, git
 from smlocal.gitops.artifacts import Progress, S3Url
-from smlocal.gitops.sessions import session_for
+from smlocal.gitops.sessions import client, session_for
 
 
 class Reporter(Protocol):
@@ -185,7 +185,29 @@ def promote(
         }
     )
     diff = _write_pin(dst_path, new_pin)
+    _record_in_registry(rep, dst_session, target, new_pin)
     return PinChange(target_name, dst_path, str(dst_url), how, diff, tuple(skipped))
+
+
+def _record_in_registry(
+    rep: Reporter, session: boto3.Session, target: Environment, pin: ModelPin
+) -> None:
+    """The target environment on the model's registry version (approved when it is prod).
+    Git already holds the pin, so a registry that cannot be written is a warning; `smlocal
+    status` reports the disagreement until the next promote or pin fixes it."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from smlocal.core.registry import MODEL_PACKAGE_GROUP, record_promotion
+
+    try:
+        version = record_promotion(client(session, "sagemaker"), target, pin)
+    except (ClientError, BotoCoreError) as err:
+        rep.info(f"warning: {MODEL_PACKAGE_GROUP} not updated ({err}); git holds the pin")
+        return
+    rep.info(
+        f"registry: version {version.number} of {MODEL_PACKAGE_GROUP} records {target.name} "
+        f"({version.approval})"
+    )
 
 
 def _copy_verified(

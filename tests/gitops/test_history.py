@@ -43,10 +43,15 @@ def test_history_lists_pins_newest_first_with_metrics(repo, two_promotions):
 
 
 def test_history_cli_prints_a_table(repo, two_promotions):
-    result = CliRunner().invoke(app, ["history", "--env", "staging", "--envdir", str(repo)])
+    result = CliRunner().invoke(
+        app, ["history", "--env", "staging", "--envdir", str(repo)], env={"COLUMNS": "250"}
+    )
     assert result.exit_code == 0, result.output
     assert two_promotions[1][:10] in result.output
     assert "test_accuracy=0.97" in result.output
+    # each promoted model is a version of the registry in staging's account (issue 17)
+    assert "│ 1 PendingManualApproval" in result.output
+    assert "│ 2 PendingManualApproval" in result.output
 
 
 def test_rollback_pins_an_earlier_model(cloud, repo, two_promotions):

@@ -21,6 +21,11 @@ URL_A = f"s3://sagemaker-us-east-1-{ACCOUNT}/mnist/job-a/output/model.tar.gz"
 URL_B = f"s3://sagemaker-us-east-1-{ACCOUNT}/mnist/job-b/output/model.tar.gz"
 
 
+GITHUB_REPOSITORY = "acme/smlocal"
+_GITHUB = f"github: {{repository: {GITHUB_REPOSITORY}}}\n"
+"""dev, staging and prod name the repository that may deploy them: one CiAccessStack."""
+
+
 def _pin(url: str, sha: str) -> str:
     return f"""model:
   model_data_url: {url}
@@ -38,7 +43,9 @@ account: "{ACCOUNT}"
 region: us-east-1
 endpoint_kind: serverless
 serverless: {{memory_size_mb: 2048, max_concurrency: 5}}
+cost: {{idle_limit_hours: 24}}
 """
+    + _GITHUB
     + _pin(URL_A, SHA_A),
     "staging": f"""# serverless with provisioned concurrency, pinned
 name: staging
@@ -47,6 +54,7 @@ region: us-east-1
 endpoint_kind: serverless
 serverless: {{memory_size_mb: 3072, max_concurrency: 10, provisioned_concurrency: 2}}
 """
+    + _GITHUB
     + _pin(URL_A, SHA_A),
     "prod": f"""# provisioned with autoscaling, pinned, bucket retained
 name: prod
@@ -59,6 +67,7 @@ provisioned:
   initial_instance_count: 2
   autoscaling: {{min: 1, max: 4, target_invocations_per_instance: 200}}
 """
+    + _GITHUB
     + _pin(URL_A, SHA_A),
     "qa": f"""# no pin yet: platform stack only
 name: qa
@@ -83,6 +92,7 @@ provisioned:
 
 PLATFORM_US = f"SageMakerPlatform-{ACCOUNT}-us-east-1"
 PLATFORM_EU = f"SageMakerPlatform-{EU_ACCOUNT}-eu-west-1"
+CI_ACCESS = f"SmlocalCiAccess-{ACCOUNT}"
 STACKS = [
     PLATFORM_US,
     PLATFORM_EU,
@@ -90,6 +100,7 @@ STACKS = [
     "SageMakerEndpoint-staging",
     "SageMakerEndpoint-prod",
     "SageMakerEndpoint-eu",
+    CI_ACCESS,
 ]
 """What `add_stacks` builds from MANIFESTS (qa has no pin, hence no endpoint stack)."""
 

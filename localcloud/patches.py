@@ -7,7 +7,8 @@ and refuses a second, different set of parts. The order matters where patches me
 1. S3 object bodies as files and change tracking (`shared.persistence`), before any state is
    restored into moto;
 2. SageMaker's control plane (`services.sagemaker`): names checked, jobs and endpoints run in
-   the data plane, the actions moto lacks, the shapes of its answers;
+   the data plane, the actions moto lacks, the shapes of its answers, the actions moto fakes
+   refused (`refusals`, from the audit table), the requests moto crashes on checked (`checks`);
 3. SageMaker Runtime's data path (`services.runtime`);
 4. CloudFormation (`services.cloudformation`): SageMaker resources waited for in the data
    plane, change sets, then the resource types moto's CloudFormation lacks (its cached model
@@ -40,12 +41,14 @@ def install(*, jobs: TrainingJobs, endpoints: Endpoints) -> None:
     from localcloud.gateway import auth, unimplemented
     from localcloud.services.cloudformation import autoscaling, change_sets, resources, stacks
     from localcloud.services.runtime import invoke
-    from localcloud.services.sagemaker import hooks, shapes
+    from localcloud.services.sagemaker import checks, hooks, refusals, shapes
     from localcloud.shared import persistence
 
     persistence.install_key_hooks()
     hooks.install(jobs, endpoints)
+    checks.install()
     shapes.install()
+    refusals.install()
     invoke.install(endpoints)
     stacks.install(endpoints)
     change_sets.install()

@@ -25,15 +25,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from localcloud.dataplane.endpoints import Endpoints
     from localcloud.dataplane.training import TrainingJobs
+    from localcloud.dataplane.transform import TransformJobs
 
-_installed_for: tuple[TrainingJobs, Endpoints] | None = None
+_installed_for: tuple[TrainingJobs, Endpoints, TransformJobs] | None = None
 
 
-def install(*, jobs: TrainingJobs, endpoints: Endpoints) -> None:
-    """Patch moto for the local cloud whose data plane is `jobs` and `endpoints`."""
+def install(*, jobs: TrainingJobs, endpoints: Endpoints, transforms: TransformJobs) -> None:
+    """Patch moto for the local cloud whose data plane is `jobs`, `endpoints` and
+    `transforms`."""
     global _installed_for
     if _installed_for is not None:
-        if _installed_for != (jobs, endpoints):
+        if _installed_for != (jobs, endpoints, transforms):
             raise RuntimeError("moto is already patched for another local cloud in this process")
         return
     from moto.moto_server import werkzeug_app
@@ -42,11 +44,13 @@ def install(*, jobs: TrainingJobs, endpoints: Endpoints) -> None:
     from localcloud.services.cloudformation import autoscaling, change_sets, resources, stacks
     from localcloud.services.runtime import invoke
     from localcloud.services.sagemaker import checks, hooks, refusals, shapes
+    from localcloud.services.sagemaker import transforms as batch
     from localcloud.shared import persistence
 
     persistence.install_key_hooks()
     hooks.install(jobs, endpoints)
     checks.install()
+    batch.install(transforms)
     shapes.install()
     refusals.install()
     invoke.install(endpoints)
@@ -57,4 +61,4 @@ def install(*, jobs: TrainingJobs, endpoints: Endpoints) -> None:
     unimplemented.install()
     auth.install()
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
-    _installed_for = (jobs, endpoints)
+    _installed_for = (jobs, endpoints, transforms)

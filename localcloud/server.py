@@ -24,6 +24,7 @@ from typing import Any
 
 from localcloud.dataplane.endpoints import Endpoints
 from localcloud.dataplane.training import TrainingJobs
+from localcloud.dataplane.transform import TransformJobs
 from localcloud.gateway import guard, proxy
 from localcloud.gateway.authority import Authority
 from localcloud.gateway.persisting import persisting
@@ -57,6 +58,7 @@ class LocalCloud:
         self._thread: threading.Thread | None = None
         self.jobs: TrainingJobs
         self.endpoints: Endpoints
+        self.transforms: TransformJobs
 
     @property
     def endpoint_url(self) -> str:
@@ -94,10 +96,12 @@ class LocalCloud:
         self.port = front.port = self._server.server_address[1]
         self.jobs = TrainingJobs(self.state_dir, self.endpoint_url, self.store)
         self.endpoints = Endpoints(self.state_dir, self.store.flush)
-        patches.install(jobs=self.jobs, endpoints=self.endpoints)
+        self.transforms = TransformJobs(self.state_dir, self.endpoint_url, self.store)
+        patches.install(jobs=self.jobs, endpoints=self.endpoints, transforms=self.transforms)
         if self.store.restore():
             sagemaker = get_backend("sagemaker")
             self.jobs.recover(sagemaker)
+            self.transforms.recover(sagemaker)
             self.endpoints.recover(sagemaker)
             self.store.flush()
         self._thread = threading.Thread(
@@ -111,6 +115,7 @@ class LocalCloud:
             self._server.shutdown()
             self._server.server_close()
         self.jobs.stop_all()
+        self.transforms.stop_all()
         self.endpoints.stop_all()
         self.store.flush()
 

@@ -28,6 +28,8 @@ ACTIONS = frozenset(
         "ListEndpointConfigs",
         "ListEndpoints",
         "ListTrainingJobs",
+        "DescribeTransformJob",
+        "ListTransformJobs",
     }
 )
 

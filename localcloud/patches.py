@@ -43,13 +43,14 @@ def install(*, jobs: TrainingJobs, endpoints: Endpoints, transforms: TransformJo
     from localcloud.gateway import auth, unimplemented
     from localcloud.services.cloudformation import autoscaling, change_sets, resources, stacks
     from localcloud.services.runtime import invoke
-    from localcloud.services.sagemaker import checks, hooks, refusals, shapes
+    from localcloud.services.sagemaker import checks, hooks, packages, refusals, shapes
     from localcloud.services.sagemaker import transforms as batch
     from localcloud.shared import persistence
 
     persistence.install_key_hooks()
     hooks.install(jobs, endpoints)
     checks.install()
+    packages.install()
     batch.install(transforms)
     shapes.install()
     refusals.install()

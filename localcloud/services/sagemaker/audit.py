@@ -31,7 +31,7 @@ _RUNS: dict[str, str] = {
     "DescribeTransformJob": "",
     "ListTransformJobs": "",
     "StopTransformJob": "",
-    "CreateModel": "a `ModelPackageName` container is resolved to its image and model data",
+    "CreateModel": "a `ModelPackageName` container resolves to its image and model data (Approved)",
 }
 
 _RECORDS: dict[str, str] = {
@@ -71,10 +71,10 @@ _RECORDS: dict[str, str] = {
     "CreateModelPackageGroup": "",
     "DescribeModelPackageGroup": "",
     "ListModelPackageGroups": "",
-    "CreateModelPackage": "no validation profiles are run",
+    "CreateModelPackage": "no validation or image scan runs; a ValidationSpecification is refused",
     "DescribeModelPackage": "",
     "ListModelPackages": "",
-    "UpdateModelPackage": "approval changes recorded in `ModelPackageStatusDetails`",
+    "UpdateModelPackage": "approval recorded; fields a request leaves out are kept",
     "CreateNotebookInstanceLifecycleConfig": "",
     "DescribeNotebookInstanceLifecycleConfig": "",
     "DeleteNotebookInstanceLifecycleConfig": "",

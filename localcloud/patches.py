@@ -20,22 +20,29 @@ and refuses a second, different set of parts. The order matters where patches me
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from localcloud.dataplane.endpoints import Endpoints
+    from localcloud.dataplane.processing import ProcessingJobs
     from localcloud.dataplane.training import TrainingJobs
     from localcloud.dataplane.transform import TransformJobs
 
-_installed_for: tuple[TrainingJobs, Endpoints, TransformJobs] | None = None
+_installed_for: tuple[Any, ...] | None = None
 
 
-def install(*, jobs: TrainingJobs, endpoints: Endpoints, transforms: TransformJobs) -> None:
-    """Patch moto for the local cloud whose data plane is `jobs`, `endpoints` and
-    `transforms`."""
+def install(
+    *,
+    jobs: TrainingJobs,
+    endpoints: Endpoints,
+    transforms: TransformJobs,
+    processing: ProcessingJobs,
+) -> None:
+    """Patch moto for the local cloud whose data plane is `jobs`, `endpoints`, `transforms`
+    and `processing`."""
     global _installed_for
     if _installed_for is not None:
-        if _installed_for != (jobs, endpoints, transforms):
+        if _installed_for != (jobs, endpoints, transforms, processing):
             raise RuntimeError("moto is already patched for another local cloud in this process")
         return
     from moto.moto_server import werkzeug_app
@@ -44,6 +51,7 @@ def install(*, jobs: TrainingJobs, endpoints: Endpoints, transforms: TransformJo
     from localcloud.services.cloudformation import autoscaling, change_sets, resources, stacks
     from localcloud.services.runtime import invoke
     from localcloud.services.sagemaker import checks, hooks, packages, refusals, shapes
+    from localcloud.services.sagemaker import processing as processing_hooks
     from localcloud.services.sagemaker import transforms as batch
     from localcloud.shared import persistence
 
@@ -52,6 +60,7 @@ def install(*, jobs: TrainingJobs, endpoints: Endpoints, transforms: TransformJo
     checks.install()
     packages.install()
     batch.install(transforms)
+    processing_hooks.install(processing)
     shapes.install()
     refusals.install()
     invoke.install(endpoints)
@@ -62,4 +71,4 @@ def install(*, jobs: TrainingJobs, endpoints: Endpoints, transforms: TransformJo
     unimplemented.install()
     auth.install()
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
-    _installed_for = (jobs, endpoints, transforms)
+    _installed_for = (jobs, endpoints, transforms, processing)

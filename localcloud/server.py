@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.dataplane.endpoints import Endpoints
+from localcloud.dataplane.processing import ProcessingJobs
 from localcloud.dataplane.training import TrainingJobs
 from localcloud.dataplane.transform import TransformJobs
 from localcloud.gateway import guard, proxy
@@ -59,6 +60,7 @@ class LocalCloud:
         self.jobs: TrainingJobs
         self.endpoints: Endpoints
         self.transforms: TransformJobs
+        self.processing: ProcessingJobs
 
     @property
     def endpoint_url(self) -> str:
@@ -97,11 +99,18 @@ class LocalCloud:
         self.jobs = TrainingJobs(self.state_dir, self.endpoint_url, self.store)
         self.endpoints = Endpoints(self.state_dir, self.store.flush)
         self.transforms = TransformJobs(self.state_dir, self.endpoint_url, self.store)
-        patches.install(jobs=self.jobs, endpoints=self.endpoints, transforms=self.transforms)
+        self.processing = ProcessingJobs(self.state_dir, self.endpoint_url, self.store)
+        patches.install(
+            jobs=self.jobs,
+            endpoints=self.endpoints,
+            transforms=self.transforms,
+            processing=self.processing,
+        )
         if self.store.restore():
             sagemaker = get_backend("sagemaker")
             self.jobs.recover(sagemaker)
             self.transforms.recover(sagemaker)
+            self.processing.recover(sagemaker)
             self.endpoints.recover(sagemaker)
             self.store.flush()
         self._thread = threading.Thread(
@@ -116,6 +125,7 @@ class LocalCloud:
             self._server.server_close()
         self.jobs.stop_all()
         self.transforms.stop_all()
+        self.processing.stop_all()
         self.endpoints.stop_all()
         self.store.flush()
 

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from localcloud.dataplane.batch import JobError, list_keys, put_logs, relative, s3_client, split_uri
 from localcloud.dataplane.serving import ServingProcess, StartError, clip_reason, unpack_model
 from localcloud.shared.errors import SageMakerValidation
 from smlocal.core.archives import ArchiveError, inside
@@ -43,8 +44,7 @@ _TOKEN = re.compile(
 Key = tuple[str, str, str]  # account, region, job name
 
 
-class TransformError(Exception):
-    """The job fails; the message becomes its FailureReason."""
+TransformError = JobError
 
 
 class Stopped(Exception):
@@ -166,13 +166,6 @@ def model_data(model: Any) -> tuple[str | None, dict[str, str]]:
     return url, dict(container.get("Environment") or {})
 
 
-def _split_uri(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise TransformError(f"{uri!r} is not an s3:// URI")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
-
-
 class TransformJobs:
     """Every transform job this local cloud runs (all accounts and regions)."""
 
@@ -184,27 +177,6 @@ class TransformJobs:
         self._stops: dict[Key, threading.Event] = {}
         self._threads: dict[Key, threading.Thread] = {}
         self._lock = threading.Lock()
-
-    def s3_client(self, account: str, region: str) -> Any:
-        """A boto3 S3 client on this cloud, acting in `account` with the cloud's own key."""
-        import boto3
-
-        from localcloud.shared.credentials import credentials
-
-        key = credentials(self.state_dir)
-        client = boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name=region,
-            aws_access_key_id=key.access_key_id,
-            aws_secret_access_key=key.secret_access_key,
-        )
-
-        def add_account(request: Any, **_: Any) -> None:
-            request.headers["x-moto-account-id"] = account
-
-        client.meta.events.register("before-sign.s3", add_account)
-        return client
 
     def start(self, backend: Any, job: Any) -> None:
         """Run a job moto just recorded (called inside the CreateTransformJob request)."""
@@ -248,21 +220,7 @@ class TransformJobs:
         stop.set()
 
     def _log(self, key: Key, stream: str, lines: list[str]) -> None:
-        from moto.logs.models import logs_backends
-
-        account, region, _ = key
-        now = int(time.time() * 1000)
-        events = [{"timestamp": now, "message": line} for line in lines]
-        try:
-            with self._store.changing():
-                backend = logs_backends[account][region]
-                if LOG_GROUP not in backend.groups:
-                    backend.create_log_group(LOG_GROUP, {})
-                if stream not in backend.groups[LOG_GROUP].streams:
-                    backend.create_log_stream(LOG_GROUP, stream)
-                backend.put_log_events(LOG_GROUP, stream, events)
-        except Exception:  # logs are best effort; the job's outcome must not depend on them
-            log.exception("could not write transform logs")
+        put_logs(self._store, key[0], key[1], LOG_GROUP, stream, lines)
 
     def _run(
         self,
@@ -279,8 +237,8 @@ class TransformJobs:
         try:
             shutil.rmtree(work_dir, ignore_errors=True)
             work_dir.mkdir(parents=True)
-            s3 = self.s3_client(key[0], key[1])
-            bucket, model_key = _split_uri(url)
+            s3 = s3_client(self.state_dir, self.endpoint_url, key[0], key[1])
+            bucket, model_key = split_uri(url)
             try:
                 archive = s3.get_object(Bucket=bucket, Key=model_key)["Body"].read()
             except Exception as err:
@@ -324,8 +282,8 @@ class TransformJobs:
         """Every object under the input prefix through the model; yields a log line each."""
         transform_input = job.transform_input
         source = transform_input["DataSource"]["S3DataSource"]["S3Uri"]
-        bucket, prefix = _split_uri(source)
-        out_bucket, out_prefix = _split_uri(job.transform_output["S3OutputPath"])
+        bucket, prefix = split_uri(source)
+        out_bucket, out_prefix = split_uri(job.transform_output["S3OutputPath"])
         content_type = transform_input.get("ContentType")
         accept = job.transform_output.get("Accept")
         assemble = job.transform_output.get("AssembleWith", "None")
@@ -341,12 +299,7 @@ class TransformJobs:
         headers = {"Content-Type": content_type or "application/octet-stream"}
         if accept:
             headers["Accept"] = accept
-        keys = [
-            item["Key"]
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            for item in page.get("Contents", [])
-            if not item["Key"].endswith("/")
-        ]
+        keys = list_keys(s3, source)
         if not keys:
             raise TransformError(f"no object under the input {source}")
         for object_key in keys:
@@ -382,9 +335,8 @@ class TransformJobs:
                     outputs.append(answer)
             glue = b"\n" if assemble == "Line" else b""
             data = glue.join(o.rstrip(b"\n") if glue else o for o in outputs) + glue
-            # The key below the input prefix (an object named by the prefix itself: its name).
-            relative = object_key[len(prefix) :].lstrip("/") or object_key.rsplit("/", 1)[-1]
-            target = f"{out_prefix.rstrip('/')}/{relative}.out".lstrip("/")
+            below = relative(object_key, prefix)
+            target = f"{out_prefix.rstrip('/')}/{below}.out".lstrip("/")
             s3.put_object(Bucket=out_bucket, Key=target, Body=data)
             yield f"{object_key}: {len(raw)} record(s) → s3://{out_bucket}/{target}"
 

@@ -31,6 +31,10 @@ _RUNS: dict[str, str] = {
     "DescribeTransformJob": "",
     "ListTransformJobs": "",
     "StopTransformJob": "",
+    "CreateProcessingJob": "runs the entry point with this Python, one process per instance",
+    "DescribeProcessingJob": "",
+    "ListProcessingJobs": "",
+    "StopProcessingJob": "",
     "CreateModel": "a `ModelPackageName` container resolves to its image and model data (Approved)",
 }
 
@@ -107,8 +111,6 @@ _RECORDS: dict[str, str] = {
     "DescribeHyperParameterTuningJob": "",
     "ListHyperParameterTuningJobs": "",
     "DeleteHyperParameterTuningJob": "",
-    "DescribeProcessingJob": "",
-    "ListProcessingJobs": "",
 }
 for _kind in ("DataQuality", "ModelBias", "ModelExplainability", "ModelQuality"):
     for _verb in ("Create", "Describe", "Delete"):
@@ -128,8 +130,6 @@ FAKED: dict[str, str] = {
     "StopNotebookInstance": "no notebook server runs",
     "StartPipelineExecution": "would report Succeeded without running a step",
     "CreateHyperParameterTuningJob": "would report Completed with no training job run",
-    "CreateProcessingJob": "would report Completed without running the container",
-    "StopProcessingJob": "no processing job runs",
 }
 
 

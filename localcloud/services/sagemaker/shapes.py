@@ -30,6 +30,8 @@ ACTIONS = frozenset(
         "ListTrainingJobs",
         "DescribeTransformJob",
         "ListTransformJobs",
+        "DescribeProcessingJob",
+        "ListProcessingJobs",
     }
 )
 

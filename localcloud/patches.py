@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from localcloud.dataplane.processing import ProcessingJobs
     from localcloud.dataplane.training import TrainingJobs
     from localcloud.dataplane.transform import TransformJobs
+    from localcloud.dataplane.tuning import TuningJobs
 
 _installed_for: tuple[Any, ...] | None = None
 
@@ -37,12 +38,13 @@ def install(
     endpoints: Endpoints,
     transforms: TransformJobs,
     processing: ProcessingJobs,
+    tuning: TuningJobs,
 ) -> None:
-    """Patch moto for the local cloud whose data plane is `jobs`, `endpoints`, `transforms`
-    and `processing`."""
+    """Patch moto for the local cloud whose data plane is `jobs`, `endpoints`, `transforms`,
+    `processing` and `tuning`."""
     global _installed_for
     if _installed_for is not None:
-        if _installed_for != (jobs, endpoints, transforms, processing):
+        if _installed_for != (jobs, endpoints, transforms, processing, tuning):
             raise RuntimeError("moto is already patched for another local cloud in this process")
         return
     from moto.moto_server import werkzeug_app
@@ -53,6 +55,7 @@ def install(
     from localcloud.services.sagemaker import checks, hooks, packages, refusals, shapes
     from localcloud.services.sagemaker import processing as processing_hooks
     from localcloud.services.sagemaker import transforms as batch
+    from localcloud.services.sagemaker import tuning as tuning_hooks
     from localcloud.shared import persistence
 
     persistence.install_key_hooks()
@@ -61,6 +64,7 @@ def install(
     packages.install()
     batch.install(transforms)
     processing_hooks.install(processing)
+    tuning_hooks.install(tuning)
     shapes.install()
     refusals.install()
     invoke.install(endpoints)
@@ -71,4 +75,4 @@ def install(
     unimplemented.install()
     auth.install()
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
-    _installed_for = (jobs, endpoints, transforms, processing)
+    _installed_for = (jobs, endpoints, transforms, processing, tuning)

@@ -26,6 +26,7 @@ from localcloud.dataplane.endpoints import Endpoints
 from localcloud.dataplane.processing import ProcessingJobs
 from localcloud.dataplane.training import TrainingJobs
 from localcloud.dataplane.transform import TransformJobs
+from localcloud.dataplane.tuning import TuningJobs
 from localcloud.gateway import guard, proxy
 from localcloud.gateway.authority import Authority
 from localcloud.gateway.persisting import persisting
@@ -61,6 +62,7 @@ class LocalCloud:
         self.endpoints: Endpoints
         self.transforms: TransformJobs
         self.processing: ProcessingJobs
+        self.tuning: TuningJobs
 
     @property
     def endpoint_url(self) -> str:
@@ -100,17 +102,20 @@ class LocalCloud:
         self.endpoints = Endpoints(self.state_dir, self.store.flush)
         self.transforms = TransformJobs(self.state_dir, self.endpoint_url, self.store)
         self.processing = ProcessingJobs(self.state_dir, self.endpoint_url, self.store)
+        self.tuning = TuningJobs(self.state_dir, self.endpoint_url, self.store)
         patches.install(
             jobs=self.jobs,
             endpoints=self.endpoints,
             transforms=self.transforms,
             processing=self.processing,
+            tuning=self.tuning,
         )
         if self.store.restore():
             sagemaker = get_backend("sagemaker")
             self.jobs.recover(sagemaker)
             self.transforms.recover(sagemaker)
             self.processing.recover(sagemaker)
+            self.tuning.recover(sagemaker)
             self.endpoints.recover(sagemaker)
             self.store.flush()
         self._thread = threading.Thread(
@@ -123,6 +128,7 @@ class LocalCloud:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        self.tuning.stop_all()
         self.jobs.stop_all()
         self.transforms.stop_all()
         self.processing.stop_all()

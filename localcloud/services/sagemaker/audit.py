@@ -35,6 +35,11 @@ _RUNS: dict[str, str] = {
     "DescribeProcessingJob": "",
     "ListProcessingJobs": "",
     "StopProcessingJob": "",
+    "CreateHyperParameterTuningJob": "Grid, Random (Bayesian as Random): real training jobs",
+    "DescribeHyperParameterTuningJob": "",
+    "ListHyperParameterTuningJobs": "",
+    "ListTrainingJobsForHyperParameterTuningJob": "",
+    "StopHyperParameterTuningJob": "",
     "CreateModel": "a `ModelPackageName` container resolves to its image and model data (Approved)",
 }
 
@@ -108,8 +113,6 @@ _RECORDS: dict[str, str] = {
     "DescribeNotebookInstance": "",
     "ListNotebookInstances": "",
     "DeleteNotebookInstance": "",
-    "DescribeHyperParameterTuningJob": "",
-    "ListHyperParameterTuningJobs": "",
     "DeleteHyperParameterTuningJob": "",
 }
 for _kind in ("DataQuality", "ModelBias", "ModelExplainability", "ModelQuality"):
@@ -129,7 +132,6 @@ FAKED: dict[str, str] = {
     "StartNotebookInstance": "no notebook server runs",
     "StopNotebookInstance": "no notebook server runs",
     "StartPipelineExecution": "would report Succeeded without running a step",
-    "CreateHyperParameterTuningJob": "would report Completed with no training job run",
 }
 
 

@@ -32,6 +32,8 @@ ACTIONS = frozenset(
         "ListTransformJobs",
         "DescribeProcessingJob",
         "ListProcessingJobs",
+        "DescribeHyperParameterTuningJob",
+        "ListHyperParameterTuningJobs",
     }
 )
 

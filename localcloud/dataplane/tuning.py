@@ -159,7 +159,8 @@ class TuningJobs:
             region_name=region,
             aws_access_key_id=key.access_key_id,
             aws_secret_access_key=key.secret_access_key,
-            config=Config(retries={"total_max_attempts": 3}, read_timeout=120),
+            # One attempt: a retried CreateTrainingJob would meet the name its first try took.
+            config=Config(retries={"total_max_attempts": 1}, read_timeout=120),
         )
 
         def add_account(request: Any, **_: Any) -> None:
@@ -261,6 +262,13 @@ class TuningJobs:
         ):
             if definition.get(field) is not None:
                 request[field] = definition[field]
+        tuning_resources = definition.get("HyperParameterTuningResourceConfig")
+        if "ResourceConfig" not in request and tuning_resources:
+            # The SDK's tuner sends this form; a training job takes the plain fields.
+            fields = ("InstanceType", "InstanceCount", "VolumeSizeInGB", "VolumeKmsKeyId")
+            request["ResourceConfig"] = {
+                k: tuning_resources[k] for k in fields if tuning_resources.get(k) is not None
+            }
         request["AlgorithmSpecification"] = {
             k: v for k, v in request["AlgorithmSpecification"].items() if k != "AlgorithmName"
         }
@@ -275,7 +283,7 @@ class TuningJobs:
         try:
             arn = client.create_training_job(**request)["TrainingJobArn"]
             summary["TrainingJobArn"] = arn
-        except Exception as err:  # the job could not start: it counts as failed
+        except ClientError as err:  # the job could not start: it counts as failed
             summary.update(
                 TrainingJobStatus="Failed",
                 ObjectiveStatus="Failed",

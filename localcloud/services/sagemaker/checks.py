@@ -3,7 +3,8 @@
 The walk over every SageMaker action (tests/localcloud/services/sagemaker/test_audit.py) found
 them: an unknown experiment or feature group, a tag call on an ARN of no known resource, a
 monitoring job definition without an endpoint input, a training job without an
-AlgorithmSpecification. Each check runs before moto's method, which keeps its records.
+AlgorithmSpecification or a ResourceConfig (moto records that one as Completed). Each check
+runs before moto's method, which keeps its records.
 """
 
 from __future__ import annotations
@@ -79,8 +80,12 @@ def _monitoring_input(field: str) -> Callable[..., None]:
 
 
 def _training_job(self: SageMakerModelBackend, **kwargs: Any) -> None:
-    if not kwargs.get("algorithm_specification"):
-        raise SageMakerValidation("AlgorithmSpecification is required to create a training job.")
+    for field, name in (
+        ("algorithm_specification", "AlgorithmSpecification"),
+        ("resource_config", "ResourceConfig"),
+    ):
+        if not kwargs.get(field):
+            raise SageMakerValidation(f"{name} is required to create a training job.")
 
 
 def install() -> None:

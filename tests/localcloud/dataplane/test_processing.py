@@ -198,3 +198,25 @@ def test_a_failing_script_fails_the_job_with_its_exit_and_message(s3: Any, sagem
     assert "exited with code 3" in done["FailureReason"]
     assert "giving up" in done["FailureReason"]
     assert done["ExitMessage"] == "the raw data has no header row"
+
+
+def test_a_stopped_job_ends_stopped_and_its_name_stays_taken(s3: Any, sagemaker: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    code = put_script(s3, "processing/sleeping/script.py", "import time\ntime.sleep(300)\n")
+    job = request(
+        "preprocess-stopped",
+        code,
+        ProcessingInputs=[s3_input("code", code, "/opt/ml/processing/input/code")],
+    )
+    sagemaker.create_processing_job(**job)
+    read = partial(sagemaker.describe_processing_job, ProcessingJobName="preprocess-stopped")
+    poll(read, lambda got: "ProcessingStartTime" in got, lambda _: "never started", 120, 0.3)
+
+    sagemaker.stop_processing_job(ProcessingJobName="preprocess-stopped")
+    done = wait_processing(sagemaker, "preprocess-stopped")
+
+    assert done["ProcessingJobStatus"] == "Stopped"
+    with pytest.raises(ClientError) as again:
+        sagemaker.create_processing_job(**job)
+    assert again.value.response["Error"]["Code"] == "ResourceInUse"

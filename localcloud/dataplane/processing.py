@@ -191,6 +191,8 @@ class ProcessingJobs:
             log.exception("processing job %s failed", key[2])
             status, reason = "Failed", f"{type(err).__name__}: {err}"[:_EXIT_MESSAGE_MAX]
         finally:
+            # The instances go, as on AWS: their inputs and outputs are not kept.
+            shutil.rmtree(work_dir, ignore_errors=True)
             now = datetime.now(UTC)
             job.failure_reason = reason
             job.exit_message = exit_message

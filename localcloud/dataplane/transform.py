@@ -266,6 +266,8 @@ class TransformJobs:
                     self._log(key, stream, [line for line in tail if line.strip()] or ["-"])
             if reason:
                 self._log(key, stream, [f"transform job failed: {reason}"])
+            # The instance goes, as on AWS: its copy of the model is not kept.
+            shutil.rmtree(work_dir, ignore_errors=True)
             now = datetime.now(UTC)
             job.failure_reason = reason
             job.transform_end_time = now

@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
+from localcloud.dataplane.transform import TransformError, batches, select
 from tests.helpers.cloud import BUCKET, PYTORCH_IMAGE, ROLE_ARN, poll, put_model
 from tests.helpers.models import model_archive
-
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +94,7 @@ def read(s3: Any, key: str) -> str:
     return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
 
 
+@pytest.mark.slow
 def test_a_batch_transform_writes_one_out_per_input_with_the_model_s_predictions(
     s3: Any, sagemaker: Any, cloud: Any, model: str, test_images: np.ndarray, expected: list[int]
 ) -> None:
@@ -128,6 +128,7 @@ def test_a_batch_transform_writes_one_out_per_input_with_the_model_s_predictions
     assert any(n.startswith("transform-csv/") for n in names)
 
 
+@pytest.mark.slow
 def test_filters_and_join_source_keep_each_record_s_id_beside_its_prediction(
     s3: Any, sagemaker: Any, model: str, test_images: np.ndarray, expected: list[int]
 ) -> None:
@@ -163,6 +164,7 @@ def test_filters_and_join_source_keep_each_record_s_id_beside_its_prediction(
     assert all(set(r) == {"id", "SageMakerOutput"} for r in rows)
 
 
+@pytest.mark.slow
 def test_a_model_that_refuses_the_input_fails_the_job_with_the_reason(
     s3: Any, sagemaker: Any, model: str
 ) -> None:
@@ -201,3 +203,20 @@ def test_what_the_cloud_does_not_run_is_refused_before_it_is_recorded(
     with pytest.raises(ClientError) as no_model:
         sagemaker.create_transform_job(**job("transform-nomodel", "no-such-model", "s3://x/y"))
     assert "Could not find model 'no-such-model'" in no_model.value.response["Error"]["Message"]
+
+
+def test_multirecord_packs_records_up_to_the_payload_limit() -> None:
+    items = [b"a" * 400_000, b"b" * 400_000, b"c" * 400_000]
+    assert [len(b) for b in batches(items, "MultiRecord", 1024 * 1024)] == [2, 1]
+    assert [len(b) for b in batches(items, "SingleRecord", 1024 * 1024)] == [1, 1, 1]
+    with pytest.raises(TransformError, match="larger than MaxPayloadInMB"):
+        list(batches([b"x" * 2_000_000], "MultiRecord", 1024 * 1024))
+
+
+def test_filters_select_json_members_and_array_items() -> None:
+    record = {"id": 7, "features": [1, 2, 3], "label": 1}
+    assert select(record, "$.features[1:]") == [2, 3]
+    assert select(record, "$['id','label']") == {"id": 7, "label": 1}
+    assert select([5, 6, 7], "$[0,2]") == [5, 7]
+    with pytest.raises(TransformError, match="does not apply"):
+        select(record, "$.missing")

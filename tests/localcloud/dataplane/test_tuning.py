@@ -108,3 +108,49 @@ def test_a_tuning_job_of_four_real_jobs_reports_the_best(
     ]
     for start, _ in spans:
         assert sum(1 for s, e in spans if s <= start < e) <= 2
+
+
+@pytest.mark.slow
+def test_a_stopped_tuning_job_stops_its_training_jobs_and_launches_no_more(
+    s3: Any, sagemaker: Any, training_inputs: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "sleep.py"
+    script.write_text("import time\ntime.sleep(300)\n")
+    sourcedir = upload_sourcedir(s3, "code/sleep/sourcedir.tar.gz", {"sleep.py": script})
+    definition = training_request("unused", sourcedir, training_inputs, program="sleep.py")
+    del definition["TrainingJobName"]
+    definition["StaticHyperParameters"] = definition.pop("HyperParameters")
+    sagemaker.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName="tune-stop",
+        HyperParameterTuningJobConfig={
+            "Strategy": "Grid",
+            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "test_loss"},
+            "ResourceLimits": {"MaxParallelTrainingJobs": 1},
+            "ParameterRanges": {
+                "CategoricalParameterRanges": [{"Name": "x", "Values": ["1", "2", "3"]}]
+            },
+        },
+        TrainingJobDefinition=definition,
+    )
+    listed = partial(
+        sagemaker.list_training_jobs_for_hyper_parameter_tuning_job,
+        HyperParameterTuningJobName="tune-stop",
+    )
+    poll(listed, lambda got: got["TrainingJobSummaries"], lambda _: "no job launched", 60, 0.3)
+
+    sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-stop")
+    read = partial(
+        sagemaker.describe_hyper_parameter_tuning_job, HyperParameterTuningJobName="tune-stop"
+    )
+    done = poll(
+        read,
+        lambda got: got["HyperParameterTuningJobStatus"] not in ("InProgress", "Stopping"),
+        lambda got: f"tuning job still {got['HyperParameterTuningJobStatus']}",
+        120,
+        0.5,
+    )
+
+    assert done["HyperParameterTuningJobStatus"] == "Stopped"
+    assert done["TrainingJobStatusCounters"]["Stopped"] == 1
+    assert [s["TrainingJobStatus"] for s in listed()["TrainingJobSummaries"]] == ["Stopped"]
+    assert "BestTrainingJob" not in done

@@ -3,7 +3,10 @@ lines into CloudWatch Logs, and `s3://` URIs taken apart."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -81,3 +84,37 @@ def list_keys(s3: Any, uri: str) -> list[str]:
 def relative(key: str, prefix: str) -> str:
     """The key below the prefix (an object named by the prefix itself: its name)."""
     return key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
+
+
+class LogQueue:
+    """Moves a job's log lines to CloudWatch Logs in batches, on one thread, so a process's
+    output reader never waits for the cloud's state lock (a full pipe would stall the job)."""
+
+    def __init__(self, store: Any, account: str, region: str, group: str) -> None:
+        self._args = (store, account, region, group)
+        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._drain, name=f"logs-{group}", daemon=True)
+        self._thread.start()
+
+    def put(self, stream: str, line: str) -> None:
+        self._queue.put((stream, line))
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Write what is queued, then end the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout_s)
+
+    def _drain(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < 1000:
+                    batch.append(self._queue.get_nowait())
+            by_stream: dict[str, list[str]] = {}
+            for item in batch:
+                if item is not None:
+                    by_stream.setdefault(item[0], []).append(item[1])
+            for stream, lines in by_stream.items():
+                put_logs(*self._args, stream, lines)
+            if None in batch:
+                return

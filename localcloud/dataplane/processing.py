@@ -29,6 +29,7 @@ from typing import Any
 
 from localcloud.dataplane.batch import (
     JobError,
+    LogQueue,
     list_keys,
     put_logs,
     relative,
@@ -260,6 +261,7 @@ class ProcessingJobs:
         venv_bin = str(Path(sys.executable).parent)
         processes = []
         exited = threading.Event()
+        logs = LogQueue(self._store, key[0], key[1], LOG_GROUP)
         for i, host in enumerate(hosts, start=1):
             root = roots[host]
             env = {
@@ -275,7 +277,7 @@ class ProcessingJobs:
             put_logs(self._store, key[0], key[1], LOG_GROUP, stream, [])  # one per instance
 
             def on_line(_host: Any, line: str, _err: bool, stream: str = stream) -> None:
-                put_logs(self._store, key[0], key[1], LOG_GROUP, stream, [line])
+                logs.put(stream, line)
 
             process.launch(
                 command(request, root), cwd=root, env=env, on_line=on_line, on_exit=exited.set
@@ -290,6 +292,7 @@ class ProcessingJobs:
         for p in processes:
             p.join_output()
         end_all(processes, 0)  # reap, and nothing of a group outlives the job
+        logs.close()
         return next((p for p in processes if p.exit_code not in (None, 0)), None)
 
     def _upload(

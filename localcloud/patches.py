@@ -8,8 +8,9 @@ and refuses a second, different set of parts. The order matters where patches me
    restored into moto;
 2. SageMaker's control plane (`services.sagemaker`): names checked, jobs and endpoints run in
    the data plane, the actions moto lacks, the shapes of its answers, and (`validation`, on
-   the request, before any of them) duplicate names and instance types refused, and
-   (`listing`) ListTrainingJobs filtered, sorted and paged as AWS does;
+   the request, before any of them) duplicate names and instance types refused,
+   (`listing`) ListTrainingJobs filtered, sorted and paged as AWS does, the actions moto fakes
+   refused (`refusals`, from the audit table), the requests moto crashes on checked (`checks`);
 3. SageMaker Runtime's data path (`services.runtime`);
 4. CloudFormation (`services.cloudformation`): SageMaker resources waited for in the data
    plane, change sets, then the resource types moto's CloudFormation lacks (its cached model
@@ -23,21 +24,33 @@ and refuses a second, different set of parts. The order matters where patches me
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from localcloud.dataplane.endpoints import Endpoints
+    from localcloud.dataplane.processing import ProcessingJobs
     from localcloud.dataplane.training import TrainingJobs
+    from localcloud.dataplane.transform import TransformJobs
+    from localcloud.dataplane.tuning import TuningJobs
     from localcloud.shared.clock import Clock
 
-_installed_for: tuple[TrainingJobs, Endpoints, Clock] | None = None
+_installed_for: tuple[Any, ...] | None = None
 
 
-def install(*, jobs: TrainingJobs, endpoints: Endpoints, clock: Clock) -> None:
-    """Patch moto for the local cloud whose data plane is `jobs` and `endpoints`."""
+def install(
+    *,
+    jobs: TrainingJobs,
+    endpoints: Endpoints,
+    clock: Clock,
+    transforms: TransformJobs,
+    processing: ProcessingJobs,
+    tuning: TuningJobs,
+) -> None:
+    """Patch moto for the local cloud whose data plane is `jobs`, `endpoints`, `transforms`,
+    `processing` and `tuning`, on `clock`."""
     global _installed_for
     if _installed_for is not None:
-        if _installed_for != (jobs, endpoints, clock):
+        if _installed_for != (jobs, endpoints, clock, transforms, processing, tuning):
             raise RuntimeError("moto is already patched for another local cloud in this process")
         return
     from moto.moto_server import werkzeug_app
@@ -48,14 +61,31 @@ def install(*, jobs: TrainingJobs, endpoints: Endpoints, clock: Clock) -> None:
     from localcloud.services.cloudformation import change_sets, resources, stacks
     from localcloud.services.cloudwatch import alarms
     from localcloud.services.runtime import invoke
-    from localcloud.services.sagemaker import hooks, listing, shapes, validation
+    from localcloud.services.sagemaker import (
+        checks,
+        hooks,
+        listing,
+        packages,
+        refusals,
+        shapes,
+        validation,
+    )
+    from localcloud.services.sagemaker import processing as processing_hooks
+    from localcloud.services.sagemaker import transforms as batch
+    from localcloud.services.sagemaker import tuning as tuning_hooks
     from localcloud.shared import persistence
 
     persistence.install_key_hooks()
     hooks.install(jobs, endpoints)
+    checks.install()
+    packages.install()
+    batch.install(transforms)
+    processing_hooks.install(processing)
+    tuning_hooks.install(tuning)
     shapes.install()
     validation.install()
     listing.install()
+    refusals.install()
     invoke.install(endpoints)
     stacks.install(endpoints)
     change_sets.install()
@@ -66,4 +96,4 @@ def install(*, jobs: TrainingJobs, endpoints: Endpoints, clock: Clock) -> None:
     unimplemented.install()
     auth.install()
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
-    _installed_for = (jobs, endpoints, clock)
+    _installed_for = (jobs, endpoints, clock, transforms, processing, tuning)

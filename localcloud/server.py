@@ -24,7 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.dataplane.endpoints import Endpoints
+from localcloud.dataplane.processing import ProcessingJobs
 from localcloud.dataplane.training import TrainingJobs
+from localcloud.dataplane.transform import TransformJobs
+from localcloud.dataplane.tuning import TuningJobs
 from localcloud.gateway import guard, proxy
 from localcloud.gateway.authority import Authority
 from localcloud.gateway.persisting import persisting
@@ -63,6 +66,9 @@ class LocalCloud:
         self.jobs: TrainingJobs
         self.endpoints: Endpoints
         self.alarms: AlarmEvaluator | None = None
+        self.transforms: TransformJobs
+        self.processing: ProcessingJobs
+        self.tuning: TuningJobs
 
     @property
     def endpoint_url(self) -> str:
@@ -100,10 +106,23 @@ class LocalCloud:
         self.port = front.port = self._server.server_address[1]
         self.jobs = TrainingJobs(self.state_dir, self.endpoint_url, self.store)
         self.endpoints = Endpoints(self.state_dir, self.store.flush)
-        patches.install(jobs=self.jobs, endpoints=self.endpoints, clock=self.clock)
+        self.transforms = TransformJobs(self.state_dir, self.endpoint_url, self.store)
+        self.processing = ProcessingJobs(self.state_dir, self.endpoint_url, self.store)
+        self.tuning = TuningJobs(self.state_dir, self.endpoint_url, self.store)
+        patches.install(
+            jobs=self.jobs,
+            endpoints=self.endpoints,
+            clock=self.clock,
+            transforms=self.transforms,
+            processing=self.processing,
+            tuning=self.tuning,
+        )
         if self.store.restore():
             sagemaker = get_backend("sagemaker")
             self.jobs.recover(sagemaker)
+            self.transforms.recover(sagemaker)
+            self.processing.recover(sagemaker)
+            self.tuning.recover(sagemaker)
             self.endpoints.recover(sagemaker)
             self.store.flush()
         self._thread = threading.Thread(
@@ -120,7 +139,10 @@ class LocalCloud:
             self._server.server_close()
         if self.alarms is not None:
             self.alarms.stop()
+        self.tuning.stop_all()
         self.jobs.stop_all()
+        self.transforms.stop_all()
+        self.processing.stop_all()
         self.endpoints.stop_all()
         self.store.flush()
 

@@ -28,6 +28,12 @@ ACTIONS = frozenset(
         "ListEndpointConfigs",
         "ListEndpoints",
         "ListTrainingJobs",
+        "DescribeTransformJob",
+        "ListTransformJobs",
+        "DescribeProcessingJob",
+        "ListProcessingJobs",
+        "DescribeHyperParameterTuningJob",
+        "ListHyperParameterTuningJobs",
     }
 )
 

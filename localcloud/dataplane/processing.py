@@ -1,0 +1,330 @@
+"""Processing jobs that really run: CreateProcessingJob runs the container's entry point on this
+machine, one process per instance (`algo-N`), with this machine's Python in place of the
+image's interpreter.
+
+Each instance's `/opt/ml` is a folder under the job's work dir; every `/opt/ml/...` path in the
+entry point, the arguments and the environment is rewritten to it, so the script reads and
+writes where it was told. `ProcessingInputs` (S3, File mode, `S3Prefix`) are downloaded to their
+`LocalPath` first (`ShardedByS3Key`: object i to instance i mod N), `/opt/ml/config`
+holds `processingjobconfig.json` and `resourceconfig.json` as SageMaker writes them, and when
+every instance exits 0 the `ProcessingOutputs` (`EndOfJob`) are uploaded from each instance.
+Output goes to CloudWatch Logs `/aws/sagemaker/ProcessingJobs`, stream `<job>/algo-N-<epoch>`.
+A non-zero exit fails the job (`FailureReason` with the last stderr lines, `ExitMessage` from
+`/opt/ml/output/message`); StopProcessingJob sends SIGTERM, SIGKILL after the grace period.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from localcloud.dataplane.batch import (
+    JobError,
+    LogQueue,
+    list_keys,
+    put_logs,
+    relative,
+    s3_client,
+    split_uri,
+)
+from localcloud.shared.errors import SageMakerValidation
+from smlocal.core.archives import ArchiveError, inside
+
+log = logging.getLogger("localcloud.dataplane.processing")
+
+LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
+OPT_ML = "/opt/ml"
+STOP_GRACE_S = 20.0  # SIGTERM, then SIGKILL
+_ACTIVE = ("InProgress", "Stopping")
+_PYTHON = re.compile(r"python(\d+(\.\d+)?)?")
+_EXIT_MESSAGE_MAX = 1024
+
+Key = tuple[str, str, str]  # account, region, job name
+
+
+def check(request: dict[str, Any]) -> None:
+    """Refuse what this local cloud does not run, before moto records the job."""
+    for item in request.get("ProcessingInputs") or []:
+        s3 = item.get("S3Input")
+        if s3 is None:
+            raise NotImplementedError("a DatasetDefinition processing input is not run")
+        if s3.get("S3InputMode", "File") != "File":
+            raise NotImplementedError(f"S3InputMode {s3['S3InputMode']} is not run, only File")
+        if s3.get("S3DataType", "S3Prefix") != "S3Prefix":
+            raise NotImplementedError(f"S3DataType {s3['S3DataType']} is not run, only S3Prefix")
+        if s3.get("S3CompressionType", "None") != "None":
+            raise NotImplementedError("S3CompressionType Gzip is not run")
+        _check_local_path(item["InputName"], s3["LocalPath"])
+    for item in (request.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
+        s3 = item.get("S3Output")
+        if s3 is None:
+            raise NotImplementedError("a FeatureStoreOutput processing output is not run")
+        if s3.get("S3UploadMode", "EndOfJob") != "EndOfJob":
+            raise NotImplementedError("S3UploadMode Continuous is not run, only EndOfJob")
+        _check_local_path(item["OutputName"], s3["LocalPath"])
+
+
+def _check_local_path(name: str, path: str) -> None:
+    if not path.startswith("/opt/ml/processing/") or ".." in path.split("/"):
+        raise SageMakerValidation(
+            f"LocalPath {path} of {name} must be a path under /opt/ml/processing/."
+        )
+
+
+def rewrite(value: str, host_root: Path) -> str:
+    """Every `/opt/ml` path in `value` moved under `host_root` (the instance's /opt/ml)."""
+    return re.sub(r"(?<![\w/])/opt/ml(?=/|\b|$)", str(host_root), value)
+
+
+def command(request: dict[str, Any], host_root: Path) -> list[str]:
+    """ContainerEntrypoint + ContainerArguments, paths rewritten, `python*` this Python."""
+    spec = request["AppSpecification"]
+    entry = list(spec.get("ContainerEntrypoint") or [])
+    if not entry:
+        raise JobError(
+            "AppSpecification.ContainerEntrypoint is empty: the local cloud runs no image's "
+            "default entry point"
+        )
+    argv = [rewrite(part, host_root) for part in entry + list(spec.get("ContainerArguments") or [])]
+    if _PYTHON.fullmatch(Path(argv[0]).name):
+        argv[0] = sys.executable
+    return argv
+
+
+class ProcessingJobs:
+    """Every processing job this local cloud runs (all accounts and regions)."""
+
+    def __init__(self, state_dir: Path, endpoint_url: str, store: Any) -> None:
+        self.state_dir = Path(state_dir)
+        self.root = self.state_dir / "processing-jobs"
+        self.endpoint_url = endpoint_url
+        self._store = store
+        self._stops: dict[Key, threading.Event] = {}
+        self._threads: dict[Key, threading.Thread] = {}
+        self._lock = threading.Lock()
+
+    def start(self, backend: Any, job: Any, request: dict[str, Any]) -> None:
+        """Run a job moto just recorded (called inside the CreateProcessingJob request)."""
+        key = (backend.account_id, backend.region_name, job.processing_job_name)
+        try:
+            work_dir = inside(self.root, *key)
+        except ArchiveError as err:
+            del backend.processing_jobs[job.processing_job_name]
+            raise SageMakerValidation(str(err)) from None
+        now = datetime.now(UTC)
+        # moto drops these from its record; Describe shows them as AWS does.
+        job.processing_resources = request.get("ProcessingResources")
+        job.environment = request.get("Environment")
+        job.processing_job_status = "InProgress"
+        job.processing_start_time = None
+        job.processing_end_time = None
+        job.failure_reason = None
+        job.exit_message = None
+        job.last_modified_time = now
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=self._run,
+            args=(key, job, request, work_dir, stop),
+            name=f"processing-{job.processing_job_name}",
+            daemon=True,
+        )
+        with self._lock:
+            self._stops[key] = stop
+            self._threads[key] = thread
+        thread.start()
+
+    def stop(self, backend: Any, job: Any) -> None:
+        """StopProcessingJob: returns at once; the job goes Stopping → Stopped."""
+        key = (backend.account_id, backend.region_name, job.processing_job_name)
+        with self._lock:
+            stop = self._stops.get(key)
+        if stop is None or job.processing_job_status not in _ACTIVE:
+            raise SageMakerValidation(
+                f"The processing job {job.processing_job_name} is {job.processing_job_status}; "
+                "only an InProgress job can be stopped."
+            )
+        job.processing_job_status = "Stopping"
+        job.last_modified_time = datetime.now(UTC)
+        stop.set()
+
+    def _run(
+        self,
+        key: Key,
+        job: Any,
+        request: dict[str, Any],
+        work_dir: Path,
+        stop: threading.Event,
+    ) -> None:
+        status, reason, exit_message = "Completed", None, None
+        try:
+            shutil.rmtree(work_dir, ignore_errors=True)
+            count = int(request["ProcessingResources"]["ClusterConfig"]["InstanceCount"])
+            hosts = [f"algo-{i}" for i in range(1, count + 1)]
+            roots = {h: work_dir / h for h in hosts}
+            s3 = s3_client(self.state_dir, self.endpoint_url, key[0], key[1])
+            self._download(s3, request, hosts, roots, stop)
+            for host in hosts:
+                self._configure(request, host, hosts, roots[host])
+            job.processing_start_time = datetime.now(UTC)
+            job.last_modified_time = job.processing_start_time
+            failed = self._execute(key, request, hosts, roots, stop)
+            if stop.is_set():
+                status = "Stopped"
+            elif failed is not None:
+                status, reason = "Failed", failed.failure()[:_EXIT_MESSAGE_MAX]
+                message = roots[failed.name] / "output" / "message"
+                if message.is_file():
+                    exit_message = message.read_text(errors="replace")[:_EXIT_MESSAGE_MAX]
+            else:
+                self._upload(s3, request, hosts, roots)
+        except JobError as err:
+            status, reason = ("Stopped", None) if stop.is_set() else ("Failed", str(err))
+        except Exception as err:  # the job fails with why; the cloud keeps serving
+            log.exception("processing job %s failed", key[2])
+            status, reason = "Failed", f"{type(err).__name__}: {err}"[:_EXIT_MESSAGE_MAX]
+        finally:
+            # The instances go, as on AWS: their inputs and outputs are not kept.
+            shutil.rmtree(work_dir, ignore_errors=True)
+            now = datetime.now(UTC)
+            job.failure_reason = reason
+            job.exit_message = exit_message
+            job.processing_end_time = now
+            job.last_modified_time = now
+            job.processing_job_status = status
+            with self._lock:
+                self._stops.pop(key, None)
+                self._threads.pop(key, None)
+            self._store.flush()
+
+    def _download(
+        self,
+        s3: Any,
+        request: dict[str, Any],
+        hosts: list[str],
+        roots: dict[str, Path],
+        stop: threading.Event,
+    ) -> None:
+        for item in request.get("ProcessingInputs") or []:
+            source = item["S3Input"]
+            uri, local = source["S3Uri"], source["LocalPath"]
+            bucket, prefix = split_uri(uri)
+            keys = list_keys(s3, uri)
+            if not keys:
+                raise JobError(f"no object under the input {item['InputName']} ({uri})")
+            sharded = source.get("S3DataDistributionType") == "ShardedByS3Key"
+            for i, object_key in enumerate(keys):
+                if stop.is_set():
+                    raise JobError("stopped")
+                targets = [hosts[i % len(hosts)]] if sharded else hosts
+                for host in targets:
+                    folder = Path(rewrite(local, roots[host]))
+                    try:
+                        path = inside(folder, relative(object_key, prefix))
+                    except ArchiveError as err:
+                        raise JobError(f"input {item['InputName']}: {err}") from None
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    s3.download_file(bucket, object_key, str(path))
+            for host in hosts:  # an instance whose shard is empty still gets the folder
+                Path(rewrite(local, roots[host])).mkdir(parents=True, exist_ok=True)
+
+    def _configure(self, request: dict[str, Any], host: str, hosts: list[str], root: Path) -> None:
+        config = root / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        resource = {"current_host": host, "hosts": hosts, "network_interface_name": "lo"}
+        (config / "resourceconfig.json").write_text(json.dumps(resource))
+        (config / "processingjobconfig.json").write_text(json.dumps(request, default=str))
+        (root / "output").mkdir(exist_ok=True)
+        for item in (request.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
+            Path(rewrite(item["S3Output"]["LocalPath"], root)).mkdir(parents=True, exist_ok=True)
+
+    def _execute(
+        self,
+        key: Key,
+        request: dict[str, Any],
+        hosts: list[str],
+        roots: dict[str, Path],
+        stop: threading.Event,
+    ) -> Any:
+        """Run every instance to its end; the first that failed (a HostProcess) or None."""
+        from training.hosts import HostProcess, end_all
+
+        epoch = int(time.time())
+        venv_bin = str(Path(sys.executable).parent)
+        processes = []
+        exited = threading.Event()
+        logs = LogQueue(self._store, key[0], key[1], LOG_GROUP)
+        for i, host in enumerate(hosts, start=1):
+            root = roots[host]
+            env = {
+                **os.environ,
+                **{k: rewrite(v, root) for k, v in (request.get("Environment") or {}).items()},
+                "PYTHONUNBUFFERED": "1",
+                # `python` / `python3` in a shell entry point (runproc.sh) is this Python too.
+                "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
+            }
+            env.pop("AWS_ENDPOINT_URL", None)
+            process = HostProcess(host, f"127.0.0.{i}", root)
+            stream = f"{key[2]}/{host}-{epoch}"
+            put_logs(self._store, key[0], key[1], LOG_GROUP, stream, [])  # one per instance
+
+            def on_line(_host: Any, line: str, _err: bool, stream: str = stream) -> None:
+                logs.put(stream, line)
+
+            process.launch(
+                command(request, root), cwd=root, env=env, on_line=on_line, on_exit=exited.set
+            )
+            processes.append(process)
+        while not all(p.exit_code is not None for p in processes):
+            if stop.is_set() or any(p.exit_code not in (None, 0) for p in processes):
+                end_all(processes, STOP_GRACE_S)
+                break
+            exited.wait(0.5)
+            exited.clear()
+        for p in processes:
+            p.join_output()
+        end_all(processes, 0)  # reap, and nothing of a group outlives the job
+        logs.close()
+        return next((p for p in processes if p.exit_code not in (None, 0)), None)
+
+    def _upload(
+        self, s3: Any, request: dict[str, Any], hosts: list[str], roots: dict[str, Path]
+    ) -> None:
+        for item in (request.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
+            target = item["S3Output"]
+            bucket, prefix = split_uri(target["S3Uri"])
+            for host in hosts:
+                folder = Path(rewrite(target["LocalPath"], roots[host]))
+                for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                    below = path.relative_to(folder).as_posix()
+                    s3.upload_file(str(path), bucket, f"{prefix.rstrip('/')}/{below}".lstrip("/"))
+
+    def recover(self, backends: Any) -> None:
+        """After a restart nothing runs the jobs that were in progress: they failed."""
+        now = datetime.now(UTC)
+        for _account, _region, backend in backends.iter_backends():
+            for job in backend.processing_jobs.values():
+                if getattr(job, "processing_job_status", None) in _ACTIVE:
+                    job.processing_job_status = "Failed"
+                    job.failure_reason = "the local cloud restarted while the job ran"
+                    job.processing_end_time = now
+                    job.last_modified_time = now
+
+    def stop_all(self, timeout_s: float = 30.0) -> None:
+        """Stop every running job and wait for its processes (the cloud is stopping)."""
+        with self._lock:
+            stops = list(self._stops.values())
+            threads = list(self._threads.values())
+        for stop in stops:
+            stop.set()
+        deadline = time.monotonic() + timeout_s
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))

@@ -60,7 +60,7 @@ from training.filework import run_file_work
 from training.hosts import HostProcess, end_all
 from training.inputs import prepare_inputs
 from training.interrupts import CheckedS3, Interrupted, run_bounded
-from training.launch import host_command, host_environments
+from training.launch import host_commands, host_environments
 from training.metrics import MetricParser
 from training.outputs import upload_outputs
 from training.scriptmode import FetchError
@@ -288,17 +288,18 @@ class TrainingRun:
         )
 
     def _launch(self, hyperparameters: Mapping[str, Any], program: str) -> None:
-        command = host_command(self._python, program, hyperparameters)
+        commands = host_commands(self.request, self._python, program, hyperparameters, self._hosts)
         environments = host_environments(
-            self.request, hyperparameters, self._hosts, num_gpus=self._num_gpus
+            self.request, hyperparameters, self._hosts, num_gpus=self._num_gpus, python=self._python
         )
         for host in self._hosts:
             with self._lock:
                 if self._interrupted.is_set():
                     return  # _supervise ends what was launched
+                command, cwd = commands[host.name]
                 host.launch(
                     command,
-                    cwd=host.root / "code",
+                    cwd=cwd,
                     env=environments[host.name],
                     on_line=self._line,
                     on_exit=self._wake.set,

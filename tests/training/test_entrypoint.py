@@ -50,7 +50,8 @@ def _channel(name: str, uri: str) -> dict[str, Any]:
 
 def test_map_opt_ml_maps_the_folder_only() -> None:
     root = Path("/w/algo-1")
-    assert map_opt_ml("cd /opt/ml/input && ls /opt/ml", root) == "cd /w/algo-1/input && ls /w/algo-1"
+    mapped = map_opt_ml("cd /opt/ml/input && ls /opt/ml", root)
+    assert mapped == "cd /w/algo-1/input && ls /w/algo-1"
     assert map_opt_ml('"/opt/ml"', root) == '"/w/algo-1"'
     assert map_opt_ml("/opt/mlflow /opt/ml.bak /x/opt/mlx", root) == (
         "/opt/mlflow /opt/ml.bak /x/opt/mlx"

@@ -12,7 +12,8 @@ and refuses a second, different set of parts. The order matters where patches me
 4. CloudFormation (`services.cloudformation`): SageMaker resources waited for in the data
    plane, change sets, then the resource types moto's CloudFormation lacks (its cached model
    lists are cleared last, once every type is in place);
-5. the gateway's: a modelled error for any action moto does not implement, real temporary keys
+5. IAM (`services.iam`): SimulatePrincipalPolicy from the principal's policies;
+6. the gateway's: a modelled error for any action moto does not implement, real temporary keys
    from STS GetSessionToken (`gateway.auth` checks every signature), and no CORS from moto's
    app (the guard answers cross-origin requests).
 """
@@ -39,6 +40,7 @@ def install(*, jobs: TrainingJobs, endpoints: Endpoints) -> None:
 
     from localcloud.gateway import auth, unimplemented
     from localcloud.services.cloudformation import autoscaling, change_sets, resources, stacks
+    from localcloud.services.iam import simulate
     from localcloud.services.runtime import invoke
     from localcloud.services.sagemaker import hooks, shapes
     from localcloud.shared import persistence
@@ -51,6 +53,7 @@ def install(*, jobs: TrainingJobs, endpoints: Endpoints) -> None:
     change_sets.install()
     resources.install()
     autoscaling.install()
+    simulate.install()
     unimplemented.install()
     auth.install()
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]

@@ -67,6 +67,7 @@ def test_model_trainer_and_sagemaker_core_run_unmodified(
     lines = [line[line.index(marker) :] for line in done.stdout.splitlines() if marker in line]
     assert lines, done.stdout[-4000:] + done.stderr[-4000:]
     seen = json.loads(lines[-1])
+    print("sdk v3 walkthrough, seconds:", seen["seconds"])  # for the figures; not asserted
     assert seen["role"] == "arn:aws:iam::123456789012:role/SageMaker-v3"
     assert seen["job_status"] == "Completed" and seen["hosts"] == 2
     assert seen["model_data"].startswith("s3://sagemaker-us-east-1-123456789012/")

@@ -11,6 +11,7 @@ with nothing but `smlocal cloud env`'s environment. Prints one JSON line of what
 import io
 import json
 import sys
+import time
 
 import numpy as np
 from sagemaker.core.helper.iam_role_resolver import IamRoleResolver
@@ -22,6 +23,8 @@ from sagemaker.train.configs import Compute, InputData, SourceCode
 
 def main(source_dir: str, data_dir: str, image_uri: str) -> None:
     seen = {}
+    started = time.monotonic()
+    seconds = {}
     # The execution role as v3 makes one (its least-privilege training policies); ModelTrainer
     # then validates it through IAM SimulatePrincipalPolicy.
     role = IamRoleResolver().create_execution_role(role_type="training", role_name="SageMaker-v3")
@@ -40,6 +43,7 @@ def main(source_dir: str, data_dir: str, image_uri: str) -> None:
         wait=True,
         logs=False,
     )
+    seconds["role_and_training"] = round(time.monotonic() - started, 1)
     job = trainer._latest_training_job
     job.refresh()
     seen["job_status"] = job.training_job_status
@@ -64,7 +68,8 @@ def main(source_dir: str, data_dir: str, image_uri: str) -> None:
         ],
     )
     endpoint = Endpoint.create(endpoint_name=name, endpoint_config_name=config.endpoint_config_name)
-    endpoint.wait_for_status("InService")
+    endpoint.wait_for_status("InService", poll=1)
+    seconds["endpoint_in_service"] = round(time.monotonic() - started, 1)
     seen["endpoint_status"] = Endpoint.get(endpoint_name=name).endpoint_status
 
     images = np.random.default_rng(0).random((2, 28, 28), dtype=np.float32)
@@ -78,10 +83,12 @@ def main(source_dir: str, data_dir: str, image_uri: str) -> None:
     seen["probabilities_shape"] = list(np.asarray([p["probabilities"] for p in predictions]).shape)
 
     endpoint.delete()
-    endpoint.wait_for_delete()
+    endpoint.wait_for_delete(poll=1)
     config.delete()
     model.delete()
     seen["deleted"] = name
+    seconds["all"] = round(time.monotonic() - started, 1)
+    seen["seconds"] = seconds
     print(json.dumps(seen))
 
 

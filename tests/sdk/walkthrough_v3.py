@@ -44,7 +44,7 @@ def main(source_dir: str, data_dir: str, image_uri: str) -> None:
         logs=False,
     )
     seconds["role_and_training"] = round(time.monotonic() - started, 1)
-    job = trainer._latest_training_job
+    job = trainer._latest_training_job  # the job ModelTrainer ran, as the SDK's examples read it
     job.refresh()
     seen["job_status"] = job.training_job_status
     seen["model_data"] = job.model_artifacts.s3_model_artifacts

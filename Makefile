@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu to avoid the multi-GB CUDA build.
 PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: setup test lint format synth demo clean sdk-setup checkov-setup
+.PHONY: setup test lint format synth demo clean sdk-setup sdk3-setup checkov-setup
 .DEFAULT_GOAL := help
 
 help:
@@ -38,7 +38,7 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: setup sdk-setup checkov-setup lint
+test: setup sdk-setup sdk3-setup checkov-setup lint
 	$(BIN)/pytest
 
 synth: setup
@@ -60,6 +60,18 @@ $(SDK_VENV)/.installed: constraints-sdk.txt
 	test -x $(SDK_VENV)/bin/python || $(PYTHON) -m venv $(SDK_VENV)
 	$(SDK_VENV)/bin/pip install --disable-pip-version-check -q -c constraints-sdk.txt "sagemaker>=2,<3" \
 		awscli nbclient ipykernel
+	touch $@
+
+# The SageMaker Python SDK v3 (sagemaker>=3: ModelTrainer, sagemaker-core) in a venv of its own
+# too (it is the same distribution, `sagemaker`, at another major version): tests/sdk/test_sdk3.py
+# trains and serves through it. s3fs is pinned to 0.4.2, the last without aiobotocore, whose botocore
+# ceiling no boto3 that sagemaker-core accepts meets (pip would backtrack through them all).
+SDK3_VENV := .venv-sdk3
+sdk3-setup: $(SDK3_VENV)/.installed
+
+$(SDK3_VENV)/.installed: constraints-sdk3.txt
+	test -x $(SDK3_VENV)/bin/python || $(PYTHON) -m venv $(SDK3_VENV)
+	$(SDK3_VENV)/bin/pip install --disable-pip-version-check -q -c constraints-sdk3.txt "sagemaker>=3,<4"
 	touch $@
 
 # checkov pins boto3 exactly (older than the project's), so it too lives in a venv of its own:

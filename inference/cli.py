@@ -66,7 +66,7 @@ def predict(
         seed=seed,
         envdir=envdir,
     )
-    console = Console()
+    console = Console(soft_wrap=True)  # the endpoint's name whole, never split across lines
     raw = result.raw
     if result.content_type == "application/x-npy":
         shown = f"{raw[:120]!r}… ({len(raw)} bytes)" if len(raw) > 120 else repr(raw)

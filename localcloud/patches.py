@@ -17,7 +17,8 @@ and refuses a second, different set of parts. The order matters where patches me
    lists are cleared last, once every type is in place);
 5. CloudWatch alarms that evaluate (`services.cloudwatch`) and Application Auto Scaling that
    acts on them (`services.autoscaling`), both on the cloud's clock;
-6. the gateway's: a modelled error for any action moto does not implement, real temporary keys
+6. IAM (`services.iam`): SimulatePrincipalPolicy from the principal's policies;
+7. the gateway's: a modelled error for any action moto does not implement, real temporary keys
    from STS GetSessionToken (`gateway.auth` checks every signature), and no CORS from moto's
    app (the guard answers cross-origin requests).
 """
@@ -60,6 +61,7 @@ def install(
     from localcloud.services.cloudformation import autoscaling as cfn_autoscaling
     from localcloud.services.cloudformation import change_sets, resources, stacks
     from localcloud.services.cloudwatch import alarms
+    from localcloud.services.iam import simulate
     from localcloud.services.runtime import invoke
     from localcloud.services.sagemaker import (
         checks,
@@ -93,6 +95,7 @@ def install(
     cfn_autoscaling.install()
     alarms.install(on_action=scaling.alarm_action)
     scaling.install(clock)
+    simulate.install()
     unimplemented.install()
     auth.install()
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlparse
 
 import typer
@@ -38,6 +38,24 @@ def _root(
     """SageMaker infrastructure as code, on AWS or on the local cloud."""
 
 
+def _flags_take_no_placeholder() -> None:
+    """typer labels every option with its type in `--help`, flags too (`--wait <bool>`), though a
+    flag takes no value: a flag shows none, as click's own help does."""
+    from typer.core import TyperOption
+
+    labelled = TyperOption.display_type_rich
+    if getattr(labelled, "_smlocal", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        if self.is_flag and self.metavar is None:
+            return None
+        return labelled(self, ctx)
+
+    display_type_rich._smlocal = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
 def _register() -> None:
     from inference.cli import register as register_inference
     from localcloud.cli import register as register_cloud
@@ -50,6 +68,7 @@ def _register() -> None:
     register_gitops(app)
 
 
+_flags_take_no_placeholder()
 _register()
 
 

@@ -40,14 +40,16 @@ def status(
     Exits 0 when in sync, 1 when something drifted or nothing is deployed.
     """
     from rich.console import Console
-    from rich.table import Table
+    from rich.markup import escape
 
     from smlocal.core.environments import load
     from smlocal.status import compare, desired_settings
 
     environment = load(env, directory)
     result = compare(environment)
-    console = Console()
+    # One line per setting, soft-wrapped: model URLs, image URIs and ARNs stay whole in a narrow
+    # terminal (it wraps them; no newline inside one), so they can be copied.
+    console = Console(soft_wrap=True)
     _report_registry(console, environment)
     if result.deployed and result.endpoint_name:
         _report_idle(console, environment, result.endpoint_name)
@@ -56,17 +58,17 @@ def status(
         if result.kept_bucket:
             console.print(f"[yellow]kept[/]: {result.kept_bucket}", highlight=False)
         raise typer.Exit(1)
-    table = Table(title=f"{env}: endpoint {result.endpoint_name} ({result.endpoint_status})")
-    table.add_column("setting")
-    # Model URLs and image URIs are long; wrap them rather than cut the part that differs.
-    table.add_column("manifest", overflow="fold")
-    table.add_column("deployed", overflow="fold")
+    console.print(
+        f"[bold]{env}[/]: endpoint {result.endpoint_name} ({result.endpoint_status})",
+        highlight=False,
+    )
     drifted = {d.field for d in result.drift}
     wanted = desired_settings(environment)
     for key in list(wanted) + [k for k in result.actual if k not in wanted]:
-        mark = "[red]" if key in drifted else ""
-        table.add_row(f"{mark}{key}", str(wanted.get(key)), f"{mark}{result.actual.get(key)}")
-    console.print(table)
+        desired, deployed = wanted.get(key), result.actual.get(key)
+        shown = desired if desired == deployed else f"manifest {desired} | deployed {deployed}"
+        name = f"[red]{key}[/]" if key in drifted else key
+        console.print(f"  {name}: {escape(str(shown))}", highlight=False)
     console.print(f"endpoint config: {result.endpoint_config_name}", highlight=False)
     if result.in_sync:
         console.print(f"[green]{env} is in sync with its manifest[/]")

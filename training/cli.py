@@ -53,7 +53,7 @@ def train(
     from training.spec import TrainingOptions
     from training.submit import submit, wait_for_job
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # S3 URIs and job names never split
     env = load(env_name, envdir)
     hyperparameters: dict[str, object] = {"epochs": epochs, "batch-size": batch_size}
     if dry_run:
@@ -141,7 +141,7 @@ def pin(
         s3_client=aws.client("s3", env),
         envdir=envdir,
     )
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     console.print(
         f"pinned {model.model_data_url} (sha256 {model.sha256}) from {job_name}",
         highlight=False,

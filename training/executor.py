@@ -70,7 +70,7 @@ from training.filework import run_file_work
 from training.hosts import HostProcess, end_all
 from training.inputs import prepare_inputs
 from training.interrupts import CheckedS3, Interrupted, run_bounded
-from training.launch import host_command, host_environments
+from training.launch import host_commands, host_environments
 from training.metrics import MetricParser
 from training.outputs import upload_outputs
 from training.scriptmode import FetchError
@@ -372,9 +372,15 @@ class TrainingRun:
             self.model_artifact, self.model_sha256 = artifact, sha256
 
     def _launch(self, hyperparameters: Mapping[str, Any], program: str) -> None:
-        command = host_command(self._host_python, program, hyperparameters)
+        commands = host_commands(
+            self.request, self._host_python, program, hyperparameters, self._hosts
+        )
         environments = host_environments(
-            self.request, hyperparameters, self._hosts, num_gpus=self._num_gpus
+            self.request,
+            hyperparameters,
+            self._hosts,
+            num_gpus=self._num_gpus,
+            python=self._host_python,
         )
         if self._checkpoints is not None:
             self._checkpoints.start()
@@ -383,9 +389,10 @@ class TrainingRun:
                 if self._interrupted.is_set():
                     return  # _supervise ends what was launched
                 self._launched = True
+                command, cwd = commands[host.name]
                 host.launch(
                     command,
-                    cwd=host.root / "code",
+                    cwd=cwd,
                     env=environments[host.name],
                     on_line=self._line,
                     on_exit=self._wake.set,

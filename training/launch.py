@@ -1,14 +1,23 @@
 """What each host process of a local training job runs: the entry point's command line and
-the environment (SageMaker's `SM_*` variables, the rendezvous, thread counts)."""
+the environment (SageMaker's `SM_*` variables, the rendezvous, thread counts).
+
+In v2 script mode that is this machine's Python running the entry point in `code/`. With a
+container entrypoint (the SageMaker Python SDK v3), it is the request's `ContainerEntrypoint` +
+`ContainerArguments` with `/opt/ml` mapped to the host's tree, run in that tree, with this
+machine's Python first on `PATH` (the drivers run `python3`, the image's on SageMaker).
+"""
 
 from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from training.hosts import HostProcess
+from training.inputs import is_container_entrypoint, map_opt_ml
 from training.scriptmode import host_environment, user_args
 
 
@@ -23,12 +32,29 @@ def host_command(python: str, program: str, hyperparameters: Mapping[str, Any]) 
     return [f"./{program}", *args]
 
 
+def host_commands(
+    request: Mapping[str, Any],
+    python: str,
+    program: str,
+    hyperparameters: Mapping[str, Any],
+    hosts: Sequence[HostProcess],
+) -> dict[str, tuple[list[str], Path]]:
+    """Each host's command line and working directory, by name."""
+    if not is_container_entrypoint(request):
+        command = host_command(python, program, hyperparameters)
+        return {host.name: (command, host.root / "code") for host in hosts}
+    spec = request["AlgorithmSpecification"]
+    argv = [*spec["ContainerEntrypoint"], *spec.get("ContainerArguments", [])]
+    return {host.name: ([map_opt_ml(a, host.root) for a in argv], host.root) for host in hosts}
+
+
 def host_environments(
     request: Mapping[str, Any],
     hyperparameters: Mapping[str, Any],
     hosts: Sequence[HostProcess],
     *,
     num_gpus: int,
+    python: str = sys.executable,
 ) -> dict[str, dict[str, str]]:
     """The environment of each host, by name: this process's (less SageMaker's and the
     rendezvous variables), the host's `SM_*`, then the request's `Environment`."""
@@ -67,6 +93,10 @@ def host_environments(
             }
             | extra_env
         )
+        if is_container_entrypoint(request):
+            # The SDK's drivers run `python3` from PATH: this machine's, as the image's would be.
+            path = environments[host.name].get("PATH", os.defpath)
+            environments[host.name]["PATH"] = os.pathsep.join((str(Path(python).parent), path))
     return environments
 
 

@@ -159,9 +159,19 @@ def host_environment(
     program = str(hyperparameters.get("sagemaker_program", ""))
     config_dir = root / "input" / "config"
     config_dir.mkdir(parents=True, exist_ok=True)
+    instance_type = request["ResourceConfig"]["InstanceType"]
     resource_config = {
         "current_host": current_host,
+        "current_instance_type": instance_type,
+        "current_group_name": "homogeneousCluster",
         "hosts": hosts,
+        "instance_groups": [
+            {
+                "instance_group_name": "homogeneousCluster",
+                "instance_type": instance_type,
+                "hosts": hosts,
+            }
+        ],
         "network_interface_name": "lo",
     }
     input_data_config = {

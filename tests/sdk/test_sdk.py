@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
 import socket
 import ssl
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -26,41 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SDK_BIN = ROOT / ".venv-sdk" / "bin"
 SDK_PYTHON = SDK_BIN / "python"
 WALKTHROUGH = Path(__file__).with_name("walkthrough.py")
-CLI = "from smlocal.cli import main; main()"
 
 needs_sdk_venv = pytest.mark.skipif(
     not SDK_PYTHON.exists(),
     reason="the SageMaker SDK venv .venv-sdk is absent here; `make sdk-setup` builds it (CI does)",
 )
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int]]:
-    state_dir = tmp_path_factory.mktemp("clients") / "cloud"
-    record = control.start_detached(state_dir, 0)
-    try:
-        yield Path(record["state_dir"]), int(record["port"])
-    finally:
-        assert control.stop(state_dir) is not None
-
-
-@pytest.fixture
-def cloud_env(cloud: tuple[Path, int], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """`eval "$(smlocal cloud env)"`, run as a user would, applied to this process."""
-    state_dir, _ = cloud
-    out = subprocess.run(
-        [sys.executable, "-c", CLI, "cloud", "env", "--state-dir", state_dir],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert out.startswith("export ")
-    variables = dict(item.split("=", 1) for item in shlex.split(out)[1:])
-    for name in [n for n in os.environ if n.startswith("AWS_") or n.lower().endswith("_proxy")]:
-        monkeypatch.delenv(name)
-    for name, value in variables.items():
-        monkeypatch.setenv(name, value)
-    return variables
 
 
 def test_env_exports_the_url_the_key_and_the_proxy(

@@ -29,3 +29,29 @@ def test_version() -> None:
     from importlib.metadata import version
 
     assert result.stdout.strip() == f"smlocal {version('smlocal')}"
+
+
+def _command_paths(command: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    subcommands = getattr(command, "commands", {})
+    found = [path]
+    for name, sub in subcommands.items():
+        found += _command_paths(sub, (*path, name))
+    return found
+
+
+def test_flags_show_no_value_placeholder_in_help() -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from smlocal.cli import app
+
+    paths = _command_paths(typer.main.get_command(app))
+    assert ("train",) in paths and ("cloud", "start") in paths
+    for path in paths:
+        result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, (path, result.output)
+        assert "<bool>" not in result.output, (path, result.output)
+    train = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).output
+    lines = {line.split()[1]: line for line in train.splitlines() if line.startswith("│  ")}
+    assert "<int>" in lines["--epochs"]  # options that take a value still name its type
+    assert lines["--wait"].split()[2] == "Wait,"  # a flag: its help right after its name

@@ -62,9 +62,19 @@ def test_host_environment_writes_the_config_and_names_everything(tmp_path: Path)
     assert training_env["hosts"] == ["algo-1", "algo-2"]
     config = tmp_path / "input" / "config"
     resource = json.loads((config / "resourceconfig.json").read_text())
+    # As SageMaker writes it; the SDK v3's drivers read current_instance_type.
     assert resource == {
         "current_host": "algo-2",
+        "current_instance_type": "ml.c5.2xlarge",
+        "current_group_name": "homogeneousCluster",
         "hosts": ["algo-1", "algo-2"],
+        "instance_groups": [
+            {
+                "instance_group_name": "homogeneousCluster",
+                "instance_type": "ml.c5.2xlarge",
+                "hosts": ["algo-1", "algo-2"],
+            }
+        ],
         "network_interface_name": "lo",
     }
     assert json.loads((config / "inputdataconfig.json").read_text()) == {

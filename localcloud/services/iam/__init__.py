@@ -1,0 +1,1 @@
+"""IAM: the actions moto's IAM lacks that clients call (`simulate`: SimulatePrincipalPolicy)."""

@@ -31,7 +31,10 @@ def install(endpoints: Endpoints) -> None:
         if custom:
             forwarded["X-Amzn-SageMaker-Custom-Attributes"] = custom
         body = self.raw_body if isinstance(self.raw_body, bytes) else (self.raw_body or "").encode()
-        answer, headers = endpoints.invoke((account, region, name), endpoint, body, forwarded)
+        target = self.headers.get("X-Amzn-SageMaker-Target-Variant")
+        answer, headers = endpoints.invoke(
+            (account, region, name), endpoint, body, forwarded, target_variant=target
+        )
         return 200, headers, answer
 
     # Binary bodies (application/x-npy) must reach the model as bytes, not decoded text.

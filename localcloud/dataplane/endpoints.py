@@ -40,6 +40,7 @@ log = logging.getLogger("localcloud.dataplane.endpoints")
 SERVERLESS_PAYLOAD_BYTES = 4 * 1024 * 1024
 REALTIME_PAYLOAD_BYTES = 6 * 1024 * 1024
 DEATH_GRACE_S = 1.0  # a reset connection: how long to wait for its process to be gone
+CUSTOM_HEADER = "x-amzn-sagemaker-custom-attributes"
 WATCH_INTERVAL_S = 1.0  # how soon a dead instance is noticed without traffic
 RESTART_REASON = "the local cloud restarted and could not serve the model again: {}"
 
@@ -643,10 +644,11 @@ class Endpoints:
             (v for k, v in answer_headers.items() if k.lower() == "content-type"),
             "application/octet-stream",
         )
-        return answer, {
-            "Content-Type": content_type,
-            "x-Amzn-Invoked-Production-Variant": variant.name,
-        }
+        reply = {"Content-Type": content_type, "x-Amzn-Invoked-Production-Variant": variant.name}
+        custom = next((v for k, v in answer_headers.items() if k.lower() == CUSTOM_HEADER), None)
+        if custom is not None:  # the model set custom attributes for the caller
+            reply["X-Amzn-SageMaker-Custom-Attributes"] = custom
+        return answer, reply
 
     @staticmethod
     def _route(runtime: Runtime, name: str, target_variant: str | None) -> Fleet:

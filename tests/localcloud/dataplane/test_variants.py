@@ -35,7 +35,11 @@ NAMED = """
 def model_fn(model_dir):
     return {name!r}
 
-def transform_fn(model, body, content_type, accept):
+def transform_fn(model, body, content_type, accept, context):
+    attributes = context.custom_attributes
+    if attributes:
+        header = "X-Amzn-SageMaker-Custom-Attributes"
+        context.set_response_header(0, header, model + ":" + attributes)
     return model, "text/plain"
 """
 ENDPOINT = "ab"
@@ -53,6 +57,10 @@ def call(runtime: Any, **kwargs: Any) -> tuple[str, str]:
         EndpointName=ENDPOINT, Body=b"x", ContentType="text/plain", **kwargs
     )
     return answer["InvokedProductionVariant"], answer["Body"].read().decode()
+
+
+def call_raw(runtime: Any) -> dict[str, Any]:
+    return runtime.invoke_endpoint(EndpointName=ENDPOINT, Body=b"x", ContentType="text/plain")
 
 
 def call_body(runtime: Any, body: bytes) -> Any:
@@ -122,6 +130,35 @@ def test_target_variant_routes_and_an_unknown_one_is_refused(
     assert caught.value.response["Error"]["Code"] == "ValidationError"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert "Nope" in caught.value.response["Error"]["Message"]
+
+
+def test_custom_attributes_reach_the_model_and_come_back(runtime: Any, two_variants: str) -> None:
+    answer = runtime.invoke_endpoint(
+        EndpointName=two_variants,
+        Body=b"x",
+        ContentType="text/plain",
+        TargetVariant="A",
+        CustomAttributes="trace-id=42",
+    )
+    assert answer["CustomAttributes"] == "A:trace-id=42"
+    assert "CustomAttributes" not in call_raw(runtime)
+
+
+def test_response_stream_carries_the_body_in_event_stream_parts(
+    runtime: Any, two_variants: str
+) -> None:
+    answer = runtime.invoke_endpoint_with_response_stream(
+        EndpointName=two_variants,
+        Body=b"x",
+        ContentType="text/plain",
+        TargetVariant="B",
+        CustomAttributes="k=v",
+    )
+    events = list(answer["Body"])  # botocore parses the event stream
+    assert b"".join(e["PayloadPart"]["Bytes"] for e in events) == b"B"
+    assert answer["InvokedProductionVariant"] == "B"
+    assert answer["ContentType"] == "text/plain"
+    assert answer["CustomAttributes"] == "B:k=v"
 
 
 def test_metrics_count_the_calls_and_instances_log_to_their_streams(

@@ -93,7 +93,7 @@ class LocalCloud:
         )
         self.port = front.port = self._server.server_address[1]
         self.jobs = TrainingJobs(self.state_dir, self.endpoint_url, self.store)
-        self.endpoints = Endpoints(self.state_dir, self.store)
+        self.endpoints = Endpoints(self.state_dir, self.store, self.endpoint_url)
         patches.install(jobs=self.jobs, endpoints=self.endpoints)
         if self.store.restore():
             sagemaker = get_backend("sagemaker")

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from localcloud.dataplane.capture import CaptureSettings, CaptureWriter, capture_line
 from localcloud.dataplane.serving import (
     NotReached,
     ServingProcess,
@@ -70,6 +71,7 @@ class Deployment:
 
     config_name: str
     variants: list[Variant]
+    capture: dict[str, Any] | None = None  # the config's DataCaptureConfig
 
 
 @dataclass
@@ -103,6 +105,7 @@ class Runtime:
     deployment: Deployment | None = None
     generation: int = 0
     deleted: bool = False
+    capture: CaptureSettings | None = None
     endpoint: Any = None  # moto's FakeEndpoint record, whose variants `describe` keeps true
     settled: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -143,7 +146,9 @@ def resolve(backend: Any, config_name: str) -> Deployment:
                 max_concurrency=int(serverless["MaxConcurrency"]) if serverless else None,
             )
         )
-    return Deployment(config_name=config_name, variants=variants)
+    return Deployment(
+        config_name=config_name, variants=variants, capture=config.data_capture_config or None
+    )
 
 
 def _read_s3(account: str, url: str) -> bytes:
@@ -164,14 +169,43 @@ def _read_s3(account: str, url: str) -> bytes:
 class Endpoints:
     """All endpoint runtimes of the local cloud (every account and region)."""
 
-    def __init__(self, state_dir: Path, store: Any) -> None:
+    def __init__(self, state_dir: Path, store: Any, endpoint_url: str) -> None:
         self.root = Path(state_dir) / "endpoints"
+        self._state_dir = Path(state_dir)
+        self._endpoint_url = endpoint_url
+        self._s3_clients: dict[tuple[str, str], Any] = {}
         self._persist = store.flush  # called after a background status change
         self.telemetry = Telemetry(store)
+        self.capture = CaptureWriter(self._s3_client)
         self._runtimes: dict[Key, Runtime] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._watchdog: threading.Thread | None = None
+
+    def _s3_client(self, account: str, region: str) -> Any:
+        """A client of this cloud's S3 (capture files are stored as any upload is)."""
+        import boto3
+
+        from localcloud.shared.credentials import credentials
+
+        client = self._s3_clients.get((account, region))
+        if client is not None:
+            return client
+        key = credentials(self._state_dir)  # the start key: it may act in every account
+        client = boto3.client(
+            "s3",
+            endpoint_url=self._endpoint_url,
+            region_name=region,
+            aws_access_key_id=key.access_key_id,
+            aws_secret_access_key=key.secret_access_key,
+        )
+
+        def add_account(request: Any, **_: Any) -> None:
+            request.headers["x-moto-account-id"] = account
+
+        client.meta.events.register("before-sign.s3", add_account)
+        self._s3_clients[(account, region)] = client
+        return client
 
     def _runtime(self, key: Key) -> Runtime:
         with self._lock:
@@ -325,6 +359,7 @@ class Endpoints:
             deleted = runtime.deleted
             if not deleted:
                 old, runtime.fleets, runtime.deployment = runtime.fleets, fleets, deployment
+                runtime.capture = CaptureSettings.from_config(deployment.capture)
         if deleted:  # deleted while starting: nothing may keep running
             self._retire(list(fleets.values()), drain=False)
             runtime.settled.set()
@@ -458,6 +493,8 @@ class Endpoints:
         endpoint = runtime.endpoint
         if endpoint is None:
             return
+        if runtime.capture is not None:
+            endpoint.data_capture_config = runtime.capture.summary()
         for record in endpoint.production_variants:
             fleet = runtime.fleets.get(record["VariantName"])
             if fleet is None:
@@ -484,6 +521,7 @@ class Endpoints:
             "generation": runtime.generation,
             "config_name": runtime.deployment.config_name,
             "variants": [asdict(f.variant) for f in runtime.fleets.values()],
+            "capture": runtime.deployment.capture,
         }
         write_atomically(self._dir(runtime.key) / "current.json", json.dumps(record).encode())
 
@@ -514,6 +552,7 @@ class Endpoints:
             deployment = Deployment(
                 config_name=record["config_name"],
                 variants=[Variant(**v) for v in record["variants"]],
+                capture=record.get("capture"),
             )
             runtime.generation = int(record["generation"])
         config_name = deployment.config_name if deployment else endpoint.endpoint_config_name
@@ -526,6 +565,7 @@ class Endpoints:
             runtime.settled.set()
             return
         runtime.fleets, runtime.deployment = fleets, deployment
+        runtime.capture = CaptureSettings.from_config(deployment.capture)
         self._remember(runtime)
         self.describe(runtime)
         endpoint.endpoint_status = "InService"
@@ -565,6 +605,7 @@ class Endpoints:
                 fleets, runtime.fleets = runtime.fleets, {}
             self._retire(list(fleets.values()), drain=False)
         self.telemetry.close()
+        self.capture.close()
 
     def processes(self) -> list[ServingProcess]:
         with self._lock:
@@ -579,6 +620,7 @@ class Endpoints:
         body: bytes,
         headers: dict[str, str],
         target_variant: str | None = None,
+        inference_id: str | None = None,
     ) -> tuple[bytes, dict[str, str]]:
         """Forward one InvokeEndpoint to an instance of a variant chosen by weight (or the
         target variant); SageMaker's errors otherwise."""
@@ -644,6 +686,20 @@ class Endpoints:
             (v for k, v in answer_headers.items() if k.lower() == "content-type"),
             "application/octet-stream",
         )
+        capture = runtime.capture
+        if capture is not None and capture.sampled():
+            now = datetime.now(UTC)
+            line = capture_line(
+                capture,
+                request=body,
+                request_type=headers.get("Content-Type", "application/octet-stream"),
+                response=answer,
+                response_type=content_type,
+                inference_id=inference_id,
+                custom_attributes=headers.get("X-Amzn-SageMaker-Custom-Attributes"),
+                when=now,
+            )
+            self.capture.add(account, key[1], capture, name, variant.name, line, now)
         reply = {"Content-Type": content_type, "x-Amzn-Invoked-Production-Variant": variant.name}
         custom = next((v for k, v in answer_headers.items() if k.lower() == CUSTOM_HEADER), None)
         if custom is not None:  # the model set custom attributes for the caller

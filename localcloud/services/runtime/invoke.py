@@ -67,7 +67,12 @@ def install(endpoints: Endpoints) -> None:
         body = self.raw_body if isinstance(self.raw_body, bytes) else (self.raw_body or "").encode()
         target = self.headers.get("X-Amzn-SageMaker-Target-Variant")
         return endpoints.invoke(
-            (account, region, name), endpoint, body, forwarded, target_variant=target
+            (account, region, name),
+            endpoint,
+            body,
+            forwarded,
+            target_variant=target,
+            inference_id=self.headers.get("X-Amzn-SageMaker-Inference-Id"),
         )
 
     def invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:

@@ -4,6 +4,8 @@ UpdateEndpointWeightsAndCapacities shifts traffic and starts/stops processes."""
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 import os
 import re
@@ -18,6 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.helpers.cloud import (
+    BUCKET,
     PYTORCH_IMAGE,
     ROLE_ARN,
     Cloud,
@@ -43,6 +46,7 @@ def transform_fn(model, body, content_type, accept, context):
     return model, "text/plain"
 """
 ENDPOINT = "ab"
+CAPTURE = f"s3://{BUCKET}/data-capture"
 
 
 def instances(cloud: Cloud, variant: str) -> list[int]:
@@ -96,7 +100,18 @@ def two_variants(sagemaker: Any, s3: Any) -> str:
                 "InitialVariantWeight": weight,
             }
         )
-    sagemaker.create_endpoint_config(EndpointConfigName=ENDPOINT, ProductionVariants=variants)
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=ENDPOINT,
+        ProductionVariants=variants,
+        DataCaptureConfig={
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": CAPTURE,
+            "KmsKeyId": "alias/capture",
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]},
+        },
+    )
     sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=ENDPOINT)
     described = wait_endpoint(sagemaker, ENDPOINT)
     assert described["EndpointStatus"] == "InService", described.get("FailureReason")
@@ -159,6 +174,74 @@ def test_response_stream_carries_the_body_in_event_stream_parts(
     assert answer["InvokedProductionVariant"] == "B"
     assert answer["ContentType"] == "text/plain"
     assert answer["CustomAttributes"] == "B:k=v"
+
+
+def test_data_capture_writes_every_sampled_request_as_sagemaker_lays_it_out(
+    sagemaker: Any, s3: Any, runtime: Any, two_variants: str
+) -> None:
+    summary = sagemaker.describe_endpoint(EndpointName=two_variants)["DataCaptureConfig"]
+    assert summary == {
+        "EnableCapture": True,
+        "CaptureStatus": "Started",
+        "CurrentSamplingPercentage": 100,
+        "DestinationS3Uri": CAPTURE,
+        "KmsKeyId": "alias/capture",
+    }
+    ids = [f"capture-{i}" for i in range(5)]
+    for inference_id in ids:
+        runtime.invoke_endpoint(
+            EndpointName=two_variants,
+            Body=b"1,2,3",
+            ContentType="text/csv",
+            TargetVariant="B",
+            InferenceId=inference_id,
+            CustomAttributes="c=1",
+        )
+
+    def records() -> dict[str, dict[str, Any]]:
+        found = {}
+        pages = s3.get_paginator("list_objects_v2").paginate(
+            Bucket=BUCKET, Prefix=f"data-capture/{two_variants}/B/"
+        )
+        for item in (obj for page in pages for obj in page.get("Contents", [])):
+            assert re.fullmatch(
+                rf"data-capture/{two_variants}/B/\d{{4}}/\d\d/\d\d/\d\d/"
+                r"\d\d-\d\d-\d{3}-[0-9a-f-]{36}\.jsonl",
+                item["Key"],
+            ), item["Key"]
+            body = s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read().decode()
+            for line in body.splitlines():
+                record = json.loads(line)
+                found[record["eventMetadata"].get("inferenceId", "")] = record
+        return found
+
+    found = poll(
+        records,
+        lambda got: set(ids) <= set(got),
+        lambda got: f"captured: {sorted(got)}",
+        timeout_s=30,
+        interval_s=0.5,
+    )
+    record = found["capture-0"]
+    assert record["eventVersion"] == "0"
+    assert record["captureData"] == {
+        "endpointInput": {
+            "observedContentType": "text/csv",
+            "mode": "INPUT",
+            "data": "1,2,3",
+            "encoding": "CSV",
+        },
+        "endpointOutput": {
+            "observedContentType": "text/plain",
+            "mode": "OUTPUT",
+            "data": base64.b64encode(b"B").decode(),
+            "encoding": "BASE64",
+        },
+    }
+    metadata = record["eventMetadata"]
+    assert metadata["customAttributes"] == ["c=1"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", metadata["inferenceTime"])
+    assert len({found[i]["eventMetadata"]["eventId"] for i in ids}) == 5
 
 
 def test_metrics_count_the_calls_and_instances_log_to_their_streams(

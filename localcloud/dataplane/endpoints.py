@@ -17,6 +17,7 @@ import secrets
 import shutil
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -72,6 +73,7 @@ class Deployment:
     config_name: str
     variants: list[Variant]
     capture: dict[str, Any] | None = None  # the config's DataCaptureConfig
+    async_config: dict[str, Any] | None = None  # the config's AsyncInferenceConfig
 
 
 @dataclass
@@ -106,6 +108,7 @@ class Runtime:
     generation: int = 0
     deleted: bool = False
     capture: CaptureSettings | None = None
+    queue: ThreadPoolExecutor | None = None  # async invocations: the model's work queue
     endpoint: Any = None  # moto's FakeEndpoint record, whose variants `describe` keeps true
     settled: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -147,7 +150,10 @@ def resolve(backend: Any, config_name: str) -> Deployment:
             )
         )
     return Deployment(
-        config_name=config_name, variants=variants, capture=config.data_capture_config or None
+        config_name=config_name,
+        variants=variants,
+        capture=config.data_capture_config or None,
+        async_config=config.async_inference_config or None,
     )
 
 
@@ -335,6 +341,9 @@ class Endpoints:
         with runtime.lock:
             runtime.deleted = True
             fleets, runtime.fleets = runtime.fleets, {}
+            queue, runtime.queue = runtime.queue, None
+        if queue is not None:  # queued async invocations of a deleted endpoint are dropped
+            queue.shutdown(wait=False, cancel_futures=True)
         self._retire(list(fleets.values()), drain=True)
         shutil.rmtree(self._dir(key), ignore_errors=True)
 
@@ -522,6 +531,7 @@ class Endpoints:
             "config_name": runtime.deployment.config_name,
             "variants": [asdict(f.variant) for f in runtime.fleets.values()],
             "capture": runtime.deployment.capture,
+            "async_config": runtime.deployment.async_config,
         }
         write_atomically(self._dir(runtime.key) / "current.json", json.dumps(record).encode())
 
@@ -553,6 +563,7 @@ class Endpoints:
                 config_name=record["config_name"],
                 variants=[Variant(**v) for v in record["variants"]],
                 capture=record.get("capture"),
+                async_config=record.get("async_config"),
             )
             runtime.generation = int(record["generation"])
         config_name = deployment.config_name if deployment else endpoint.endpoint_config_name
@@ -603,6 +614,9 @@ class Endpoints:
         for runtime in runtimes:
             with runtime.lock:
                 fleets, runtime.fleets = runtime.fleets, {}
+                queue, runtime.queue = runtime.queue, None
+            if queue is not None:
+                queue.shutdown(wait=False, cancel_futures=True)
             self._retire(list(fleets.values()), drain=False)
         self.telemetry.close()
         self.capture.close()
@@ -621,14 +635,21 @@ class Endpoints:
         headers: dict[str, str],
         target_variant: str | None = None,
         inference_id: str | None = None,
+        queued: bool = False,
     ) -> tuple[bytes, dict[str, str]]:
         """Forward one InvokeEndpoint to an instance of a variant chosen by weight (or the
-        target variant); SageMaker's errors otherwise."""
+        target variant); SageMaker's errors otherwise. `queued`: an async invocation's turn."""
         began = time.perf_counter()
         account, _region, name = key
         runtime = self.get(key)
         if endpoint is None or runtime is None:
             raise ValidationError(f"Endpoint {name} of account {account} not found.")
+        deployment = runtime.deployment
+        if not queued and deployment is not None and deployment.async_config:
+            raise ValidationError(
+                f"Endpoint {name} of account {account} is an asynchronous endpoint; "
+                "invoke it with InvokeEndpointAsync."
+            )
         with runtime.lock:
             fleets = runtime.fleets
             if not fleets:
@@ -705,6 +726,73 @@ class Endpoints:
         if custom is not None:  # the model set custom attributes for the caller
             reply["X-Amzn-SageMaker-Custom-Attributes"] = custom
         return answer, reply
+
+    def invoke_async(
+        self,
+        key: Key,
+        endpoint: Any,
+        input_location: str,
+        headers: dict[str, str],
+        inference_id: str | None,
+    ) -> tuple[str, str, str]:
+        """InvokeEndpointAsync: the input is read from S3 now, the request queued (at most
+        MaxConcurrentInvocationsPerInstance per instance run at once); the answer goes to
+        S3OutputPath (an error to S3FailurePath). Returns (inference id, output, failure URI)."""
+        account, region, name = key
+        runtime = self.get(key)
+        if endpoint is None or runtime is None:
+            raise ValidationError(f"Endpoint {name} of account {account} not found.")
+        deployment = runtime.deployment
+        if deployment is None or not runtime.fleets:
+            raise ValidationError(
+                f"Endpoint {name} of account {account} is not in service "
+                f"(status {endpoint.endpoint_status})."
+            )
+        if not deployment.async_config:
+            raise ValidationError(
+                f"Endpoint {name} of account {account} is not an asynchronous endpoint."
+            )
+        try:
+            body = _read_s3(account, input_location)
+        except StartError:
+            raise ValidationError(f"Could not read the input {input_location}.") from None
+        output_config = deployment.async_config.get("OutputConfig") or {}
+        inference_id = inference_id or str(uuid.uuid4())
+        output_path = str(output_config.get("S3OutputPath") or "").rstrip("/")
+        failure_path = str(output_config.get("S3FailurePath") or output_path).rstrip("/")
+        output = f"{output_path}/{inference_id}.out"
+        failure = f"{failure_path}/{inference_id}-error.out"
+        with runtime.lock:
+            if runtime.queue is None:
+                client = deployment.async_config.get("ClientConfig") or {}
+                per_instance = int(client.get("MaxConcurrentInvocationsPerInstance") or 4)
+                instances = sum(f.variant.instance_count for f in runtime.fleets.values())
+                runtime.queue = ThreadPoolExecutor(
+                    per_instance * max(1, instances), thread_name_prefix=f"async-{name}"
+                )
+            queue = runtime.queue
+
+        def run() -> None:
+            try:
+                answer, _ = self.invoke(
+                    key, endpoint, body, headers, inference_id=inference_id, queued=True
+                )
+                target, data = output, answer
+            except Exception as err:  # the caller reads the failure from S3, as on SageMaker
+                message = getattr(err, "message", None) or str(err)
+                target, data = failure, str(message).encode()
+            bucket, object_key = target[len("s3://") :].split("/", 1)
+            try:
+                self._s3_client(account, region).put_object(
+                    Bucket=bucket, Key=object_key, Body=data
+                )
+            except Exception as err:
+                log.warning(
+                    "async invocation %s: could not write %s: %s", inference_id, target, err
+                )
+
+        queue.submit(run)
+        return inference_id, output, failure
 
     @staticmethod
     def _route(runtime: Runtime, name: str, target_variant: str | None) -> Fleet:

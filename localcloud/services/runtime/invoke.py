@@ -6,6 +6,7 @@ InvokeEndpointWithResponseStream answers the same in SageMaker's event-stream fr
 from __future__ import annotations
 
 import functools
+import json
 import struct
 import zlib
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,35 @@ def install(endpoints: Endpoints) -> None:
         answer, headers = forward(self)
         return 200, headers, answer
 
+    def invoke_endpoint_async(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
+        from moto.sagemaker.models import sagemaker_backends
+
+        # /endpoints/{EndpointName}/async-invocations
+        name = unquote(self.path.split("?")[0].split("/")[2])
+        account, region = self.current_account, self.region
+        endpoint = sagemaker_backends[account][region].endpoints.get(name)
+        forwarded = {
+            "Content-Type": self.headers.get("X-Amzn-SageMaker-Content-Type")
+            or "application/octet-stream",
+            "Accept": self.headers.get("X-Amzn-SageMaker-Accept") or "application/json",
+        }
+        custom = self.headers.get("X-Amzn-SageMaker-Custom-Attributes")
+        if custom:
+            forwarded["X-Amzn-SageMaker-Custom-Attributes"] = custom
+        inference_id, output, failure = endpoints.invoke_async(
+            (account, region, name),
+            endpoint,
+            self.headers.get("X-Amzn-SageMaker-InputLocation") or "",
+            forwarded,
+            self.headers.get("X-Amzn-SageMaker-Inference-Id"),
+        )
+        headers = {
+            "X-Amzn-SageMaker-OutputLocation": output,
+            "X-Amzn-SageMaker-FailureLocation": failure,
+            "Content-Type": "application/json",
+        }
+        return 202, headers, json.dumps({"InferenceId": inference_id})
+
     def invoke_endpoint_with_response_stream(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
         answer, headers = forward(self)
         # The model's type travels in its own header; the body is the event stream.
@@ -89,6 +119,7 @@ def install(endpoints: Endpoints) -> None:
     # Binary bodies (application/x-npy) must reach the model as bytes, not decoded text.
     SageMakerRuntimeResponse.use_raw_body = True
     SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint  # type: ignore[method-assign]
+    SageMakerRuntimeResponse.invoke_endpoint_async = invoke_endpoint_async  # type: ignore[method-assign]
     SageMakerRuntimeResponse.invoke_endpoint_with_response_stream = (  # type: ignore[attr-defined]
         invoke_endpoint_with_response_stream
     )

@@ -388,3 +388,59 @@ def test_weights_update_of_an_unknown_variant_is_refused(sagemaker: Any, two_var
         )
     assert caught.value.response["Error"]["Code"] == "ValidationException"
     assert wait_endpoint(sagemaker, two_variants)["EndpointStatus"] == "InService"
+
+
+def test_async_endpoint_answers_into_s3_and_refuses_sync_calls(
+    sagemaker: Any, s3: Any, runtime: Any
+) -> None:
+    url = put_model(s3, "models/async/model.tar.gz", model_archive(NAMED.format(name="Q")))
+    sagemaker.create_model(
+        ModelName="queued",
+        ExecutionRoleArn=ROLE_ARN,
+        PrimaryContainer={"Image": PYTORCH_IMAGE, "ModelDataUrl": url},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="queued",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "queued",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+        AsyncInferenceConfig={
+            "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 2},
+            "OutputConfig": {
+                "S3OutputPath": f"s3://{BUCKET}/async/out",
+                "S3FailurePath": f"s3://{BUCKET}/async/failed",
+            },
+        },
+    )
+    sagemaker.create_endpoint(EndpointName="queued", EndpointConfigName="queued")
+    assert wait_endpoint(sagemaker, "queued")["EndpointStatus"] == "InService"
+    s3.put_object(Bucket=BUCKET, Key="async/in/request.txt", Body=b"question")
+
+    answer = runtime.invoke_endpoint_async(
+        EndpointName="queued",
+        InputLocation=f"s3://{BUCKET}/async/in/request.txt",
+        ContentType="text/plain",
+        InferenceId="job-1",
+    )
+    assert answer["InferenceId"] == "job-1"
+    assert answer["OutputLocation"] == f"s3://{BUCKET}/async/out/job-1.out"
+    assert answer["FailureLocation"] == f"s3://{BUCKET}/async/failed/job-1-error.out"
+
+    def output() -> bytes | None:
+        try:
+            return s3.get_object(Bucket=BUCKET, Key="async/out/job-1.out")["Body"].read()
+        except ClientError:
+            return None
+
+    got = poll(output, lambda body: body is not None, lambda _: "no async output", 30, 0.3)
+    assert got == b"Q"  # the model's answer, written by the endpoint
+    with pytest.raises(ClientError) as caught:
+        runtime.invoke_endpoint(EndpointName="queued", Body=b"x", ContentType="text/plain")
+    assert caught.value.response["Error"]["Code"] == "ValidationError"
+    assert "InvokeEndpointAsync" in caught.value.response["Error"]["Message"]
+    sagemaker.delete_endpoint(EndpointName="queued")

@@ -60,6 +60,7 @@ class Variant:
     instance_count: int  # the desired count (1 for serverless)
     weight: float
     max_concurrency: int | None  # serverless only
+    shadow: bool = False  # a shadow variant: gets a copy of each request, never answers
 
     @property
     def serverless(self) -> bool:
@@ -124,7 +125,8 @@ def resolve(backend: Any, config_name: str) -> Deployment:
     if config is None:
         raise ValidationError(f"Could not find endpoint configuration '{config_name}'.")
     variants = []
-    for variant in config.production_variants:
+    shadows = getattr(config, "shadow_production_variants", None) or []
+    for variant in [*config.production_variants, *({**v, "_shadow": True} for v in shadows)]:
         model = backend._models.get(variant["ModelName"])
         if model is None:
             raise ValidationError(f"Could not find model '{variant['ModelName']}'.")
@@ -147,6 +149,7 @@ def resolve(backend: Any, config_name: str) -> Deployment:
                 instance_count=1 if serverless else int(variant.get("InitialInstanceCount") or 1),
                 weight=1.0 if weight is None else float(weight),
                 max_concurrency=int(serverless["MaxConcurrency"]) if serverless else None,
+                shadow=bool(variant.get("_shadow")),
             )
         )
     return Deployment(
@@ -183,6 +186,8 @@ class Endpoints:
         self._persist = store.flush  # called after a background status change
         self.telemetry = Telemetry(store)
         self.capture = CaptureWriter(self._s3_client)
+        # Shadow copies run off the caller's request; a few threads are plenty on one machine.
+        self._shadow_pool = ThreadPoolExecutor(4, thread_name_prefix="shadow")
         self._runtimes: dict[Key, Runtime] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -374,13 +379,16 @@ class Endpoints:
             runtime.settled.set()
             return
         self._remember(runtime)
-        if config_name != endpoint.endpoint_config_name:
-            config = backend.endpoint_configs.get(config_name)
-            if config is not None:
-                endpoint.production_variants = endpoint._process_production_variants(
-                    config.production_variants
-                )
-            endpoint.endpoint_config_name = config_name
+        config = backend.endpoint_configs.get(config_name)
+        if config_name != endpoint.endpoint_config_name and config is not None:
+            endpoint.production_variants = endpoint._process_production_variants(
+                config.production_variants
+            )
+        shadows = getattr(config, "shadow_production_variants", None) or []
+        endpoint.shadow_production_variants = (
+            endpoint._process_production_variants(shadows) if shadows else None
+        )
+        endpoint.endpoint_config_name = config_name
         self.describe(runtime)
         endpoint.failure_reason = None
         endpoint.endpoint_status = "InService"
@@ -504,7 +512,10 @@ class Endpoints:
             return
         if runtime.capture is not None:
             endpoint.data_capture_config = runtime.capture.summary()
-        for record in endpoint.production_variants:
+        if runtime.deployment is not None and runtime.deployment.async_config:
+            endpoint.async_inference_config = runtime.deployment.async_config
+        shadows = getattr(endpoint, "shadow_production_variants", None) or []
+        for record in [*endpoint.production_variants, *shadows]:
             fleet = runtime.fleets.get(record["VariantName"])
             if fleet is None:
                 continue
@@ -618,6 +629,7 @@ class Endpoints:
             if queue is not None:
                 queue.shutdown(wait=False, cancel_futures=True)
             self._retire(list(fleets.values()), drain=False)
+        self._shadow_pool.shutdown(wait=False, cancel_futures=True)
         self.telemetry.close()
         self.capture.close()
 
@@ -707,6 +719,8 @@ class Endpoints:
             (v for k, v in answer_headers.items() if k.lower() == "content-type"),
             "application/octet-stream",
         )
+        for shadow in [f for f in runtime.fleets.values() if f.variant.shadow]:
+            self._shadow_pool.submit(self._shadow_copy, key, shadow, body, headers)
         capture = runtime.capture
         if capture is not None and capture.sampled():
             now = datetime.now(UTC)
@@ -726,6 +740,23 @@ class Endpoints:
         if custom is not None:  # the model set custom attributes for the caller
             reply["X-Amzn-SageMaker-Custom-Attributes"] = custom
         return answer, reply
+
+    def _shadow_copy(self, key: Key, fleet: Fleet, body: bytes, headers: dict[str, str]) -> None:
+        """A shadow variant's copy of a request: metrics are its own, the answer is dropped."""
+        began = time.perf_counter()
+        code, model_s = 500, None
+        try:
+            code, _headers, _answer, model_s = self._forward(key[2], fleet, body, headers)
+        except Exception as err:  # a shadow's failure never reaches the caller
+            log.info("shadow variant %s of %s: %s", fleet.variant.name, key, err)
+        total_s = time.perf_counter() - began
+        self.telemetry.invocation(
+            (*key, fleet.variant.name),
+            instances=len(fleet.instances),
+            model_us=None if model_s is None else model_s * 1e6,
+            overhead_us=(total_s - (model_s or 0.0)) * 1e6,
+            status=code,
+        )
 
     def invoke_async(
         self,
@@ -799,10 +830,10 @@ class Endpoints:
         """The variant that takes a request: the target, else weighted random by CurrentWeight."""
         if target_variant is not None:
             fleet = runtime.fleets.get(target_variant)
-            if fleet is None:
+            if fleet is None or fleet.variant.shadow:
                 raise ValidationError(f"Variant {target_variant} not found for endpoint {name}.")
             return fleet
-        fleets = list(runtime.fleets.values())
+        fleets = [f for f in runtime.fleets.values() if not f.variant.shadow]
         weights = [f.variant.weight for f in fleets]
         if sum(weights) <= 0:
             raise ValidationError(

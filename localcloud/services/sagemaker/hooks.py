@@ -34,6 +34,7 @@ def install(jobs: TrainingJobs, endpoints: Endpoints) -> None:
     `endpoints`, and add the actions moto lacks (UpdateEndpoint, StopTrainingJob)."""
     _wrap_backend(jobs, endpoints)
     SageMakerResponse.update_endpoint = _update_endpoint_action  # type: ignore[attr-defined]
+    _keep_shadow_variants()
     SageMakerResponse.stop_training_job = _stop_training_job_action  # type: ignore[attr-defined]
 
 
@@ -146,6 +147,25 @@ def _wrap_backend(jobs: TrainingJobs, endpoints: Endpoints) -> None:
     SageMakerModelBackend.update_endpoint = update_endpoint  # type: ignore[attr-defined]
     SageMakerModelBackend.update_endpoint_weights_and_capacities = update_weights_hook  # type: ignore[method-assign]
     SageMakerModelBackend.stop_training_job = stop_training_job  # type: ignore[attr-defined]
+
+
+def _keep_shadow_variants() -> None:
+    """moto drops a config's ShadowProductionVariants; the record keeps them (they serve)."""
+    create = SageMakerResponse.create_endpoint_config
+    if getattr(create, "_keeps_shadows", False):
+        return
+
+    @functools.wraps(create)
+    def create_endpoint_config(self: SageMakerResponse) -> Any:
+        result = create(self)
+        shadows = self._get_param("ShadowProductionVariants")
+        if shadows:
+            config = self.sagemaker_backend.endpoint_configs[self._get_param("EndpointConfigName")]
+            config.shadow_production_variants = shadows
+        return result
+
+    create_endpoint_config._keeps_shadows = True  # type: ignore[attr-defined]
+    SageMakerResponse.create_endpoint_config = create_endpoint_config  # type: ignore[method-assign]
 
 
 def _update_endpoint_action(self: SageMakerResponse) -> Any:

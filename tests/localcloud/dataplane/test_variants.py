@@ -82,9 +82,10 @@ def split(runtime: Any, n: int) -> Counter[str]:
 
 @pytest.fixture(scope="module")
 def two_variants(sagemaker: Any, s3: Any) -> str:
-    """Endpoint `ab`: variant A (weight 3, 2 instances) and B (weight 1, 1 instance)."""
+    """Endpoint `ab`: variant A (weight 3, 2 instances), B (weight 1, 1 instance) and shadow S
+    (1 instance), capturing every request."""
     variants = []
-    for name, weight, count in (("A", 3.0, 2), ("B", 1.0, 1)):
+    for name, weight, count in (("A", 3.0, 2), ("B", 1.0, 1), ("S", 1.0, 1)):
         url = put_model(s3, f"models/{name}/model.tar.gz", model_archive(NAMED.format(name=name)))
         sagemaker.create_model(
             ModelName=f"ab-{name}",
@@ -102,7 +103,8 @@ def two_variants(sagemaker: Any, s3: Any) -> str:
         )
     sagemaker.create_endpoint_config(
         EndpointConfigName=ENDPOINT,
-        ProductionVariants=variants,
+        ProductionVariants=variants[:2],
+        ShadowProductionVariants=variants[2:],
         DataCaptureConfig={
             "EnableCapture": True,
             "InitialSamplingPercentage": 100,
@@ -130,6 +132,9 @@ def test_every_variant_serves_by_weight_each_instance_a_process(
     assert [variants[n]["CurrentWeight"] for n in "AB"] == [3.0, 1.0]
     assert variants["A"]["DeployedImages"][0]["SpecifiedImage"] == PYTORCH_IMAGE
     assert len(instances(cloud, "A")) == 2 and len(instances(cloud, "B")) == 1
+    (shadow,) = sagemaker.describe_endpoint(EndpointName=two_variants)["ShadowProductionVariants"]
+    assert (shadow["VariantName"], shadow["CurrentInstanceCount"]) == ("S", 1)
+    assert len(instances(cloud, "S")) == 1
 
     counts = split(runtime, 400)
     assert abs(counts["A"] / 400 - 0.75) <= 0.07, counts
@@ -140,11 +145,12 @@ def test_target_variant_routes_and_an_unknown_one_is_refused(
     runtime: Any, two_variants: str
 ) -> None:
     assert {call(runtime, TargetVariant="B") for _ in range(10)} == {("B", "B")}
-    with pytest.raises(ClientError) as caught:
-        call(runtime, TargetVariant="Nope")
-    assert caught.value.response["Error"]["Code"] == "ValidationError"
-    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    assert "Nope" in caught.value.response["Error"]["Message"]
+    for target in ("Nope", "S"):  # a shadow variant never answers a caller
+        with pytest.raises(ClientError) as caught:
+            call(runtime, TargetVariant=target)
+        assert caught.value.response["Error"]["Code"] == "ValidationError"
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert target in caught.value.response["Error"]["Message"]
 
 
 def test_custom_attributes_reach_the_model_and_come_back(runtime: Any, two_variants: str) -> None:
@@ -259,13 +265,13 @@ def test_metrics_count_the_calls_and_instances_log_to_their_streams(
         "EndTime": datetime.fromtimestamp(start + 600, UTC),
     }
 
-    def statistics(name: str) -> dict[str, float]:
+    def statistics(name: str, variant: str = "B") -> dict[str, float]:
         points = cloudwatch.get_metric_statistics(
             Namespace="AWS/SageMaker",
             MetricName=name,
             Dimensions=[
                 {"Name": "EndpointName", "Value": two_variants},
-                {"Name": "VariantName", "Value": "B"},
+                {"Name": "VariantName", "Value": variant},
             ],
             Period=600,
             Statistics=["Sum", "SampleCount", "Maximum"],
@@ -281,6 +287,15 @@ def test_metrics_count_the_calls_and_instances_log_to_their_streams(
         interval_s=0.5,
     )
     assert statistics("Invocations")["Sum"] == 13
+    # The shadow got a copy of each request that reached B's model.
+    poll(
+        lambda: statistics("Invocations", "S"),
+        lambda got: got["Sum"] >= 12,
+        lambda got: f"Invocations of S: {got}",
+        timeout_s=30,
+        interval_s=0.5,
+    )
+    assert statistics("Invocations", "S")["Sum"] == 12
     assert statistics("InvocationsPerInstance")["Sum"] == 13  # B has one instance
     assert statistics("Invocation4XXErrors")["Sum"] == 1
     assert statistics("Invocation5XXErrors")["Sum"] == 0
@@ -314,13 +329,13 @@ def test_metrics_count_the_calls_and_instances_log_to_their_streams(
         lambda: [
             s["logStreamName"] for s in logs.describe_log_streams(logGroupName=group)["logStreams"]
         ],
-        lambda names: len(names) >= 3,
+        lambda names: len(names) >= 4,
         lambda names: f"log streams: {names}",
         timeout_s=30,
         interval_s=0.5,
     )
-    assert sorted(name.split("/")[0] for name in streams) == ["A", "A", "B"]
-    assert all(re.fullmatch(r"[AB]/i-[0-9a-f]{17}", name) for name in streams)
+    assert sorted(name.split("/")[0] for name in streams) == ["A", "A", "B", "S"]
+    assert all(re.fullmatch(r"[ABS]/i-[0-9a-f]{17}", name) for name in streams)
     b_stream = next(name for name in streams if name.startswith("B/"))
     events = logs.get_log_events(logGroupName=group, logStreamName=b_stream)["events"]
     assert any("serving" in event["message"] for event in events)

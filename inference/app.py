@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from inference import codecs
 from inference.errors import InvocationTimeout, PayloadTooLarge
-from inference.handlers import Handlers
+from inference.handlers import CUSTOM_ATTRIBUTES, Context, Handlers
 
 REALTIME_PAYLOAD_BYTES = codecs.REALTIME_PAYLOAD_BYTES
 SERVERLESS_PAYLOAD_BYTES = 4 * 1024 * 1024
@@ -112,20 +112,20 @@ class ServingApp:
 
     async def _invocations(self, scope: dict, receive: Callable, send: Callable) -> None:
         try:
-            body, content_type = await self._invoke(scope, receive)
+            body, content_type, extra = await self._invoke(scope, receive)
         except _Failure as failure:
             payload = {"code": failure.status, "type": failure.kind, "message": failure.message}
             headers = [(b"content-type", _JSON_TYPE)]
             return await _send(send, failure.status, json.dumps(payload).encode(), headers)
         # The handler's type exactly as it gave it.
-        await _send(send, 200, body, [(b"content-type", content_type.encode("latin-1"))])
+        await _send(send, 200, body, [(b"content-type", content_type.encode("latin-1")), *extra])
 
     async def _runtime_invocations(
         self, endpoint: str, scope: dict, receive: Callable, send: Callable
     ) -> None:
         request_id = (b"x-amzn-requestid", str(uuid.uuid4()).encode())
         try:
-            body, content_type = await self._invoke(scope, receive)
+            body, content_type, extra = await self._invoke(scope, receive)
         except _Failure as failure:
             status, payload, headers = _runtime_error(failure, endpoint)
             return await _send(send, status, payload, [request_id, *headers])
@@ -133,11 +133,13 @@ class ServingApp:
             request_id,
             (b"x-amzn-invoked-production-variant", VARIANT.encode()),
             (b"content-type", content_type.encode("latin-1")),
+            *extra,
         ]
         await _send(send, 200, body, headers)
 
-    async def _invoke(self, scope: dict, receive: Callable) -> tuple[bytes, str]:
-        content_type = accept = length = None
+    async def _invoke(self, scope: dict, receive: Callable) -> tuple[bytes, str, list]:
+        """(body, content type, extra response headers: the custom attributes the model set)."""
+        content_type = accept = length = custom = None
         for name, value in scope["headers"]:  # the first of each, as most frameworks read them
             if name == b"content-type" and content_type is None:
                 content_type = value.decode("latin-1")
@@ -145,16 +147,24 @@ class ServingApp:
                 accept = value.decode("latin-1")
             elif name == b"content-length" and length is None:
                 length = value.decode("latin-1")
+            elif name == _CUSTOM and custom is None:
+                custom = value.decode("latin-1")
+        context = Context({CUSTOM_ATTRIBUTES: custom} if custom is not None else None)
         try:
             body = await self._read_body(length, receive)
             content_type, accept = codecs.media_type(content_type), codecs.negotiate(accept)
             deadline = time.monotonic() + self._timeout_s
             future = asyncio.get_running_loop().run_in_executor(
-                self._executor, self._run, body, content_type, accept, deadline
+                self._executor, self._run, body, content_type, accept, deadline, context
             )
             try:
                 async with asyncio.timeout(self._timeout_s):
-                    return await future
+                    answer, answer_type = await future
+                    extra = [
+                        (k.lower().encode("latin-1"), v.encode("latin-1"))
+                        for k, v in context.response_headers.items()
+                    ]
+                    return answer, answer_type, extra
             except TimeoutError:
                 raise InvocationTimeout(
                     f"the model did not answer within {self._timeout_s:g} s"
@@ -164,10 +174,10 @@ class ServingApp:
         except Exception as err:
             raise _failure(err) from err
 
-    def _run(self, body: bytes, content_type: str, accept: str, deadline: float):
+    def _run(self, body: bytes, content_type: str, accept: str, deadline: float, context: Context):
         if time.monotonic() > deadline:  # waited past its timeout in the queue: skip the work
             raise InvocationTimeout("request expired before the model could start on it")
-        return self._transform(body, content_type, accept)
+        return self._transform(body, content_type, accept, context)
 
     async def _read_body(self, length: str | None, receive: Callable) -> bytes:
         limit = self._max_payload
@@ -188,6 +198,7 @@ class ServingApp:
 
 
 _PLAIN = (b"content-type", b"text/plain; charset=utf-8")
+_CUSTOM = CUSTOM_ATTRIBUTES.lower().encode()
 _ALLOW_GET = (b"allow", b"GET, HEAD")
 _ALLOW_POST = (b"allow", b"POST")
 

@@ -4,8 +4,10 @@ The script is `SAGEMAKER_PROGRAM` (default `inference.py`) in `SAGEMAKER_SUBMIT_
 (default `<model dir>/code`). Each handler is taken with `getattr(module, name, default)`:
 `model_fn` is required; `input_fn`, `predict_fn`, `output_fn` fall back to the toolkit's
 defaults (JSON / CSV / npy codecs, a forward pass under `torch.inference_mode()`); a lone
-`transform_fn(model, body, content_type, accept)` replaces the three. Every problem is found at
-start, as a `ModelLoadError`, never at the first request.
+`transform_fn(model, body, content_type, accept)` replaces the three. A handler that takes one
+more argument (or one named `context`) gets the toolkit's `context`: the request's headers
+(`X-Amzn-SageMaker-Custom-Attributes` among them) and the response headers it sets. Every
+problem is found at start, as a `ModelLoadError`, never at the first request.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import atexit
 import contextlib
 import functools
 import importlib.util
+import inspect
 import os
 import shutil
 import sys
@@ -36,7 +39,48 @@ DEFAULT_PROGRAM = "inference.py"
 # SageMaker sets this path inside the container; here it means the local model directory.
 CONTAINER_MODEL_DIR = "/opt/ml/model"
 
-Transform = Callable[[bytes, str, str], tuple[bytes, str]]
+CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+Transform = Callable[..., tuple[bytes, str]]  # (body, content_type, accept, context=None)
+
+
+class Context:
+    """The toolkit's `context` for one request (index 0): its headers, and the response headers
+    a handler sets (custom attributes go back to the caller this way)."""
+
+    def __init__(self, request_headers: dict[str, str] | None = None) -> None:
+        self._request = {k.lower(): v for k, v in (request_headers or {}).items()}
+        self.response_headers: dict[str, str] = {}
+
+    @property
+    def custom_attributes(self) -> str | None:
+        return self.get_request_header(0, CUSTOM_ATTRIBUTES)
+
+    def get_request_header(self, idx: int, key: str) -> str | None:
+        return self._request.get(key.lower())
+
+    def set_response_header(self, idx: int, key: str, value: str) -> None:
+        self.response_headers[key] = value
+
+
+def _with_context(fn: Callable, arity: int) -> Callable:
+    """`fn` called as `f(*args, context=...)`: the context is passed on only if `fn` takes it
+    (a parameter named `context`, or one more than the toolkit's `arity`), as the toolkit does."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if any(p.name == "context" for p in params) or len(positional) > arity:
+
+        def call(*args: Any, context: Context | None = None) -> Any:
+            return fn(*args, context or Context())
+
+        return call
+
+    def plain(*args: Any, context: Context | None = None) -> Any:
+        return fn(*args)
+
+    return plain
 
 
 # --- the toolkit's default handlers (PyTorch flavour) -----------------------------------------
@@ -228,22 +272,31 @@ def _pipeline(
     output_fn: Callable,
     limits: codecs.Limits,
 ) -> Transform:
+    predict, output = _with_context(predict_fn, 2), _with_context(output_fn, 2)
     if input_fn is default_input_fn:  # it checks the limits itself, before it allocates
         decode = functools.partial(default_input_fn, limits=limits)
 
-        def default_transform(body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+        def default_transform(
+            body: bytes, content_type: str, accept: str, context: Context | None = None
+        ) -> tuple[bytes, str]:
             data = decode(body, content_type)
-            return _as_response(output_fn(predict_fn(data, model), accept), accept)
+            prediction = predict(data, model, context=context)
+            return _as_response(output(prediction, accept, context=context), accept)
 
         return default_transform
 
-    def transform(body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+    decode_input = _with_context(input_fn, 2)
+
+    def transform(
+        body: bytes, content_type: str, accept: str, context: Context | None = None
+    ) -> tuple[bytes, str]:
         # A script's own input_fn decodes as it likes: an npy / npz body is checked from its
         # headers first, and what input_fn returns (batch, bytes) before the model sees it.
         _check_encoded(body, content_type, limits)
-        data = input_fn(body, content_type)
+        data = decode_input(body, content_type, context=context)
         limits.check_data(data)
-        return _as_response(output_fn(predict_fn(data, model), accept), accept)
+        prediction = predict(data, model, context=context)
+        return _as_response(output(prediction, accept, context=context), accept)
 
     return transform
 
@@ -261,8 +314,12 @@ def _check_encoded(body: bytes, content_type: str, limits: codecs.Limits) -> Non
 
 
 def _lone_transform(model: Any, transform_fn: Callable, limits: codecs.Limits) -> Transform:
-    def transform(body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+    run = _with_context(transform_fn, 4)
+
+    def transform(
+        body: bytes, content_type: str, accept: str, context: Context | None = None
+    ) -> tuple[bytes, str]:
         _check_encoded(body, content_type, limits)
-        return _as_response(transform_fn(model, body, content_type, accept), accept)
+        return _as_response(run(model, body, content_type, accept, context=context), accept)
 
     return transform

@@ -91,16 +91,43 @@ def production_variant(environment: Environment) -> dict[str, Any]:
     return variant
 
 
+DATA_CAPTURE_PREFIX = "data-capture"
+"""Where captured requests go in the default bucket unless the manifest names a destination."""
+
+
+def data_capture(environment: Environment) -> dict[str, Any] | None:
+    """The endpoint config's data capture, as keyword names of `DataCaptureConfigProperty`
+    (capture options as plain dicts); None when the manifest has no `data_capture` block."""
+    spec = environment.endpoint
+    capture = spec.data_capture if isinstance(spec, ProvisionedEndpoint) else None
+    if capture is None:
+        return None
+    settings: dict[str, Any] = {
+        "enable_capture": True,
+        "initial_sampling_percentage": capture.sampling_percentage,
+        "destination_s3_uri": capture.destination
+        or f"s3://{environment.bucket_name}/{DATA_CAPTURE_PREFIX}",
+        "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
+    }
+    if environment.bucket_kms_key_arn:  # the captures are encrypted as the bucket is
+        settings["kms_key_id"] = environment.bucket_kms_key_arn
+    return settings
+
+
 def endpoint_config_content(environment: Environment) -> dict[str, Any]:
     """What the endpoint config pins down, the model's content included: its name's hash input.
 
     The model's name is a token, so the model's own settings stand in for it.
     """
-    return {
+    content = {
         "model": model_container(environment),
         "isolated": isinstance(environment.endpoint, ProvisionedEndpoint),
         "variants": [production_variant(environment)],
     }
+    capture = data_capture(environment)
+    if capture is not None:  # only then: the names of configs without capture stay as they were
+        content["data_capture"] = capture
+    return content
 
 
 class EndpointStack(Stack):
@@ -144,6 +171,7 @@ class EndpointStack(Stack):
                 environment.name, endpoint_config_content(environment)
             ),
             production_variants=[_variant_property(variant, model.attr_model_name)],
+            data_capture_config=_capture_property(data_capture(environment)),
         )
         endpoint = sagemaker.CfnEndpoint(
             self, "Endpoint", endpoint_config_name=config.attr_endpoint_config_name
@@ -208,6 +236,20 @@ class EndpointStack(Stack):
         CfnOutput(self, OUTPUT_MODEL_NAME, value=model.attr_model_name)
         CfnOutput(self, OUTPUT_ROLE_ARN, value=environment.role_arn)
         CfnOutput(self, OUTPUT_BUCKET_NAME, value=environment.bucket_name)
+
+
+def _capture_property(
+    capture: dict[str, Any] | None,
+) -> sagemaker.CfnEndpointConfig.DataCaptureConfigProperty | None:
+    if capture is None:
+        return None
+    options = [
+        sagemaker.CfnEndpointConfig.CaptureOptionProperty(**option)
+        for option in capture["capture_options"]
+    ]
+    return sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+        **{**capture, "capture_options": options}
+    )
 
 
 def _variant_property(

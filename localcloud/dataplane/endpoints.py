@@ -9,15 +9,30 @@ in-flight requests are done, so no request fails during an update.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
+import random
+import secrets
 import shutil
 import threading
-from dataclasses import dataclass, field
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from localcloud.dataplane.serving import ServingProcess, StartError, clip_reason
+from localcloud.dataplane.capture import CaptureSettings, CaptureWriter, capture_line
+from localcloud.dataplane.serving import (
+    NotReached,
+    ServingProcess,
+    StartError,
+    clip_reason,
+    unpack_model,
+)
+from localcloud.dataplane.telemetry import Telemetry
 from localcloud.shared.errors import ModelError, ModelNotReady, ThrottlingException, ValidationError
 from smlocal.core.archives import ArchiveError, inside
 from smlocal.core.files import write_atomically
@@ -26,21 +41,26 @@ log = logging.getLogger("localcloud.dataplane.endpoints")
 
 SERVERLESS_PAYLOAD_BYTES = 4 * 1024 * 1024
 REALTIME_PAYLOAD_BYTES = 6 * 1024 * 1024
+DEATH_GRACE_S = 1.0  # a reset connection: how long to wait for its process to be gone
+CUSTOM_HEADER = "x-amzn-sagemaker-custom-attributes"
+WATCH_INTERVAL_S = 1.0  # how soon a dead instance is noticed without traffic
 RESTART_REASON = "the local cloud restarted and could not serve the model again: {}"
 
 Key = tuple[str, str, str]  # account, region, endpoint name
 
 
 @dataclass
-class Deployment:
-    """What one endpoint config asks to serve, resolved from its first production variant."""
+class Variant:
+    """One production variant of an endpoint config, resolved to what serves it."""
 
-    config_name: str
-    variant_name: str
+    name: str
+    image: str
     model_data_url: str
     environment: dict[str, str]
-    workers: int
+    instance_count: int  # the desired count (1 for serverless)
+    weight: float
     max_concurrency: int | None  # serverless only
+    shadow: bool = False  # a shadow variant: gets a copy of each request, never answers
 
     @property
     def serverless(self) -> bool:
@@ -48,43 +68,95 @@ class Deployment:
 
 
 @dataclass
+class Deployment:
+    """What one endpoint config asks to serve: every production variant."""
+
+    config_name: str
+    variants: list[Variant]
+    capture: dict[str, Any] | None = None  # the config's DataCaptureConfig
+    async_config: dict[str, Any] | None = None  # the config's AsyncInferenceConfig
+
+
+@dataclass
+class Fleet:
+    """The serving processes of one variant, one per instance; `instances` maps SageMaker's
+    instance id to its process. `lock` serialises scaling (the watchdog and updates)."""
+
+    key: Key
+    variant: Variant
+    model_dir: Path
+    workdir: Path
+    instances: dict[str, ServingProcess] = field(default_factory=dict)
+    inflight: int = 0
+    turn: int = 0
+    retired: bool = False
+    status: list[dict[str, Any]] = field(default_factory=list)  # VariantStatus while updating
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    scaling: threading.Lock = field(default_factory=threading.Lock)
+
+    def live(self) -> list[tuple[str, ServingProcess]]:
+        return [(i, p) for i, p in list(self.instances.items()) if p.alive()]
+
+
+@dataclass
 class Runtime:
-    """What runs for one endpoint. `active` takes new requests; `settled` is set when no
+    """What runs for one endpoint. `fleets` take new requests; `settled` is set when no
     create or update is in progress."""
 
     key: Key
-    active: ServingProcess | None = None
+    fleets: dict[str, Fleet] = field(default_factory=dict)
     deployment: Deployment | None = None
     generation: int = 0
-    inflight: int = 0
     deleted: bool = False
+    capture: CaptureSettings | None = None
+    queue: ThreadPoolExecutor | None = None  # async invocations: the model's work queue
+    endpoint: Any = None  # moto's FakeEndpoint record, whose variants `describe` keeps true
     settled: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+def _instance_id() -> str:
+    return "i-" + secrets.token_hex(9)[:17]
+
+
 def resolve(backend: Any, config_name: str) -> Deployment:
-    """The deployment an endpoint config describes; ValidationError if it or its model is gone."""
+    """The deployment an endpoint config describes; ValidationError if it or a model is gone."""
     config = backend.endpoint_configs.get(config_name)
     if config is None:
         raise ValidationError(f"Could not find endpoint configuration '{config_name}'.")
-    variant = config.production_variants[0]
-    model = backend._models.get(variant["ModelName"])
-    if model is None:
-        raise ValidationError(f"Could not find model '{variant['ModelName']}'.")
-    container = model.primary_container or (model.containers or [{}])[0]
-    url = container.get("ModelDataUrl") or (
-        container.get("ModelDataSource", {}).get("S3DataSource", {}).get("S3Uri")
-    )
-    if not url:
-        raise ValidationError(f"model {model.model_name} has no ModelDataUrl to serve")
-    serverless = variant.get("ServerlessConfig")
+    variants = []
+    shadows = getattr(config, "shadow_production_variants", None) or []
+    for variant in [*config.production_variants, *({**v, "_shadow": True} for v in shadows)]:
+        model = backend._models.get(variant["ModelName"])
+        if model is None:
+            raise ValidationError(f"Could not find model '{variant['ModelName']}'.")
+        container = model.primary_container or (model.containers or [{}])[0]
+        url = container.get("ModelDataUrl") or (
+            container.get("ModelDataSource", {}).get("S3DataSource", {}).get("S3Uri")
+        )
+        if not url:
+            raise ValidationError(f"model {model.model_name} has no ModelDataUrl to serve")
+        serverless = variant.get("ServerlessConfig")
+        weight = variant.get("InitialVariantWeight")
+        variants.append(
+            Variant(
+                name=variant["VariantName"],
+                image=str(container.get("Image") or ""),
+                model_data_url=url,
+                environment={
+                    str(k): str(v) for k, v in (container.get("Environment") or {}).items()
+                },
+                instance_count=1 if serverless else int(variant.get("InitialInstanceCount") or 1),
+                weight=1.0 if weight is None else float(weight),
+                max_concurrency=int(serverless["MaxConcurrency"]) if serverless else None,
+                shadow=bool(variant.get("_shadow")),
+            )
+        )
     return Deployment(
         config_name=config_name,
-        variant_name=variant["VariantName"],
-        model_data_url=url,
-        environment={str(k): str(v) for k, v in (container.get("Environment") or {}).items()},
-        workers=int(variant.get("InitialInstanceCount") or 1),
-        max_concurrency=int(serverless["MaxConcurrency"]) if serverless else None,
+        variants=variants,
+        capture=config.data_capture_config or None,
+        async_config=config.async_inference_config or None,
     )
 
 
@@ -106,11 +178,45 @@ def _read_s3(account: str, url: str) -> bytes:
 class Endpoints:
     """All endpoint runtimes of the local cloud (every account and region)."""
 
-    def __init__(self, state_dir: Path, persist: Any) -> None:
+    def __init__(self, state_dir: Path, store: Any, endpoint_url: str) -> None:
         self.root = Path(state_dir) / "endpoints"
-        self._persist = persist  # called after a background status change
+        self._state_dir = Path(state_dir)
+        self._endpoint_url = endpoint_url
+        self._s3_clients: dict[tuple[str, str], Any] = {}
+        self._persist = store.flush  # called after a background status change
+        self.telemetry = Telemetry(store)
+        self.capture = CaptureWriter(self._s3_client)
+        # Shadow copies run off the caller's request; a few threads are plenty on one machine.
+        self._shadow_pool = ThreadPoolExecutor(4, thread_name_prefix="shadow")
         self._runtimes: dict[Key, Runtime] = {}
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._watchdog: threading.Thread | None = None
+
+    def _s3_client(self, account: str, region: str) -> Any:
+        """A client of this cloud's S3 (capture files are stored as any upload is)."""
+        import boto3
+
+        from localcloud.shared.credentials import credentials
+
+        client = self._s3_clients.get((account, region))
+        if client is not None:
+            return client
+        key = credentials(self._state_dir)  # the start key: it may act in every account
+        client = boto3.client(
+            "s3",
+            endpoint_url=self._endpoint_url,
+            region_name=region,
+            aws_access_key_id=key.access_key_id,
+            aws_secret_access_key=key.secret_access_key,
+        )
+
+        def add_account(request: Any, **_: Any) -> None:
+            request.headers["x-moto-account-id"] = account
+
+        client.meta.events.register("before-sign.s3", add_account)
+        self._s3_clients[(account, region)] = client
+        return client
 
     def _runtime(self, key: Key) -> Runtime:
         with self._lock:
@@ -123,10 +229,10 @@ class Endpoints:
         with self._lock:
             return self._runtimes.get(key)
 
-    def _dir(self, key: Key) -> Path:
+    def _dir(self, key: Key, *parts: str) -> Path:
         # Names were checked against AWS's patterns; the folder is checked again here.
         try:
-            return inside(self.root, *key)
+            return inside(self.root, *key, *parts)
         except ArchiveError as err:
             raise ValidationError(str(err)) from None
 
@@ -135,16 +241,18 @@ class Endpoints:
         """Called after moto recorded CreateEndpoint: start serving in the background."""
         key = (backend.account_id, backend.region_name, endpoint.endpoint_name)
         runtime = self._runtime(key)
+        runtime.endpoint = endpoint
         endpoint.endpoint_status = "Creating"
         endpoint.failure_reason = None
         runtime.settled.clear()
-        thread = threading.Thread(
-            target=self._deploy,
-            args=(backend, endpoint, runtime, endpoint.endpoint_config_name, None),
-            name=f"endpoint-create-{endpoint.endpoint_name}",
-            daemon=True,
+        self._background(
+            f"endpoint-create-{endpoint.endpoint_name}",
+            self._deploy,
+            backend,
+            endpoint,
+            runtime,
+            endpoint.endpoint_config_name,
         )
-        thread.start()
         return runtime
 
     def update(self, backend: Any, endpoint: Any, config_name: str) -> Runtime:
@@ -152,18 +260,82 @@ class Endpoints:
         resolve(backend, config_name)
         key = (backend.account_id, backend.region_name, endpoint.endpoint_name)
         runtime = self._runtime(key)
+        runtime.endpoint = endpoint
         if endpoint.endpoint_status in ("Creating", "Updating"):
             raise ValidationError(f'Cannot update in-progress endpoint "{endpoint.arn}".')
         endpoint.endpoint_status = "Updating"
         runtime.settled.clear()
-        thread = threading.Thread(
-            target=self._deploy,
-            args=(backend, endpoint, runtime, config_name, None),
-            name=f"endpoint-update-{endpoint.endpoint_name}",
-            daemon=True,
+        self._background(
+            f"endpoint-update-{endpoint.endpoint_name}",
+            self._deploy,
+            backend,
+            endpoint,
+            runtime,
+            config_name,
         )
-        thread.start()
         return runtime
+
+    def update_weights_and_capacities(
+        self, backend: Any, endpoint: Any, desired: list[dict[str, Any]]
+    ) -> None:
+        """UpdateEndpointWeightsAndCapacities, after moto's checks of the request: weights
+        change at once, instances start or stop in the background (Updating → InService)."""
+        key = (backend.account_id, backend.region_name, endpoint.endpoint_name)
+        runtime = self.get(key)
+        if endpoint.endpoint_status != "InService" or runtime is None or not runtime.fleets:
+            raise ValidationError(f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        changes: list[tuple[Fleet, float | None, int | None]] = []
+        for item in desired:
+            fleet = runtime.fleets[item["VariantName"]]
+            weight, count = item.get("DesiredWeight"), item.get("DesiredInstanceCount")
+            if count is not None and fleet.variant.serverless:
+                raise ValidationError(
+                    f"variant {fleet.variant.name} is serverless: DesiredInstanceCount does not "
+                    "apply to it"
+                )
+            changes.append(
+                (
+                    fleet,
+                    None if weight is None else float(weight),
+                    None if count is None else int(count),
+                )
+            )
+        endpoint.endpoint_status = "Updating"
+        runtime.settled.clear()
+        started = datetime.now(UTC)
+        for fleet, weight, count in changes:
+            if weight is not None:
+                fleet.variant.weight = weight  # routing reads it: traffic shifts at once
+            if count is not None and count != fleet.variant.instance_count:
+                fleet.variant.instance_count = count
+                fleet.status = [
+                    {
+                        "Status": "Updating",
+                        "StatusMessage": f"scaling to {count} instances",
+                        "StartTime": started,
+                    }
+                ]
+        self.describe(runtime)
+
+        def scale() -> None:
+            threads = [
+                threading.Thread(target=self._reconcile, args=(runtime, fleet), daemon=True)
+                for fleet, _weight, count in changes
+                if count is not None
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            for fleet, _weight, _count in changes:
+                fleet.status = []
+            self._remember(runtime)
+            endpoint.endpoint_status = "InService"
+            self.describe(runtime)
+            runtime.settled.set()
+            self._persist()
+
+        self._background(f"endpoint-scale-{endpoint.endpoint_name}", scale)
 
     def delete(self, key: Key) -> None:
         """DeleteEndpoint: stop what serves it (after its in-flight requests)."""
@@ -173,22 +345,21 @@ class Endpoints:
             return
         with runtime.lock:
             runtime.deleted = True
-            active, runtime.active = runtime.active, None
-        if active is not None:
-            active.retire()
+            fleets, runtime.fleets = runtime.fleets, {}
+            queue, runtime.queue = runtime.queue, None
+        if queue is not None:  # queued async invocations of a deleted endpoint are dropped
+            queue.shutdown(wait=False, cancel_futures=True)
+        self._retire(list(fleets.values()), drain=True)
         shutil.rmtree(self._dir(key), ignore_errors=True)
 
-    def _deploy(
-        self,
-        backend: Any,
-        endpoint: Any,
-        runtime: Runtime,
-        config_name: str,
-        deployment: Deployment | None,
-    ) -> None:
-        creating = runtime.active is None
+    @staticmethod
+    def _background(name: str, target: Any, *args: Any) -> None:
+        threading.Thread(target=target, args=args, name=name, daemon=True).start()
+
+    def _deploy(self, backend: Any, endpoint: Any, runtime: Runtime, config_name: str) -> None:
+        creating = not runtime.fleets
         try:
-            serving, deployment = self._start(backend, runtime, config_name, deployment)
+            fleets, deployment = self._start(backend, runtime, config_name, None)
         except (StartError, ValidationError) as err:
             reason = clip_reason(str(getattr(err, "message", None) or err))
             log.warning("endpoint %s: %s", endpoint.endpoint_name, reason)
@@ -199,59 +370,181 @@ class Endpoints:
             self._persist()
             return
         with runtime.lock:
-            if runtime.deleted:
-                old = serving  # deleted while starting: nothing may keep running
-            else:
-                old, runtime.active, runtime.deployment = runtime.active, serving, deployment
-        if old is serving:
-            serving.stop()
+            deleted = runtime.deleted
+            if not deleted:
+                old, runtime.fleets, runtime.deployment = runtime.fleets, fleets, deployment
+                runtime.capture = CaptureSettings.from_config(deployment.capture)
+        if deleted:  # deleted while starting: nothing may keep running
+            self._retire(list(fleets.values()), drain=False)
             runtime.settled.set()
             return
         self._remember(runtime)
-        if config_name != endpoint.endpoint_config_name:
-            config = backend.endpoint_configs.get(config_name)
-            if config is not None:
-                endpoint.production_variants = endpoint._process_production_variants(
-                    config.production_variants
-                )
-            endpoint.endpoint_config_name = config_name
+        config = backend.endpoint_configs.get(config_name)
+        if config_name != endpoint.endpoint_config_name and config is not None:
+            endpoint.production_variants = endpoint._process_production_variants(
+                config.production_variants
+            )
+        shadows = getattr(config, "shadow_production_variants", None) or []
+        endpoint.shadow_production_variants = (
+            endpoint._process_production_variants(shadows) if shadows else None
+        )
+        endpoint.endpoint_config_name = config_name
+        self.describe(runtime)
         endpoint.failure_reason = None
         endpoint.endpoint_status = "InService"
         runtime.settled.set()
         self._persist()
-        if old is not None:
-            old.retire()
-            shutil.rmtree(old.workdir, ignore_errors=True)
+        self._ensure_watchdog()
+        if old:
+            self._retire(list(old.values()), drain=True)
+            for fleet in old.values():
+                shutil.rmtree(fleet.workdir, ignore_errors=True)
 
     def _start(
         self, backend: Any, runtime: Runtime, config_name: str, deployment: Deployment | None
-    ) -> tuple[ServingProcess, Deployment]:
+    ) -> tuple[dict[str, Fleet], Deployment]:
+        """Unpack every variant's model and start all its instances (in parallel)."""
         if deployment is None:
             deployment = resolve(backend, config_name)
         with runtime.lock:
             runtime.generation += 1
-            workdir = self._dir(runtime.key) / str(runtime.generation)
-        shutil.rmtree(workdir, ignore_errors=True)
-        workdir.mkdir(parents=True)
-        model_dir = workdir / "model"
-        archive = _read_s3(backend.account_id, deployment.model_data_url)
-        from localcloud.dataplane.serving import unpack_model
+            generation = str(runtime.generation)
+        fleets: dict[str, Fleet] = {}
+        for variant in deployment.variants:
+            workdir = self._dir(runtime.key, generation, variant.name)
+            shutil.rmtree(workdir, ignore_errors=True)
+            workdir.mkdir(parents=True)
+            unpack_model(_read_s3(backend.account_id, variant.model_data_url), workdir)
+            fleets[variant.name] = Fleet(runtime.key, variant, workdir / "model", workdir)
+        wanted = [f for f in fleets.values() for _ in range(f.variant.instance_count)]
+        with ThreadPoolExecutor(max(1, len(wanted))) as pool:
+            outcomes = list(pool.map(self._try_start, wanted))
+        errors = [o for o in outcomes if isinstance(o, StartError)]
+        for fleet, outcome in zip(wanted, outcomes, strict=True):
+            if not isinstance(outcome, StartError):
+                fleet.instances[outcome[0]] = outcome[1]
+        if errors:
+            self._retire(list(fleets.values()), drain=False)
+            raise errors[0]
+        return fleets, deployment
 
-        unpack_model(archive, workdir)
-        serving = ServingProcess.start(
-            model_dir,
-            workdir,
-            workers=deployment.workers,
-            serverless=deployment.serverless,
-            environment=deployment.environment,
-            overlay_cache=self.root.parent / "overlays",  # code/requirements.txt, shared
-        )
-        return serving, deployment
+    def _try_start(self, fleet: Fleet) -> tuple[str, ServingProcess] | StartError:
+        """Start one instance of `fleet` (its own serving process); the error, not raised."""
+        instance_id = _instance_id()
+        workdir = fleet.workdir / instance_id
+        workdir.mkdir(parents=True, exist_ok=True)
+        account, region, endpoint = fleet.key
+        began = time.monotonic()
+        try:
+            serving = ServingProcess.start(
+                fleet.model_dir,
+                workdir,
+                workers=1,
+                serverless=fleet.variant.serverless,
+                environment=fleet.variant.environment,
+                overlay_cache=self.root.parent / "overlays",  # code/requirements.txt, shared
+            )
+        except StartError as err:
+            return err
+        finally:
+            # The instance's output goes to its log stream, the failed start's too.
+            self.telemetry.follow(
+                account,
+                region,
+                endpoint,
+                f"{fleet.variant.name}/{instance_id}",
+                workdir / "serve.log",
+            )
+        if fleet.variant.serverless:  # a cold start of serverless compute
+            where = (*fleet.key, fleet.variant.name)
+            self.telemetry.add(where, "ModelSetupTime", (time.monotonic() - began) * 1e6)
+        return instance_id, serving
+
+    def _reconcile(self, runtime: Runtime, fleet: Fleet, *, wait: bool = True) -> None:
+        """Make the live instances of `fleet` its desired count: dead ones are replaced,
+        missing ones started, extra ones drained and stopped."""
+        if not fleet.scaling.acquire(blocking=wait):
+            return  # another reconcile of this fleet is under way
+        try:
+            if fleet.retired:
+                return
+            for instance_id, serving in list(fleet.instances.items()):
+                if not serving.alive():
+                    log.warning("instance %s of %s died; replacing it", instance_id, runtime.key)
+                    fleet.instances.pop(instance_id, None)
+                    serving.kill()
+                    self.telemetry.unfollow(serving.log_path)
+            missing = fleet.variant.instance_count - len(fleet.instances)
+            if missing > 0:
+                with ThreadPoolExecutor(missing) as pool:
+                    for outcome in pool.map(self._try_start, [fleet] * missing):
+                        if isinstance(outcome, StartError):
+                            log.warning("endpoint %s: %s", runtime.key, outcome)
+                        else:
+                            fleet.instances[outcome[0]] = outcome[1]
+            elif missing < 0:
+                extra = list(fleet.instances)[missing:]  # the newest go first
+                retiring = [fleet.instances.pop(i) for i in extra]
+                for serving in retiring:
+                    serving.retire()
+                    self.telemetry.unfollow(serving.log_path)
+                    shutil.rmtree(serving.workdir, ignore_errors=True)
+        finally:
+            fleet.scaling.release()
+        if runtime.fleets.get(fleet.variant.name) is fleet:
+            self.describe(runtime)
+
+    def _retire(self, fleets: list[Fleet], *, drain: bool) -> None:
+        for fleet in fleets:
+            with fleet.scaling:  # waits for a start under way, which then sees `retired`
+                fleet.retired = True
+                processes, fleet.instances = list(fleet.instances.values()), {}
+            for serving in processes:
+                if drain:
+                    serving.retire()
+                else:
+                    serving.stop()
+                self.telemetry.unfollow(serving.log_path)
+
+    def describe(self, runtime: Runtime) -> None:
+        """Make the endpoint record's ProductionVariants say what really runs."""
+        endpoint = runtime.endpoint
+        if endpoint is None:
+            return
+        if runtime.capture is not None:
+            endpoint.data_capture_config = runtime.capture.summary()
+        if runtime.deployment is not None and runtime.deployment.async_config:
+            endpoint.async_inference_config = runtime.deployment.async_config
+        shadows = getattr(endpoint, "shadow_production_variants", None) or []
+        for record in [*endpoint.production_variants, *shadows]:
+            fleet = runtime.fleets.get(record["VariantName"])
+            if fleet is None:
+                continue
+            variant = fleet.variant
+            record["CurrentWeight"] = record["DesiredWeight"] = variant.weight
+            if not variant.serverless:
+                record["CurrentInstanceCount"] = len(fleet.live())
+                record["DesiredInstanceCount"] = variant.instance_count
+            record["DeployedImages"] = [
+                {
+                    "SpecifiedImage": variant.image,
+                    "ResolvedImage": variant.image,
+                    "ResolutionTime": fleet.started,
+                }
+            ]
+            record["VariantStatus"] = list(fleet.status)
 
     def _remember(self, runtime: Runtime) -> None:
-        """Record what serves, so a restart serves the same model even if its config is gone."""
-        assert runtime.deployment is not None and runtime.active is not None
-        record = {"generation": runtime.generation, **runtime.deployment.__dict__}
+        """Record what serves (with the current weights and counts), so a restart serves the
+        same models even if their config is gone."""
+        assert runtime.deployment is not None
+        record = {
+            "generation": runtime.generation,
+            "config_name": runtime.deployment.config_name,
+            "variants": [asdict(f.variant) for f in runtime.fleets.values()],
+            "capture": runtime.deployment.capture,
+            "async_config": runtime.deployment.async_config,
+        }
         write_atomically(self._dir(runtime.key) / "current.json", json.dumps(record).encode())
 
     def recover(self, backends: Any) -> None:
@@ -269,90 +562,151 @@ class Endpoints:
                 threads.append(thread)
         for thread in threads:
             thread.join()
+        self._ensure_watchdog()
 
     def _recover_one(self, backend: Any, endpoint: Any, key: Key) -> None:
         runtime = self._runtime(key)
+        runtime.endpoint = endpoint
         deployment = None
         record_path = self._dir(key) / "current.json"
-        with contextlib.suppress(OSError, ValueError, TypeError):
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
             record = json.loads(record_path.read_text())
-            runtime.generation = int(record.pop("generation"))
-            deployment = Deployment(**record)
+            deployment = Deployment(
+                config_name=record["config_name"],
+                variants=[Variant(**v) for v in record["variants"]],
+                capture=record.get("capture"),
+                async_config=record.get("async_config"),
+            )
+            runtime.generation = int(record["generation"])
         config_name = deployment.config_name if deployment else endpoint.endpoint_config_name
         try:
-            serving, deployment = self._start(backend, runtime, config_name, deployment)
+            fleets, deployment = self._start(backend, runtime, config_name, deployment)
         except (StartError, ValidationError) as err:
             reason = str(getattr(err, "message", None) or err)
             endpoint.endpoint_status = "Failed"
             endpoint.failure_reason = clip_reason(RESTART_REASON.format(reason))
             runtime.settled.set()
             return
-        runtime.active, runtime.deployment = serving, deployment
+        runtime.fleets, runtime.deployment = fleets, deployment
+        runtime.capture = CaptureSettings.from_config(deployment.capture)
         self._remember(runtime)
+        self.describe(runtime)
         endpoint.endpoint_status = "InService"
         runtime.settled.set()
 
+    def _ensure_watchdog(self) -> None:
+        with self._lock:
+            if self._watchdog is None and not self._stopping.is_set():
+                self._watchdog = threading.Thread(
+                    target=self._watch, name="endpoint-watchdog", daemon=True
+                )
+                self._watchdog.start()
+
+    def _watch(self) -> None:
+        """Replace instances whose process died (SageMaker replaces an unhealthy instance)."""
+        while not self._stopping.wait(WATCH_INTERVAL_S):
+            with self._lock:
+                runtimes = [r for r in self._runtimes.values() if not r.deleted]
+            for runtime in runtimes:
+                for fleet in list(runtime.fleets.values()):
+                    short = len(fleet.live()) < fleet.variant.instance_count
+                    if short and not fleet.scaling.locked():
+                        self._background(
+                            "endpoint-heal",
+                            functools.partial(self._reconcile, wait=False),
+                            runtime,
+                            fleet,
+                        )
+
     def stop_all(self) -> None:
         """Stop every serving process (the cloud is shutting down); records stay on disk."""
+        self._stopping.set()
         with self._lock:
             runtimes = list(self._runtimes.values())
         for runtime in runtimes:
             with runtime.lock:
-                active, runtime.active = runtime.active, None
-            if active is not None:
-                active.stop()
+                fleets, runtime.fleets = runtime.fleets, {}
+                queue, runtime.queue = runtime.queue, None
+            if queue is not None:
+                queue.shutdown(wait=False, cancel_futures=True)
+            self._retire(list(fleets.values()), drain=False)
+        self._shadow_pool.shutdown(wait=False, cancel_futures=True)
+        self.telemetry.close()
+        self.capture.close()
 
     def processes(self) -> list[ServingProcess]:
         with self._lock:
-            return [r.active for r in self._runtimes.values() if r.active is not None]
+            runtimes = list(self._runtimes.values())
+        return [p for r in runtimes for f in r.fleets.values() for p in f.instances.values()]
 
     # --- requests ------------------------------------------------------------------------------
     def invoke(
-        self, key: Key, endpoint: Any, body: bytes, headers: dict[str, str]
+        self,
+        key: Key,
+        endpoint: Any,
+        body: bytes,
+        headers: dict[str, str],
+        target_variant: str | None = None,
+        inference_id: str | None = None,
+        queued: bool = False,
     ) -> tuple[bytes, dict[str, str]]:
-        """Forward one InvokeEndpoint to the serving process; SageMaker's errors otherwise."""
+        """Forward one InvokeEndpoint to an instance of a variant chosen by weight (or the
+        target variant); SageMaker's errors otherwise. `queued`: an async invocation's turn."""
+        began = time.perf_counter()
         account, _region, name = key
         runtime = self.get(key)
         if endpoint is None or runtime is None:
             raise ValidationError(f"Endpoint {name} of account {account} not found.")
+        deployment = runtime.deployment
+        if not queued and deployment is not None and deployment.async_config:
+            raise ValidationError(
+                f"Endpoint {name} of account {account} is an asynchronous endpoint; "
+                "invoke it with InvokeEndpointAsync."
+            )
         with runtime.lock:
-            serving, deployment = runtime.active, runtime.deployment
-            if serving is None or deployment is None:
+            fleets = runtime.fleets
+            if not fleets:
                 raise ValidationError(
                     f"Endpoint {name} of account {account} is not in service "
                     f"(status {endpoint.endpoint_status})."
                 )
-            if deployment.serverless and runtime.inflight >= (deployment.max_concurrency or 0):
+            fleet = self._route(runtime, name, target_variant)
+            variant = fleet.variant
+            where = (*key, variant.name)
+            if variant.serverless and fleet.inflight >= (variant.max_concurrency or 0):
+                self.telemetry.invocation(
+                    where, instances=1, model_us=None, overhead_us=0.0, status=429
+                )
                 raise ThrottlingException(
-                    f"endpoint {name} is at its MaxConcurrency of {deployment.max_concurrency} "
+                    f"endpoint {name} is at its MaxConcurrency of {variant.max_concurrency} "
                     "concurrent invocations"
                 )
-            runtime.inflight += 1
-            serving.enter()
+            fleet.inflight += 1
+        code, model_s = 500, None
         try:
-            limit = SERVERLESS_PAYLOAD_BYTES if deployment.serverless else REALTIME_PAYLOAD_BYTES
+            limit = SERVERLESS_PAYLOAD_BYTES if variant.serverless else REALTIME_PAYLOAD_BYTES
             if len(body) > limit:
+                code = 400
                 raise ValidationError(
                     f"Request payload of {len(body)} bytes exceeds the {limit // (1024 * 1024)} MB "
                     f"limit of endpoint {name}."
                 )
-            try:
-                status, answer_headers, answer = serving.invoke(body, headers)
-            except TimeoutError:
-                raise ModelError(
-                    f"Your invocation timed out while waiting for a response from container "
-                    f"primary. See the logs of endpoint {name}.",
-                    original_status=0,
-                    original_message="timeout",
-                ) from None
-            except OSError as err:
-                raise ModelNotReady(
-                    f"the serving process of endpoint {name} did not answer: {err}"
-                ) from None
+            status, answer_headers, answer, model_s = self._forward(name, fleet, body, headers)
+            code = status
+        except ModelNotReady:
+            code = 429
+            raise
         finally:
-            serving.leave()
             with runtime.lock:
-                runtime.inflight -= 1
+                fleet.inflight -= 1
+            total_s = time.perf_counter() - began
+            self.telemetry.invocation(
+                where,
+                instances=len(fleet.instances),
+                model_us=None if model_s is None else model_s * 1e6,
+                overhead_us=(total_s - (model_s or 0.0)) * 1e6,
+                status=code,
+            )
         if status >= 400:
             text = answer.decode("utf-8", errors="replace")
             side = "client" if status < 500 else "server"
@@ -366,7 +720,167 @@ class Endpoints:
             (v for k, v in answer_headers.items() if k.lower() == "content-type"),
             "application/octet-stream",
         )
-        return answer, {
-            "Content-Type": content_type,
-            "x-Amzn-Invoked-Production-Variant": deployment.variant_name,
-        }
+        for shadow in [f for f in runtime.fleets.values() if f.variant.shadow]:
+            self._shadow_pool.submit(self._shadow_copy, key, shadow, body, headers)
+        capture = runtime.capture
+        if capture is not None and capture.sampled():
+            now = datetime.now(UTC)
+            line = capture_line(
+                capture,
+                request=body,
+                request_type=headers.get("Content-Type", "application/octet-stream"),
+                response=answer,
+                response_type=content_type,
+                inference_id=inference_id,
+                custom_attributes=headers.get("X-Amzn-SageMaker-Custom-Attributes"),
+                when=now,
+            )
+            self.capture.add(account, key[1], capture, name, variant.name, line, now)
+        reply = {"Content-Type": content_type, "x-Amzn-Invoked-Production-Variant": variant.name}
+        custom = next((v for k, v in answer_headers.items() if k.lower() == CUSTOM_HEADER), None)
+        if custom is not None:  # the model set custom attributes for the caller
+            reply["X-Amzn-SageMaker-Custom-Attributes"] = custom
+        return answer, reply
+
+    def _shadow_copy(self, key: Key, fleet: Fleet, body: bytes, headers: dict[str, str]) -> None:
+        """A shadow variant's copy of a request: metrics are its own, the answer is dropped."""
+        began = time.perf_counter()
+        code, model_s = 500, None
+        try:
+            code, _headers, _answer, model_s = self._forward(key[2], fleet, body, headers)
+        except Exception as err:  # a shadow's failure never reaches the caller
+            log.info("shadow variant %s of %s: %s", fleet.variant.name, key, err)
+        total_s = time.perf_counter() - began
+        self.telemetry.invocation(
+            (*key, fleet.variant.name),
+            instances=len(fleet.instances),
+            model_us=None if model_s is None else model_s * 1e6,
+            overhead_us=(total_s - (model_s or 0.0)) * 1e6,
+            status=code,
+        )
+
+    def invoke_async(
+        self,
+        key: Key,
+        endpoint: Any,
+        input_location: str,
+        headers: dict[str, str],
+        inference_id: str | None,
+    ) -> tuple[str, str, str]:
+        """InvokeEndpointAsync: the input is read from S3 now, the request queued (at most
+        MaxConcurrentInvocationsPerInstance per instance run at once); the answer goes to
+        S3OutputPath (an error to S3FailurePath). Returns (inference id, output, failure URI)."""
+        account, region, name = key
+        runtime = self.get(key)
+        if endpoint is None or runtime is None:
+            raise ValidationError(f"Endpoint {name} of account {account} not found.")
+        deployment = runtime.deployment
+        if deployment is None or not runtime.fleets:
+            raise ValidationError(
+                f"Endpoint {name} of account {account} is not in service "
+                f"(status {endpoint.endpoint_status})."
+            )
+        if not deployment.async_config:
+            raise ValidationError(
+                f"Endpoint {name} of account {account} is not an asynchronous endpoint."
+            )
+        try:
+            body = _read_s3(account, input_location)
+        except StartError:
+            raise ValidationError(f"Could not read the input {input_location}.") from None
+        output_config = deployment.async_config.get("OutputConfig") or {}
+        inference_id = inference_id or str(uuid.uuid4())
+        output_path = str(output_config.get("S3OutputPath") or "").rstrip("/")
+        failure_path = str(output_config.get("S3FailurePath") or output_path).rstrip("/")
+        output = f"{output_path}/{inference_id}.out"
+        failure = f"{failure_path}/{inference_id}-error.out"
+        with runtime.lock:
+            if runtime.queue is None:
+                client = deployment.async_config.get("ClientConfig") or {}
+                per_instance = int(client.get("MaxConcurrentInvocationsPerInstance") or 4)
+                instances = sum(f.variant.instance_count for f in runtime.fleets.values())
+                runtime.queue = ThreadPoolExecutor(
+                    per_instance * max(1, instances), thread_name_prefix=f"async-{name}"
+                )
+            queue = runtime.queue
+
+        def run() -> None:
+            try:
+                answer, _ = self.invoke(
+                    key, endpoint, body, headers, inference_id=inference_id, queued=True
+                )
+                target, data = output, answer
+            except Exception as err:  # the caller reads the failure from S3, as on SageMaker
+                message = getattr(err, "message", None) or str(err)
+                target, data = failure, str(message).encode()
+            bucket, object_key = target[len("s3://") :].split("/", 1)
+            try:
+                self._s3_client(account, region).put_object(
+                    Bucket=bucket, Key=object_key, Body=data
+                )
+            except Exception as err:
+                log.warning(
+                    "async invocation %s: could not write %s: %s", inference_id, target, err
+                )
+
+        queue.submit(run)
+        return inference_id, output, failure
+
+    @staticmethod
+    def _route(runtime: Runtime, name: str, target_variant: str | None) -> Fleet:
+        """The variant that takes a request: the target, else weighted random by CurrentWeight."""
+        if target_variant is not None:
+            fleet = runtime.fleets.get(target_variant)
+            if fleet is None or fleet.variant.shadow:
+                raise ValidationError(f"Variant {target_variant} not found for endpoint {name}.")
+            return fleet
+        fleets = [f for f in runtime.fleets.values() if not f.variant.shadow]
+        weights = [f.variant.weight for f in fleets]
+        if sum(weights) <= 0:
+            raise ValidationError(
+                f"Endpoint {name} has no production variant with a weight above 0; "
+                "name one with TargetVariant."
+            )
+        return random.choices(fleets, weights)[0]
+
+    def _forward(
+        self, name: str, fleet: Fleet, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes, float]:
+        """POST to the least busy live instance; one whose process died (the connection is
+        refused, or reset before any answer) is skipped and the request goes to the next."""
+        tried: set[str] = set()
+        while True:
+            live = [(i, p) for i, p in fleet.live() if i not in tried]
+            if not live:
+                raise ModelNotReady(
+                    f"no instance of variant {fleet.variant.name} of endpoint {name} is "
+                    "running right now; a replacement is starting"
+                )
+            fleet.turn += 1
+            rotated = live[fleet.turn % len(live) :] + live[: fleet.turn % len(live)]
+            instance_id, serving = min(rotated, key=lambda item: item[1].inflight)
+            tried.add(instance_id)
+            serving.enter()
+            sent = time.perf_counter()
+            try:
+                status, answer_headers, answer = serving.invoke(body, headers)
+                return status, answer_headers, answer, time.perf_counter() - sent
+            except NotReached:
+                continue
+            except TimeoutError:
+                raise ModelError(
+                    f"Your invocation timed out while waiting for a response from container "
+                    f"primary. See the logs of endpoint {name}.",
+                    original_status=0,
+                    original_message="timeout",
+                ) from None
+            except OSError as err:
+                if serving.died(within_s=DEATH_GRACE_S):
+                    # Reset before any answer by a process that is gone: the model produced
+                    # nothing for this caller, so another instance takes the request.
+                    continue
+                raise ModelNotReady(
+                    f"the serving process of endpoint {name} did not answer: {err}"
+                ) from None
+            finally:
+                serving.leave()

@@ -27,6 +27,10 @@ INVOKE_TIMEOUT_S = 60.0
 _FAILURE_REASON_MAX = 1024  # DescribeEndpoint.FailureReason's length limit
 
 
+class NotReached(OSError):
+    """The serving process refused the connection: the request never reached the model."""
+
+
 class StartError(Exception):
     """The model could not be served; the message becomes the endpoint's FailureReason."""
 
@@ -164,6 +168,12 @@ class ServingProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def died(self, within_s: float) -> bool:
+        """Whether the process has ended, or ends within `within_s` (it may be exiting)."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(within_s)
+        return not self.alive()
+
     def enter(self) -> None:
         with self._cond:
             self.inflight += 1
@@ -180,6 +190,10 @@ class ServingProcess:
         """POST /invocations; (status, headers, body). OSError when the process cannot answer."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout_s)
         try:
+            try:
+                conn.connect()
+            except OSError as err:
+                raise NotReached(str(err)) from None
             conn.request("POST", "/invocations", body=body, headers=headers)
             response = conn.getresponse()
             return response.status, dict(response.getheaders()), response.read()

@@ -41,6 +41,7 @@ _S3_MODEL_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+\.tar\.gz$
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
+_S3_PREFIX_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[^\s]*)?$")
 _KMS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
 
 
@@ -100,6 +101,16 @@ class Autoscaling(_Strict):
         return self
 
 
+class DataCapture(_Strict):
+    """SageMaker data capture: a sample of the requests and answers, written to S3 as JSON lines.
+    `destination` defaults to the default bucket's `data-capture/` prefix."""
+
+    sampling_percentage: Annotated[int, _within(0, 100)] = 100
+    destination: (
+        Annotated[str, _matching(_S3_PREFIX_RE, "an s3://<bucket>[/<prefix>] URI")] | None
+    ) = None
+
+
 class Deployment(_Strict):
     """How an update moves traffic to the new fleet (SageMaker's blue/green policy) while the
     rollback alarms are watched. Limits as SageMaker's: waits and bake 0–3600 s, the whole
@@ -152,13 +163,15 @@ class Deployment(_Strict):
 
 
 class ProvisionedEndpoint(_Strict):
-    """Instances that are always on, optionally autoscaled; updates go blue/green."""
+    """Instances that are always on, optionally autoscaled and with data capture; updates go
+    blue/green."""
 
     kind: Literal["provisioned"] = "provisioned"
     instance_type: str
     initial_instance_count: Annotated[int, Field(ge=1)] = 1
     autoscaling: Autoscaling | None = None
     deployment: Deployment = Field(default_factory=Deployment)
+    data_capture: DataCapture | None = None
 
     @field_validator("instance_type")
     @classmethod

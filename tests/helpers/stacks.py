@@ -56,7 +56,7 @@ serverless: {{memory_size_mb: 3072, max_concurrency: 10, provisioned_concurrency
 """
     + _GITHUB
     + _pin(URL_A, SHA_A),
-    "prod": f"""# provisioned with autoscaling, pinned, bucket retained
+    "prod": f"""# provisioned with autoscaling and data capture, pinned, bucket retained
 name: prod
 account: "{ACCOUNT}"
 region: us-east-1
@@ -66,6 +66,7 @@ provisioned:
   instance_type: ml.m5.large
   initial_instance_count: 2
   autoscaling: {{min: 1, max: 4, target_invocations_per_instance: 200}}
+  data_capture: {{sampling_percentage: 50}}
 """
     + _GITHUB
     + _pin(URL_A, SHA_A),

@@ -146,3 +146,32 @@ def test_missing_model_dir_and_bad_archive(tmp_path: Path) -> None:
 def test_s3_submit_directory_is_explained(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="is in S3"):
         load(build_model_dir(tmp_path), submit_dir="s3://bucket/sourcedir.tar.gz")
+
+
+CONTEXT_AWARE = """
+    import json
+
+    def model_fn(model_dir):
+        return "m"
+
+    def predict_fn(data, model, context):
+        attributes = context.get_request_header(0, "X-Amzn-SageMaker-Custom-Attributes")
+        context.set_response_header(0, "X-Amzn-SageMaker-Custom-Attributes", f"seen={attributes}")
+        return data
+
+    def output_fn(prediction, accept):
+        return json.dumps(prediction.tolist()), "application/json"
+"""
+
+
+def test_handlers_that_take_context_read_and_set_custom_attributes(tmp_path: Path) -> None:
+    from inference.handlers import CUSTOM_ATTRIBUTES, Context
+
+    handlers = load(build_model_dir(tmp_path, CONTEXT_AWARE))
+    context = Context({CUSTOM_ATTRIBUTES: "trace=7"})
+    body, _ = handlers.transform(b"[1]", "application/json", "application/json", context)
+    assert json.loads(body) == [1]
+    assert context.response_headers == {CUSTOM_ATTRIBUTES: "seen=trace=7"}
+    # Without a context (batch transform, older callers) the handler still gets an empty one.
+    body, _ = handlers.transform(b"[2]", "application/json", "application/json")
+    assert json.loads(body) == [2]

@@ -206,6 +206,26 @@ def test_autoscaling_tracks_invocations_per_instance(prod: Template) -> None:
     )
 
 
+def test_data_capture_goes_to_the_default_bucket_unless_named(
+    prod: Template, eu: Template, dev: Template
+) -> None:
+    prod.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "DataCaptureConfig": {
+                "EnableCapture": True,
+                "InitialSamplingPercentage": 50,
+                "DestinationS3Uri": "s3://sagemaker-us-east-1-123456789012/data-capture",
+                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            }
+        },
+    )
+    for template in (eu, dev):  # no data_capture block: none declared
+        template.has_resource_properties(
+            "AWS::SageMaker::EndpointConfig", {"DataCaptureConfig": Match.absent()}
+        )
+
+
 def test_provisioned_without_autoscaling_has_no_scaling(eu: Template) -> None:
     eu.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
     eu.resource_count_is("AWS::ApplicationAutoScaling::ScalingPolicy", 0)

@@ -3,7 +3,8 @@ moto's backend and response *classes* (so they cover every account, region and r
 
 - CreateTrainingJob runs the job, StopTrainingJob stops it (the data plane's `TrainingJobs`);
 - CreateEndpoint / UpdateEndpoint / DeleteEndpoint start, switch and stop serving processes
-  (the data plane's `Endpoints`);
+  (the data plane's `Endpoints`); UpdateEndpointWeightsAndCapacities (the API's or Application
+  Auto Scaling's) changes the weights and starts or stops instance processes;
 - every name is checked with AWS's rules first (`names`), before a folder is built from it.
 The wrapped moto methods keep their validation and records; the hooks add the behaviour.
 `localcloud.patches` installs them, with the data plane's parts as arguments.
@@ -33,6 +34,7 @@ def install(jobs: TrainingJobs, endpoints: Endpoints) -> None:
     `endpoints`, and add the actions moto lacks (UpdateEndpoint, StopTrainingJob)."""
     _wrap_backend(jobs, endpoints)
     SageMakerResponse.update_endpoint = _update_endpoint_action  # type: ignore[attr-defined]
+    _keep_shadow_variants()
     SageMakerResponse.stop_training_job = _stop_training_job_action  # type: ignore[attr-defined]
 
 
@@ -42,6 +44,7 @@ def _wrap_backend(jobs: TrainingJobs, endpoints: Endpoints) -> None:
     delete_endpoint = SageMakerModelBackend.delete_endpoint
     create_model = SageMakerModelBackend.create_model
     create_endpoint_config = SageMakerModelBackend.create_endpoint_config
+    update_weights = SageMakerModelBackend.update_endpoint_weights_and_capacities
 
     # Names are checked with AWS's rules first: the cloud builds folders from them.
     @functools.wraps(create_model)
@@ -108,6 +111,25 @@ def _wrap_backend(jobs: TrainingJobs, endpoints: Endpoints) -> None:
             raise SageMakerValidation(err.message) from None
         return endpoint
 
+    @functools.wraps(update_weights)
+    def update_weights_hook(
+        self: SageMakerModelBackend,
+        endpoint_name: str,
+        desired_weights_and_capacities: list[dict[str, Any]],
+    ) -> str:
+        # Any caller of the backend (the API, Application Auto Scaling) scales for real: moto's
+        # method checks the request on a copy, the data plane acts and keeps the record true.
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is not None:
+            saved = copy.deepcopy(endpoint.production_variants), endpoint.endpoint_status
+        arn = update_weights(self, endpoint_name, desired_weights_and_capacities)
+        endpoint.production_variants, endpoint.endpoint_status = saved
+        try:
+            endpoints.update_weights_and_capacities(self, endpoint, desired_weights_and_capacities)
+        except ValidationError as err:
+            raise SageMakerValidation(err.message) from None
+        return arn
+
     def stop_training_job(self: SageMakerModelBackend, training_job_name: str) -> None:
         names.check("StopTrainingJob", TrainingJobName=training_job_name)
         job = self.training_jobs.get(training_job_name)
@@ -121,7 +143,27 @@ def _wrap_backend(jobs: TrainingJobs, endpoints: Endpoints) -> None:
     SageMakerModelBackend.create_endpoint = create_endpoint_hook  # type: ignore[method-assign]
     SageMakerModelBackend.delete_endpoint = delete_endpoint_hook  # type: ignore[method-assign]
     SageMakerModelBackend.update_endpoint = update_endpoint  # type: ignore[attr-defined]
+    SageMakerModelBackend.update_endpoint_weights_and_capacities = update_weights_hook  # type: ignore[method-assign]
     SageMakerModelBackend.stop_training_job = stop_training_job  # type: ignore[attr-defined]
+
+
+def _keep_shadow_variants() -> None:
+    """moto drops a config's ShadowProductionVariants; the record keeps them (they serve)."""
+    create = SageMakerResponse.create_endpoint_config
+    if getattr(create, "_keeps_shadows", False):
+        return
+
+    @functools.wraps(create)
+    def create_endpoint_config(self: SageMakerResponse) -> Any:
+        result = create(self)
+        shadows = self._get_param("ShadowProductionVariants")
+        if shadows:
+            config = self.sagemaker_backend.endpoint_configs[self._get_param("EndpointConfigName")]
+            config.shadow_production_variants = shadows
+        return result
+
+    create_endpoint_config._keeps_shadows = True  # type: ignore[attr-defined]
+    SageMakerResponse.create_endpoint_config = create_endpoint_config  # type: ignore[method-assign]
 
 
 def _update_endpoint_action(self: SageMakerResponse) -> Any:

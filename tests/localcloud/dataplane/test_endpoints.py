@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from botocore.exceptions import ClientError
 from tests.helpers.cloud import (
     BUCKET,
     create_model_and_config,
+    poll,
     processes_under,
     put_model,
     wait_endpoint,
@@ -217,7 +219,7 @@ def test_a_malformed_model_fails_the_endpoint_with_the_reason(
 
 
 def test_serverless_enforces_max_concurrency_and_payload(
-    sagemaker: Any, s3: Any, runtime: Any
+    sagemaker: Any, s3: Any, runtime: Any, cloud: Any
 ) -> None:
     url = put_model(s3, "models/slow/model.tar.gz", model_archive(SLOW_SCRIPT, weights=False))
     serverless = {"MemorySizeInMB": 2048, "MaxConcurrency": 1}
@@ -243,4 +245,34 @@ def test_serverless_enforces_max_concurrency_and_payload(
         )
     assert caught.value.response["Error"]["Code"] == "ValidationError"
     assert "4 MB" in str(caught.value)
+
+    # The serverless cold start is published as ModelSetupTime, throttled calls as 4XX errors.
+    cloudwatch = cloud.client("cloudwatch")
+
+    def total(name: str) -> dict[str, float]:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SageMaker",
+            MetricName=name,
+            Dimensions=[
+                {"Name": "EndpointName", "Value": "slow"},
+                {"Name": "VariantName", "Value": "AllTraffic"},
+            ],
+            StartTime=datetime.now(UTC) - timedelta(hours=1),
+            EndTime=datetime.now(UTC) + timedelta(minutes=5),
+            Period=7200,
+            Statistics=["Sum", "SampleCount", "Minimum"],
+        )["Datapoints"]
+        return points[0] if points else {"Sum": 0.0, "SampleCount": 0.0}
+
+    calls = poll(
+        lambda: total("Invocations"),
+        lambda got: got["Sum"] >= 4,
+        lambda got: f"Invocations: {got}",
+        timeout_s=30,
+        interval_s=0.5,
+    )
+    assert calls["Sum"] == 4  # 3 concurrent calls and the oversized one
+    assert total("Invocation4XXErrors")["Sum"] == outcomes.count("ThrottlingException") + 1
+    setup = total("ModelSetupTime")
+    assert setup["SampleCount"] == 1 and setup["Minimum"] > 0
     sagemaker.delete_endpoint(EndpointName="slow")

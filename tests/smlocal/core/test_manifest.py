@@ -331,3 +331,49 @@ def test_write_pin_refuses_a_pin_that_would_not_load(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match=r"model\.model_data_url"):
         write_pin(path, bad)
     assert path.read_text() == before
+
+
+PROVISIONED = {"instance_type": "ml.m5.large", "initial_instance_count": 1}
+
+
+def test_data_capture_defaults_to_every_request_into_the_default_bucket(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        {
+            **GOOD,
+            "endpoint_kind": "provisioned",
+            "serverless": None,
+            "provisioned": {**PROVISIONED, "data_capture": {}},
+        },
+    )
+    capture = load_environment(path).endpoint.data_capture
+    assert capture is not None
+    assert (capture.sampling_percentage, capture.destination) == (100, None)
+
+
+@pytest.mark.parametrize(
+    ("capture", "field", "value"),
+    [
+        ({"sampling_percentage": 101}, "sampling_percentage", "101"),
+        ({"destination": "https://bucket/prefix"}, "destination", "'https://bucket/prefix'"),
+        ({"sample": 5}, "sample", "5"),
+    ],
+)
+def test_fails_bad_data_capture(tmp_path: Path, capture: dict, field: str, value: str) -> None:
+    msg = _fails(
+        tmp_path,
+        endpoint_kind="provisioned",
+        serverless=None,
+        provisioned={**PROVISIONED, "data_capture": capture},
+    )
+    assert "dev.yaml" in msg
+    assert f"provisioned.data_capture.{field}" in msg
+    assert value in msg
+
+
+def test_fails_data_capture_on_serverless(tmp_path: Path) -> None:
+    msg = _fails(
+        tmp_path,
+        serverless={"memory_size_mb": 2048, "max_concurrency": 5, "data_capture": {}},
+    )
+    assert "serverless.data_capture" in msg

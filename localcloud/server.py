@@ -26,6 +26,7 @@ from localcloud.dataplane.endpoints import Endpoints
 from localcloud.dataplane.training import TrainingJobs
 from localcloud.gateway import guard, proxy
 from localcloud.gateway.authority import Authority
+from localcloud.gateway.connections import close_idle, keeping_alive, remembering
 from localcloud.gateway.persisting import persisting
 from localcloud.shared import processes
 from localcloud.shared.credentials import credentials
@@ -55,6 +56,7 @@ class LocalCloud:
         self.store = StateStore(self.state_dir)
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._handler: type | None = None
         self.jobs: TrainingJobs
         self.endpoints: Endpoints
 
@@ -80,12 +82,14 @@ class LocalCloud:
         processes.end_leftovers(self.state_dir)
         os.environ[processes.STATE_DIR_ENV] = str(self.state_dir)
         front = guard.Guard(
-            persisting(DomainDispatcherApplication(create_backend_app), self.store),
+            persisting(remembering(DomainDispatcherApplication(create_backend_app)), self.store),
             credentials(self.state_dir),
             self.cors_origins,
         )
         # The same port is the HTTPS proxy for AWS's host names (HTTPS_PROXY in `cloud env`).
-        handler = proxy.tunnelling(MotoRequestHandler, Authority(self.state_dir))
+        # Connections stay open between requests (`connections`): boto3 reuses them.
+        handler = proxy.tunnelling(keeping_alive(MotoRequestHandler), Authority(self.state_dir))
+        self._handler = handler
         # Bind first: the port is known (port 0 picks one) before the hooks need the URL.
         # (werkzeug's server sets SO_REUSEADDR: a port a stopped cloud left in TIME_WAIT binds.)
         self._server = make_server(
@@ -110,6 +114,7 @@ class LocalCloud:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            close_idle(self._handler)  # kept-alive connections waiting for a next request
         self.jobs.stop_all()
         self.endpoints.stop_all()
         self.store.flush()

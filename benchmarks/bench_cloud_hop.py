@@ -13,6 +13,7 @@ load average; at the end the medians and the range over rounds. Not run in CI.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -22,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,19 +112,11 @@ def spread(values: list[float], unit: str) -> str:
     return f"{statistics.median(values):.2f}{unit} ({min(values):.2f}-{max(values):.2f})"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--sequential", type=int, default=500, help="calls one at a time")
-    parser.add_argument("--requests", type=int, default=2000, help="calls under load")
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=0, help="[default: CPUs]")
-    args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop what was started
-    workers = args.workers or len(os.sched_getaffinity(0))
-    image = np.random.default_rng(0).integers(0, 256, size=(1, 28, 28), dtype=np.uint8)
-    body = json.dumps(image.tolist()).encode()
-    print(f"{len(os.sched_getaffinity(0))} cores, load average {load()}; {workers} workers each")
+@contextlib.contextmanager
+def deployed(workers: int, body: bytes) -> Iterator[tuple[clouds.Cloud, str, Any]]:
+    """A local cloud with endpoint ENDPOINT (`workers` instances: one serving worker each) and
+    the same model served directly by `inference.server --workers`: (cloud, direct URL, key).
+    Both are stopped on the way out."""
     with tempfile.TemporaryDirectory(prefix="bench-hop-") as tmp:
         cloud = clouds.start_cloud(Path(tmp) / "cloud")
         direct: subprocess.Popen | None = None
@@ -140,16 +133,10 @@ def main() -> None:
                     "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
                 },
             )
+            variant = {"VariantName": "AllTraffic", "ModelName": ENDPOINT}
+            variant.update(InitialInstanceCount=workers, InstanceType="ml.m5.xlarge")
             sagemaker.create_endpoint_config(
-                EndpointConfigName=ENDPOINT,
-                ProductionVariants=[
-                    {
-                        "VariantName": "AllTraffic",
-                        "ModelName": ENDPOINT,
-                        "InitialInstanceCount": workers,  # one serving worker per instance
-                        "InstanceType": "ml.m5.xlarge",
-                    }
-                ],
+                EndpointConfigName=ENDPOINT, ProductionVariants=[variant]
             )
             sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=ENDPOINT)
             clouds.wait_endpoint(sagemaker, ENDPOINT, timeout_s=300)
@@ -157,14 +144,10 @@ def main() -> None:
             model_dir = build_model_dir(Path(tmp) / "m")
             command = [sys.executable, "-m", "inference.server", "--model-dir", str(model_dir)]
             command += ["--port", str(port), "--workers", str(workers)]
-            direct = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                start_new_session=True,
-            )
+            direct = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
             key = clouds.credentials(cloud.state_dir)
             direct_url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 300
             while True:  # ready when the runtime path answers
                 try:
                     runtime_client(direct_url, key, 1).invoke_endpoint(
@@ -175,31 +158,48 @@ def main() -> None:
                     if time.monotonic() > deadline or direct.poll() is not None:
                         raise
                     time.sleep(0.3)
-            contenders = {
-                "direct (inference.server)": lambda: runtime_client(direct_url, key, 1),
-                "through the local cloud": lambda: runtime_client(cloud.url, key, 1),
-            }
-            names = list(contenders)
-            samples: dict[str, list[dict]] = {name: [] for name in names}
-            for round_ in range(args.rounds):
-                for name in names[round_ % 2 :] + names[: round_ % 2]:
-                    row = measure(contenders[name], body, args)
-                    samples[name].append(row)
-                    print(
-                        f"  round {round_ + 1}: {name:<26} p50 {row['p50_ms']:5.2f} ms  "
-                        f"p99 {row['p99_ms']:6.2f} ms | c={args.concurrency}: "
-                        f"{row['rps']:5.0f} req/s"
-                    )
-                d, c = samples[names[0]][-1], samples[names[1]][-1]
-                print(
-                    f"  round {round_ + 1}: the cloud adds {c['p50_ms'] - d['p50_ms']:.2f} ms p50;"
-                    f" requests/s {c['rps'] / d['rps']:.2f}x direct; load average {load()}"
-                )
+            yield cloud, direct_url, key
         finally:
             if direct is not None:
                 os.killpg(direct.pid, signal.SIGTERM)
                 direct.wait(30)
             clouds.stop_cloud(cloud)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sequential", type=int, default=500, help="calls one at a time")
+    parser.add_argument("--requests", type=int, default=2000, help="calls under load")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=0, help="[default: CPUs]")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop what was started
+    workers = args.workers or len(os.sched_getaffinity(0))
+    image = np.random.default_rng(0).integers(0, 256, size=(1, 28, 28), dtype=np.uint8)
+    body = json.dumps(image.tolist()).encode()
+    print(f"{len(os.sched_getaffinity(0))} cores, load average {load()}; {workers} workers each")
+    with deployed(workers, body) as (cloud, direct_url, key):
+        contenders = {
+            "direct (inference.server)": lambda: runtime_client(direct_url, key, 1),
+            "through the local cloud": lambda: runtime_client(cloud.url, key, 1),
+        }
+        names = list(contenders)
+        samples: dict[str, list[dict]] = {name: [] for name in names}
+        for round_ in range(args.rounds):
+            for name in names[round_ % 2 :] + names[: round_ % 2]:
+                row = measure(contenders[name], body, args)
+                samples[name].append(row)
+                print(
+                    f"  round {round_ + 1}: {name:<26} p50 {row['p50_ms']:5.2f} ms  "
+                    f"p99 {row['p99_ms']:6.2f} ms | c={args.concurrency}: "
+                    f"{row['rps']:5.0f} req/s"
+                )
+            d, c = samples[names[0]][-1], samples[names[1]][-1]
+            print(
+                f"  round {round_ + 1}: the cloud adds {c['p50_ms'] - d['p50_ms']:.2f} ms p50;"
+                f" requests/s {c['rps'] / d['rps']:.2f}x direct; load average {load()}"
+            )
     d_rows, c_rows = samples[names[0]], samples[names[1]]
     print(f"\nmedians (min-max) of {args.rounds} rounds:")
     for name in names:

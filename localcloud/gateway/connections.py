@@ -56,6 +56,18 @@ class _Body(io.RawIOBase):
         return self.left == 0
 
 
+class _AfterAnswer:
+    """The connection's reader as werkzeug sees it once the app ran: werkzeug reads "whatever
+    is left" after each answer (10 ms at a time, up to 10 MB), which on a kept-alive
+    connection is the next request. It reads on only when the connection is closing."""
+
+    def __init__(self, handler: Any, stream: Any) -> None:
+        self._handler, self._stream = handler, stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size) if self._handler.close_connection else b""
+
+
 def keeping_alive(base: type) -> type:
     """A request handler class: `base` (werkzeug's WSGIRequestHandler or a subclass) that keeps
     HTTP/1.1 connections open between requests when that is safe. `close_idle(cls)` closes the
@@ -80,17 +92,18 @@ def keeping_alive(base: type) -> type:
             super().finish()
 
         def make_environ(self) -> dict[str, Any]:
-            environ = super().make_environ()
+            environ = super().make_environ()  # wsgi.input holds the reader itself
             self._wsgi = True
+            self._reader, self.rfile = self.rfile, _AfterAnswer(self, self.rfile)
             self._chunked = environ.get("wsgi.input_terminated", False)
             self._body = None
-            if not self._chunked and environ["wsgi.input"] is self.rfile:
+            if not self._chunked and environ["wsgi.input"] is self._reader:
                 try:
                     length = max(0, int(environ.get("CONTENT_LENGTH") or 0))
                 except ValueError:
                     length = -1
                 if length >= 0:
-                    self._body = _Body(self.rfile, length)
+                    self._body = _Body(self._reader, length)
                     environ["wsgi.input"] = self._body
             return environ
 
@@ -106,7 +119,11 @@ def keeping_alive(base: type) -> type:
         def handle_one_request(self) -> None:
             self._body = None
             self._chunked = self._wsgi = False
-            super().handle_one_request()
+            try:
+                super().handle_one_request()
+            finally:
+                if self._wsgi:
+                    self.rfile = self._reader
             body = self._body
             if self._wsgi and not self.close_connection and (body is None or not body.drain()):
                 self.close_connection = True  # what is left of the body is not a request

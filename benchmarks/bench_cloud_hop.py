@@ -34,6 +34,7 @@ import boto3  # noqa: E402
 import numpy as np  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
+from localcloud.shared.processes import processes_under  # noqa: E402
 from tests.helpers import cloud as clouds  # noqa: E402
 from tests.helpers.models import build_model_dir, model_archive  # noqa: E402
 from tests.helpers.ports import free_port  # noqa: E402
@@ -58,8 +59,26 @@ def runtime_client(url: str, key: Any, pool: int) -> Any:
     )
 
 
-def measure(make_client: Callable[[], Any], body: bytes, args: argparse.Namespace) -> dict:
-    """p50/p99 one call at a time, then requests/s from `--concurrency` threads."""
+def cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) used so far by these processes (those still alive)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    make_client: Callable[[], Any],
+    body: bytes,
+    args: argparse.Namespace,
+    server_pids: Callable[[], list[int]],
+) -> dict:
+    """p50/p99 one call at a time, then requests/s from `--concurrency` threads, with the CPU
+    the server side spent per call under load (robust to neighbours, unlike wall time)."""
 
     def call(client: Any) -> None:
         answer = client.invoke_endpoint(
@@ -89,19 +108,36 @@ def measure(make_client: Callable[[], Any], body: bytes, args: argparse.Namespac
             errors.append(err)
 
     threads = [threading.Thread(target=worker, args=(c,)) for c in clients]
+    pids = server_pids()
+    used = cpu_s(pids)
     start = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - start
+    used = cpu_s(pids) - used
     if errors:
         raise RuntimeError(f"{len(errors)} threads failed: {errors[0]!r}")
     return {
         "p50_ms": percentile_ms(latencies, 50),
         "p99_ms": percentile_ms(latencies, 99),
         "rps": per_thread * args.concurrency / elapsed,
+        "cpu_ms": used / (per_thread * args.concurrency) * 1e3,
     }
+
+
+def session_pids(session: int) -> list[int]:
+    """The live processes of a session: a server and its workers."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:
+            pids.append(int(stat.parent.name))
+    return pids
 
 
 def load() -> str:
@@ -113,10 +149,10 @@ def spread(values: list[float], unit: str) -> str:
 
 
 @contextlib.contextmanager
-def deployed(workers: int, body: bytes) -> Iterator[tuple[clouds.Cloud, str, Any]]:
+def deployed(workers: int, body: bytes) -> Iterator[tuple[clouds.Cloud, str, Any, int]]:
     """A local cloud with endpoint ENDPOINT (`workers` instances: one serving worker each) and
-    the same model served directly by `inference.server --workers`: (cloud, direct URL, key).
-    Both are stopped on the way out."""
+    the same model served directly by `inference.server --workers`: (cloud, direct URL, key,
+    the direct server's pid, which leads its session). Both are stopped on the way out."""
     with tempfile.TemporaryDirectory(prefix="bench-hop-") as tmp:
         cloud = clouds.start_cloud(Path(tmp) / "cloud")
         direct: subprocess.Popen | None = None
@@ -158,7 +194,7 @@ def deployed(workers: int, body: bytes) -> Iterator[tuple[clouds.Cloud, str, Any
                     if time.monotonic() > deadline or direct.poll() is not None:
                         raise
                     time.sleep(0.3)
-            yield cloud, direct_url, key
+            yield cloud, direct_url, key, direct.pid
         finally:
             if direct is not None:
                 os.killpg(direct.pid, signal.SIGTERM)
@@ -179,26 +215,31 @@ def main() -> None:
     image = np.random.default_rng(0).integers(0, 256, size=(1, 28, 28), dtype=np.uint8)
     body = json.dumps(image.tolist()).encode()
     print(f"{len(os.sched_getaffinity(0))} cores, load average {load()}; {workers} workers each")
-    with deployed(workers, body) as (cloud, direct_url, key):
+    with deployed(workers, body) as (cloud, direct_url, key, direct_pid):
         contenders = {
             "direct (inference.server)": lambda: runtime_client(direct_url, key, 1),
             "through the local cloud": lambda: runtime_client(cloud.url, key, 1),
         }
         names = list(contenders)
+        pids = {  # the server side of each: its processes, found again each round
+            names[0]: lambda: session_pids(direct_pid),
+            names[1]: lambda: processes_under(cloud.state_dir),
+        }
         samples: dict[str, list[dict]] = {name: [] for name in names}
         for round_ in range(args.rounds):
             for name in names[round_ % 2 :] + names[: round_ % 2]:
-                row = measure(contenders[name], body, args)
+                row = measure(contenders[name], body, args, pids[name])
                 samples[name].append(row)
                 print(
                     f"  round {round_ + 1}: {name:<26} p50 {row['p50_ms']:5.2f} ms  "
                     f"p99 {row['p99_ms']:6.2f} ms | c={args.concurrency}: "
-                    f"{row['rps']:5.0f} req/s"
+                    f"{row['rps']:5.0f} req/s | server-side CPU/call {row['cpu_ms']:.2f} ms"
                 )
             d, c = samples[names[0]][-1], samples[names[1]][-1]
             print(
-                f"  round {round_ + 1}: the cloud adds {c['p50_ms'] - d['p50_ms']:.2f} ms p50;"
-                f" requests/s {c['rps'] / d['rps']:.2f}x direct; load average {load()}"
+                f"  round {round_ + 1}: the cloud adds {c['p50_ms'] - d['p50_ms']:.2f} ms p50 and "
+                f"{c['cpu_ms'] - d['cpu_ms']:.2f} ms CPU/call; requests/s "
+                f"{c['rps'] / d['rps']:.2f}x direct; load average {load()}"
             )
     d_rows, c_rows = samples[names[0]], samples[names[1]]
     print(f"\nmedians (min-max) of {args.rounds} rounds:")
@@ -207,10 +248,13 @@ def main() -> None:
         print(
             f"{name:<26} p50 {spread([r['p50_ms'] for r in rows], ' ms')}  "
             f"p99 {spread([r['p99_ms'] for r in rows], ' ms')} | "
-            f"c={args.concurrency}: {spread([r['rps'] for r in rows], ' req/s')}"
+            f"c={args.concurrency}: {spread([r['rps'] for r in rows], ' req/s')} | "
+            f"CPU/call {spread([r['cpu_ms'] for r in rows], ' ms')}"
         )
     added = [c["p50_ms"] - d["p50_ms"] for c, d in zip(c_rows, d_rows, strict=True)]
     print(f"p50 added by the cloud's hop: {spread(added, ' ms')}")
+    added_cpu = [c["cpu_ms"] - d["cpu_ms"] for c, d in zip(c_rows, d_rows, strict=True)]
+    print(f"server-side CPU per call added by the cloud's hop: {spread(added_cpu, ' ms')}")
     print(f"load average {load()} at end (other processes share these cores)")
 
 

@@ -116,7 +116,7 @@ def main() -> None:
     image = np.random.default_rng(0).integers(0, 256, size=(1, 28, 28), dtype=np.uint8)
     body = json.dumps(image.tolist()).encode()
     print(f"load average {'/'.join(f'{v:.1f}' for v in os.getloadavg())}")
-    with deployed(1, body) as (cloud, _direct_url, key), tempfile.TemporaryDirectory() as tmp:
+    with deployed(1, body) as (cloud, _url, key, _pid), tempfile.TemporaryDirectory() as tmp:
         cloud_pid = json.loads((cloud.state_dir / "server.json").read_text())["pid"]
         serving_pid = next(
             p for p in processes_under(cloud.state_dir) if "inference.server" in _cmdline(p)

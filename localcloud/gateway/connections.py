@@ -82,6 +82,10 @@ def keeping_alive(base: type) -> type:
 
         def setup(self) -> None:
             super().setup()
+            # werkzeug writes the head and the body of an answer apart: on a connection that
+            # stays open, Nagle's algorithm would hold the body until the client's delayed ACK
+            # (40 ms on Linux). A closed connection flushed it; an open one must not wait.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._socket = self.connection  # a CONNECT tunnel replaces self.connection
             with self._open_lock:
                 self.open_connections.add(self._socket)

@@ -31,37 +31,44 @@ from localcloud.shared.processes import processes_under  # noqa: E402
 
 PY_SPY = ROOT / ".venv-bench/bin/py-spy"
 
-# (bucket, substrings of a frame "function (file:line)"), innermost match wins; order matters
-# only between buckets that can name the same frame.
+# (bucket, substrings of a frame "function (file:line)"). A sample goes to the bucket of its
+# innermost frame that names one, general-purpose frames (GENERAL) skipped: a socket read inside
+# http.client is the forward's, one inside werkzeug's server the HTTP server's.
+GENERAL = ("socket.py", "selectors.py", "threading.py", "queue.py", "<frozen", "contextlib.py")
 CLOUD_BUCKETS = [
-    ("persistence (read-only calls)", ("persistence.py", "persisting.py")),
+    ("persistence on read-only calls", ("persistence.py", "is_mutating (", "_action (")),
     ("forward: http.client to the serving process", ("http/client.py", "serving.py")),
     ("endpoint lookup and bookkeeping", ("dataplane/endpoints.py", "runtime/invoke.py")),
-    ("guard: SigV4 check", ("gateway/auth.py", "botocore/auth.py", "hmac.py")),
-    ("guard: host, CORS", ("gateway/guard.py",)),
+    ("guard: SigV4 check", ("gateway/auth.py", "botocore/", "hmac.py")),
+    ("guard: host, CORS", ("gateway/guard.py", "gateway/refusals.py")),
     ("moto: host -> service dispatch", ("werkzeug_app.py",)),
-    ("moto: response parsing and dispatch", ("moto/core/",)),
+    ("moto: request parsing, dispatch, response", ("moto/",)),
     ("flask / werkzeug request objects", ("flask/", "werkzeug/wrappers", "werkzeug/routing")),
-    ("HTTP server: parse, threads, socket", ("werkzeug/serving.py", "http/server.py")),
-    ("HTTP server: parse, threads, socket", ("socketserver.py", "socket.py", "threading.py")),
+    ("flask / werkzeug request objects", ("werkzeug/datastructures", "werkzeug/sansio")),
+    ("HTTP server: parse, write, keep-alive", ("werkzeug/", "http/server.py", "socketserver.py")),
+    ("HTTP server: parse, write, keep-alive", ("gateway/connections.py", "gateway/proxy.py")),
 ]
 SERVER_BUCKETS = [
-    ("forward pass (torch)", ("torch/nn/", "predict_fn")),
+    ("forward pass (torch)", ("torch/", "predict_fn")),
     ("JSON decode + tensor conversion", ("input_fn", "_decode", "_to_images", "json/decoder")),
+    ("JSON decode + tensor conversion", ("numpy/",)),
     ("JSON encode", ("output_fn", "json/encoder")),
+    ("handler plumbing (handlers, codecs)", ("inference/handlers.py", "inference/codecs.py")),
+    ("model thread hand-over (executor)", ("concurrent/futures",)),
     ("the app: routes, headers, limits", ("inference/app.py",)),
-    ("model thread hop (executor)", ("concurrent/futures", "threading.py")),
-    ("HTTP: uvicorn + httptools", ("uvicorn/", "inference/server.py")),
-    ("event loop (asyncio)", ("asyncio/",)),
+    ("HTTP: uvicorn + httptools", ("uvicorn/", "inference/server.py", "httptools")),
+    ("event loop (asyncio, uvloop)", ("asyncio/", "uvloop")),
 ]
 
 
 def bucket_of(stack: list[str], buckets: list[tuple[str, tuple[str, ...]]]) -> str:
     for frame in reversed(stack):  # innermost first
+        if any(general in frame for general in GENERAL):
+            continue
         for name, needles in buckets:
             if any(needle in frame for needle in needles):
                 return name
-    return "other (interpreter, idle waits)"
+    return "other (interpreter, waits)"
 
 
 def cpu_s(pid: int) -> float:
@@ -141,7 +148,7 @@ def main() -> None:
         used = {pid: (cpu_s(pid) - before[pid]) * 1e3 for pid in before}
         summarise(files["cloud"], CLOUD_BUCKETS, args.calls, used[cloud_pid], "local cloud")
         summarise(
-            files["serving"], SERVER_BUCKETS, args.calls, used[serving_pid], "serving process"
+            files["serving"], SERVER_BUCKETS, args.calls, used[serving_pid], "the serving process"
         )
     print("\n(CPU per call includes py-spy's sampling overhead; shares are of samples)")
 

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu to avoid the multi-GB CUDA build.
 PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: setup test lint format synth demo clean sdk-setup sdk3-setup checkov-setup
+.PHONY: setup test lint format synth demo clean sdk-setup sdk3-setup checkov-setup bench-setup
 .DEFAULT_GOAL := help
 
 help:
@@ -83,3 +83,8 @@ $(CHECKOV_VENV)/.installed: constraints-checkov.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --disable-pip-version-check -q -c constraints-checkov.txt checkov
 	touch $@
+
+# The serving benchmark's peers (multi-model-server, TorchServe with the SageMaker PyTorch
+# toolkit) and py-spy, in .venv-bench; not part of `make test` (needs java).
+bench-setup: setup
+	$(BIN)/python benchmarks/bench_serving.py setup

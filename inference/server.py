@@ -53,6 +53,10 @@ MAX_HEAD_BYTES = 16 * 1024
 MAX_HEADERS = 100
 _LINGER_S = 2.0  # how long a refused client may go on sending before the connection closes
 DEFAULT_PORT = 8080
+# How long a worker may take to answer the supervisor's ping. uvicorn's 5 s default killed
+# workers still importing torch on a loaded machine (the ping thread starts after the
+# imports), and their replacements the same way, so `--workers N` never came up.
+WORKER_PING_TIMEOUT_S = 120
 _ENV_PREFIX = "SMLOCAL_SERVE_"
 
 
@@ -285,7 +289,13 @@ def serve(
     # not run from the repository root), a `code/inference.py` there would shadow it and every
     # worker would die importing `inference.server`; each worker's own load() adds it back.
     sys.path[:] = search_path
-    uvicorn.run("inference.server:app_from_env", factory=True, workers=workers, **options)
+    uvicorn.run(
+        "inference.server:app_from_env",
+        factory=True,
+        workers=workers,
+        timeout_worker_healthcheck=WORKER_PING_TIMEOUT_S,
+        **options,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

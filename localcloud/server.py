@@ -30,6 +30,7 @@ from localcloud.dataplane.transform import TransformJobs
 from localcloud.dataplane.tuning import TuningJobs
 from localcloud.gateway import guard, proxy
 from localcloud.gateway.authority import Authority
+from localcloud.gateway.connections import close_idle, keeping_alive, remembering
 from localcloud.gateway.persisting import persisting
 from localcloud.services.cloudwatch.alarms import AlarmEvaluator
 from localcloud.shared import processes
@@ -63,6 +64,7 @@ class LocalCloud:
         self.store = StateStore(self.state_dir)
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._handler: type | None = None
         self.jobs: TrainingJobs
         self.endpoints: Endpoints
         self.alarms: AlarmEvaluator | None = None
@@ -92,12 +94,14 @@ class LocalCloud:
         processes.end_leftovers(self.state_dir)
         os.environ[processes.STATE_DIR_ENV] = str(self.state_dir)
         front = guard.Guard(
-            persisting(DomainDispatcherApplication(create_backend_app), self.store),
+            persisting(remembering(DomainDispatcherApplication(create_backend_app)), self.store),
             credentials(self.state_dir),
             self.cors_origins,
         )
         # The same port is the HTTPS proxy for AWS's host names (HTTPS_PROXY in `cloud env`).
-        handler = proxy.tunnelling(MotoRequestHandler, Authority(self.state_dir))
+        # Connections stay open between requests (`connections`): boto3 reuses them.
+        handler = proxy.tunnelling(keeping_alive(MotoRequestHandler), Authority(self.state_dir))
+        self._handler = handler
         # Bind first: the port is known (port 0 picks one) before the hooks need the URL.
         # (werkzeug's server sets SO_REUSEADDR: a port a stopped cloud left in TIME_WAIT binds.)
         self._server = make_server(
@@ -137,6 +141,7 @@ class LocalCloud:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            close_idle(self._handler)  # kept-alive connections waiting for a next request
         if self.alarms is not None:
             self.alarms.stop()
         self.tuning.stop_all()

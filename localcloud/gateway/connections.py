@@ -1,0 +1,170 @@
+"""Keep-alive connections for the cloud's HTTP server, and moto's host lookup done once.
+
+werkzeug's development server answers every request with `Connection: close` (http.server
+cannot tell where an unread body ends), so each boto3 call paid a TCP connect and a new server
+thread, and moto's dispatcher matched the request against every service's URL patterns,
+under one lock, on every call. Here a connection stays open when the request's body was read
+to its end (or can be, cheaply), and the host → service match is remembered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import socket
+import threading
+from typing import Any
+
+IDLE_TIMEOUT_S = 60.0  # an idle kept-alive connection closes after this (its thread ends)
+DRAIN_LIMIT = 64 * 1024  # unread body left at the answer that is read and dropped, not closed
+
+
+class _Body(io.RawIOBase):
+    """A request body of known length over the connection: reads stop at its end and what is
+    left unread is known, so the connection can serve the next request."""
+
+    def __init__(self, stream: Any, length: int) -> None:
+        super().__init__()
+        self._stream = stream
+        self.left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int | None = -1) -> bytes:
+        wanted = self.left if size is None or size < 0 else min(size, self.left)
+        data = self._stream.read(wanted) if wanted else b""
+        self.left -= len(data)
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        wanted = self.left if size is None or size < 0 else min(size, self.left)
+        line = self._stream.readline(wanted) if wanted else b""
+        self.left -= len(line)
+        return line
+
+    def drain(self) -> bool:
+        """Read what is left (up to DRAIN_LIMIT); whether the body is now read to its end."""
+        while 0 < self.left <= DRAIN_LIMIT:
+            if not self.read(self.left):
+                return False  # the client stopped sending
+        return self.left == 0
+
+
+class _AfterAnswer:
+    """The connection's reader as werkzeug sees it once the app ran: werkzeug reads "whatever
+    is left" after each answer (10 ms at a time, up to 10 MB), which on a kept-alive
+    connection is the next request. It reads on only when the connection is closing."""
+
+    def __init__(self, handler: Any, stream: Any) -> None:
+        self._handler, self._stream = handler, stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size) if self._handler.close_connection else b""
+
+
+def keeping_alive(base: type) -> type:
+    """A request handler class: `base` (werkzeug's WSGIRequestHandler or a subclass) that keeps
+    HTTP/1.1 connections open between requests when that is safe. `close_idle(cls)` closes the
+    connections it holds (the server is stopping)."""
+
+    class KeepAliveHandler(base):  # type: ignore[misc, valid-type]
+        timeout = IDLE_TIMEOUT_S
+        open_connections: set[socket.socket] = set()
+        _open_lock = threading.Lock()
+        _body: _Body | None = None
+        _chunked = _wsgi = False
+
+        def setup(self) -> None:
+            super().setup()
+            # werkzeug writes the head and the body of an answer apart: on a connection that
+            # stays open, Nagle's algorithm would hold the body until the client's delayed ACK
+            # (40 ms on Linux). A closed connection flushed it; an open one must not wait.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._socket = self.connection  # a CONNECT tunnel replaces self.connection
+            with self._open_lock:
+                self.open_connections.add(self._socket)
+
+        def finish(self) -> None:
+            with self._open_lock:
+                self.open_connections.discard(self._socket)
+            super().finish()
+
+        def make_environ(self) -> dict[str, Any]:
+            environ = super().make_environ()  # wsgi.input holds the reader itself
+            self._wsgi = True
+            self._reader, self.rfile = self.rfile, _AfterAnswer(self, self.rfile)
+            self._chunked = environ.get("wsgi.input_terminated", False)
+            self._body = None
+            if not self._chunked and environ["wsgi.input"] is self._reader:
+                try:
+                    length = max(0, int(environ.get("CONTENT_LENGTH") or 0))
+                except ValueError:
+                    length = -1
+                if length >= 0:
+                    self._body = _Body(self._reader, length)
+                    environ["wsgi.input"] = self._body
+            return environ
+
+        def send_header(self, keyword: str, value: str) -> None:
+            # werkzeug sends `Connection: close` on every answer; drop it when the connection
+            # can carry the next request (http.server then keeps it open, as HTTP/1.1 does).
+            if keyword.lower() == "connection" and value.lower() == "close":
+                body = self._body
+                if body is not None and not self._chunked and body.left <= DRAIN_LIMIT:
+                    return
+            super().send_header(keyword, value)
+
+        def handle_one_request(self) -> None:
+            self._body = None
+            self._chunked = self._wsgi = False
+            try:
+                super().handle_one_request()
+            finally:
+                if self._wsgi:
+                    self.rfile = self._reader
+            body = self._body
+            if self._wsgi and not self.close_connection and (body is None or not body.drain()):
+                self.close_connection = True  # what is left of the body is not a request
+
+        def log_error(self, format: str, *args: Any) -> None:
+            if format.startswith("Request timed out"):
+                return  # an idle connection closed: the client's pool opens another
+            super().log_error(format, *args)
+
+    return KeepAliveHandler
+
+
+def close_idle(handler: type) -> None:
+    """Shut the connections a `keeping_alive` handler class holds (the server stopped): their
+    threads, waiting for a next request, end now instead of after IDLE_TIMEOUT_S."""
+    with handler._open_lock:
+        connections = list(handler.open_connections)
+    for connection in connections:
+        with contextlib.suppress(OSError):  # closed meanwhile
+            connection.shutdown(socket.SHUT_RDWR)
+
+
+def remembering(dispatcher: Any) -> Any:
+    """moto's DomainDispatcherApplication with its host → service match remembered: moto tries
+    every service's URL patterns in turn on every request (hundreds of regexes, under a lock)."""
+    known: dict[str, Any] = {}
+    lookup = dispatcher.get_backend_for_host
+
+    def get_backend_for_host(host: str | None) -> Any:
+        if host is None:
+            return None
+        backend = known.get(host)
+        if backend is None:
+            backend = lookup(host)
+            if backend is not None:
+                known[host] = backend
+        return backend
+
+    dispatcher.get_backend_for_host = get_backend_for_host
+    return dispatcher

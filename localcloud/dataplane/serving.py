@@ -93,6 +93,10 @@ class ServingProcess:
     log_path: Path
     inflight: int = 0
     _cond: threading.Condition = field(default_factory=threading.Condition)
+    # Kept-alive connections to the server, idle between requests: a new TCP connection per call
+    # (and a new connection task on the server's side) was the largest cost of the cloud's hop.
+    _idle: list[http.client.HTTPConnection] = field(default_factory=list)
+    _idle_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def start(
@@ -187,17 +191,57 @@ class ServingProcess:
     def invoke(
         self, body: bytes, headers: dict[str, str], timeout_s: float = INVOKE_TIMEOUT_S
     ) -> tuple[int, dict[str, str], bytes]:
-        """POST /invocations; (status, headers, body). OSError when the process cannot answer."""
+        """POST /invocations; (status, headers, body). NotReached when no connection could be
+        made (nothing was sent), another OSError when the process did not answer."""
+        conn = self._connection(timeout_s)
+        while conn is not None:  # a kept-alive connection; the server may have closed it idle
+            try:
+                return self._exchange(conn, body, headers, timeout_s)
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # Closed before any byte of an answer: the server ended an idle keep-alive
+                # connection, and so never read this request. Try the next one, then a new one.
+                conn.close()
+                conn = self._connection(timeout_s)
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout_s)
         try:
-            try:
-                conn.connect()
-            except OSError as err:
-                raise NotReached(str(err)) from None
+            conn.connect()
+        except OSError as err:
+            raise NotReached(str(err)) from None
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return self._exchange(conn, body, headers, timeout_s)
+
+    def _connection(self, timeout_s: float) -> http.client.HTTPConnection | None:
+        with self._idle_lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is not None and conn.sock is not None:
+            conn.sock.settimeout(timeout_s)
+        return conn
+
+    def _exchange(
+        self,
+        conn: http.client.HTTPConnection,
+        body: bytes,
+        headers: dict[str, str],
+        timeout_s: float,
+    ) -> tuple[int, dict[str, str], bytes]:
+        kept = False
+        try:
             conn.request("POST", "/invocations", body=body, headers=headers)
             response = conn.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
+            answer = response.read()
+            if not response.will_close:
+                with self._idle_lock:
+                    self._idle.append(conn)
+                kept = True
+            return response.status, dict(response.getheaders()), answer
         finally:
+            if not kept:
+                conn.close()
+
+    def _close_idle(self) -> None:
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
             conn.close()
 
     def retire(self, drain_timeout_s: float = INVOKE_TIMEOUT_S + 5) -> None:
@@ -207,6 +251,7 @@ class ServingProcess:
         self.stop()
 
     def stop(self, timeout_s: float = 15.0) -> None:
+        self._close_idle()
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(signal.SIGTERM)
@@ -215,6 +260,7 @@ class ServingProcess:
         self.kill()  # what is left of its group, if anything
 
     def kill(self) -> None:
+        self._close_idle()
         # The whole group: `--workers N` forks worker processes that must not outlive it.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)

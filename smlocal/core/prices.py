@@ -1,7 +1,8 @@
 """The price table the cost estimates use: shipped with the catalog, read without network.
 
-On-demand SageMaker prices, transcribed by hand from the AWS pricing page named in SOURCE on
-AS_OF; they change, so every estimate prints the date it used. A region or instance type
+On-demand SageMaker prices for the page named in SOURCE, entered by hand as of AS_OF and not
+machine-checked against it (no network here): check them there before quoting a figure. They
+change, so every estimate prints the date it used. A region or instance type
 missing here gives an estimate that says so instead of a guess.
 """
 

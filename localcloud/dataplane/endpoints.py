@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from localcloud.dataplane.batch import s3_client
 from localcloud.dataplane.capture import CaptureSettings, CaptureWriter, capture_line
 from localcloud.dataplane.serving import (
     NotReached,
@@ -195,26 +196,10 @@ class Endpoints:
 
     def _s3_client(self, account: str, region: str) -> Any:
         """A client of this cloud's S3 (capture files are stored as any upload is)."""
-        import boto3
-
-        from localcloud.shared.credentials import credentials
-
         client = self._s3_clients.get((account, region))
         if client is not None:
             return client
-        key = credentials(self._state_dir)  # the start key: it may act in every account
-        client = boto3.client(
-            "s3",
-            endpoint_url=self._endpoint_url,
-            region_name=region,
-            aws_access_key_id=key.access_key_id,
-            aws_secret_access_key=key.secret_access_key,
-        )
-
-        def add_account(request: Any, **_: Any) -> None:
-            request.headers["x-moto-account-id"] = account
-
-        client.meta.events.register("before-sign.s3", add_account)
+        client = s3_client(self._state_dir, self._endpoint_url, account, region)
         self._s3_clients[(account, region)] = client
         return client
 

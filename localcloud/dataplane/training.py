@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from localcloud.dataplane.batch import s3_client
 from localcloud.shared.errors import SageMakerValidation
 from smlocal.core.archives import ArchiveError, inside
 
@@ -119,24 +120,8 @@ class TrainingJobs:
         self._shutting_down = False
 
     def _s3_client(self, account: str, region: str) -> Any:
-        import boto3
-
-        from localcloud.shared.credentials import credentials
-
-        key = credentials(self.state_dir)  # the start key: it may act in the job's account
-        client = boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name=region,
-            aws_access_key_id=key.access_key_id,
-            aws_secret_access_key=key.secret_access_key,
-        )
-
-        def add_account(request: Any, **_: Any) -> None:
-            request.headers["x-moto-account-id"] = account
-
-        client.meta.events.register("before-sign.s3", add_account)
-        return client
+        # The start key: it may act in the job's account.
+        return s3_client(self.state_dir, self.endpoint_url, account, region)
 
     def start(self, backend: Any, job: Any, kwargs: dict[str, Any]) -> None:
         """Run a job moto just recorded (called inside the CreateTrainingJob request)."""

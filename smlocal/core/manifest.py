@@ -32,7 +32,7 @@ from smlocal.core.catalog import (
     pytorch_image_uri,
 )
 from smlocal.core.errors import UserError
-from smlocal.core.naming import default_bucket_name
+from smlocal.core.naming import DATA_CAPTURE_PREFIX, default_bucket_name
 
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -230,15 +230,13 @@ _KeyPrefix = Annotated[
 ]
 
 
-class AsyncEndpoint(_Strict):
-    """Always-on instances that take requests from S3 and answer into S3 (SageMaker asynchronous
-    inference): the input is uploaded, InvokeEndpointAsync queues it, the answer is written under
-    `output_prefix` (a failure under `failure_prefix`) of the default bucket."""
+class AsyncEndpoint(ProvisionedEndpoint):
+    """Provisioned instances that take requests from S3 and answer into S3 (SageMaker
+    asynchronous inference): the input is uploaded, InvokeEndpointAsync queues it, and the
+    answer is written under `output_prefix` (a failure under `failure_prefix`) of the default
+    bucket. Instances, autoscaling, deployment and data capture are as provisioned's."""
 
     kind: Literal["async"] = "async"
-    instance_type: _InstanceType
-    initial_instance_count: Annotated[int, Field(ge=1)] = 1
-    autoscaling: Autoscaling | None = None
     output_prefix: _KeyPrefix = "async-inference/output"
     failure_prefix: _KeyPrefix = "async-inference/failures"
     max_concurrent_invocations_per_instance: Annotated[int, _within(1, 1000)] | None = None
@@ -248,17 +246,12 @@ class AsyncEndpoint(_Strict):
     None: SageMaker's default of 15 minutes."""
 
     @model_validator(mode="after")
-    def _count_in_range(self) -> AsyncEndpoint:
-        _count_within(self.initial_instance_count, self.autoscaling)
+    def _distinct_prefixes(self) -> AsyncEndpoint:
         if self.output_prefix == self.failure_prefix:
             raise ValueError(
                 f"failure_prefix must differ from output_prefix, got {self.failure_prefix!r}"
             )
         return self
-
-    @property
-    def processor(self) -> Processor:
-        return "gpu" if instance_gpus(self.instance_type) else "cpu"
 
 
 EndpointSpec = ProvisionedEndpoint | ServerlessEndpoint | AsyncEndpoint
@@ -414,6 +407,24 @@ class Environment(_Strict):
         return default_bucket_name(self.account, self.region)
 
     @property
+    def endpoint_write_prefixes(self) -> tuple[str, ...]:
+        """Key prefixes of the default bucket that this environment's endpoint writes under:
+        its data capture (when it lands in the default bucket) and its async output and
+        failures. The execution role may write there and nowhere else."""
+        spec = self.endpoint
+        prefixes: list[str] = []
+        capture = spec.data_capture if isinstance(spec, ProvisionedEndpoint) else None
+        if capture is not None:
+            own = f"s3://{self.bucket_name}"
+            if capture.destination is None:
+                prefixes.append(DATA_CAPTURE_PREFIX)
+            elif capture.destination.startswith(f"{own}/"):
+                prefixes.append(capture.destination[len(own) + 1 :].strip("/"))
+        if isinstance(spec, AsyncEndpoint):
+            prefixes += [spec.output_prefix, spec.failure_prefix]
+        return tuple(p for p in prefixes if p)
+
+    @property
     def role_arn(self) -> str:
         return f"arn:aws:iam::{self.account}:role/{self.role_name}"
 
@@ -443,6 +454,9 @@ class Platform:
     retain_bucket: bool
     environments: tuple[str, ...]
     image_uris: tuple[str, ...]
+    endpoint_write_prefixes: tuple[str, ...] = ()
+    """Key prefixes of the bucket that the environments' endpoints write under (data capture,
+    async output and failures)."""
 
     @property
     def bucket_name(self) -> str:

@@ -1,6 +1,7 @@
 """Async inference as SageMaker runs it, through boto3: answers and failures land in S3, the
 config's success and error topics hear of each (read back through an SQS subscription),
-InvocationTimeoutSeconds and RequestTTLSeconds are honoured.
+InvocationTimeoutSeconds and RequestTTLSeconds are honoured; `smlocal predict`'s client asks
+an async endpoint through S3.
 
 A cloud of its own at a fast clock: a request's time to live (60 s at least) is counted in cloud
 seconds, so a request queued behind another for a real second has outlived it.
@@ -12,9 +13,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
+from inference import client
+from inference.errors import PredictError
 from tests.helpers.cloud import (
     BUCKET,
     PYTORCH_IMAGE,
@@ -25,28 +29,37 @@ from tests.helpers.cloud import (
     running_cloud,
     wait_endpoint,
 )
-from tests.helpers.models import model_archive
+from tests.helpers.models import INFERENCE_SCRIPT, model_archive
 
 pytestmark = pytest.mark.slow
 
 CLOCK_SPEED = 120  # a real second is two minutes: twice the shortest RequestTTLSeconds
 ENDPOINT = "queued"
 
-# Answers "M:<body>"; "sleep:<s>" first sleeps, "fail" fails with a 500.
-MODEL = """
-import time
+# The MNIST serving script, plus: a text/plain "<text>" is answered "M:<text>"; "sleep:<s>"
+# first sleeps; "fail", and any text/csv request, fail with a 500.
+MODEL = (
+    INFERENCE_SCRIPT.read_text()
+    + """
 
-def model_fn(model_dir):
-    return "M"
+# The handlers it defines, under other names: a script defines transform_fn or the three.
+_input_fn, _predict_fn, _output_fn = input_fn, predict_fn, output_fn
+del input_fn, predict_fn, output_fn
 
-def transform_fn(model, body, content_type, accept, context):
+
+def transform_fn(model, body, content_type, accept, context=None):
+    import time
+
+    if content_type.startswith("text/csv") or bytes(body) == b"fail":
+        raise RuntimeError("the model refuses this request")
+    if not content_type.startswith("text/plain"):
+        return _output_fn(_predict_fn(_input_fn(body, content_type), model), accept)
     text = bytes(body).decode()
     if text.startswith("sleep:"):
-        time.sleep(float(text[len("sleep:"):]))
-    if text == "fail":
-        raise RuntimeError("the model refuses 'fail'")
-    return model + ":" + text, "text/plain"
+        time.sleep(float(text[len("sleep:") :]))
+    return "M:" + text, "text/plain"
 """
+)
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +187,7 @@ def test_answers_and_failures_land_in_s3_and_notify_their_topics(
 
     assert landed(s3, ok["OutputLocation"]) == {"body": b"M:hello", "type": "text/plain"}
     failure = landed(s3, failed["FailureLocation"])["body"].decode()
-    assert "500" in failure and "the model refuses 'fail'" in failure
+    assert "500" in failure and "the model refuses this request" in failure
 
     (success,) = notices(cloud, topics["success"][1], 1).values()
     assert success["invocationStatus"] == "Completed"
@@ -194,7 +207,7 @@ def test_answers_and_failures_land_in_s3_and_notify_their_topics(
 
     (error,) = notices(cloud, topics["error"][1], 1).values()
     assert (error["invocationStatus"], error["inferenceId"]) == ("Failed", "bad-1")
-    assert "the model refuses 'fail'" in error["failureReason"]
+    assert "the model refuses this request" in error["failureReason"]
     assert error["responseParameters"] == {"failureLocation": failed["FailureLocation"]}
 
 
@@ -224,3 +237,22 @@ def test_request_settings_out_of_range_are_refused(s3: Any, runtime: Any, endpoi
     assert error["Code"] == "ValidationError"
     assert "'requestTTLSeconds'" in error["Message"] and "21600" in error["Message"]
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_the_predict_client_uploads_waits_and_reads_the_answer(
+    s3: Any, runtime: Any, endpoint: str
+) -> None:
+    images = np.random.default_rng(1).integers(0, 256, size=(3, 28, 28), dtype=np.uint8)
+    indices, labels = np.arange(3), np.array([1, 2, 3])
+    result = client.invoke_async(runtime, s3, BUCKET, endpoint, indices, images, labels)
+    assert result.content_type == "application/json"
+    assert [p.index for p in result.predictions] == [0, 1, 2]
+    assert all(abs(sum(p.probabilities) - 1) < 1e-4 for p in result.predictions)
+    inputs = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{client.ASYNC_INPUT_PREFIX}/")
+    assert inputs["KeyCount"] == 1  # the request, where the role may read it
+
+    with pytest.raises(PredictError, match=r"failed request .*the model refuses") as caught:
+        client.invoke_async(
+            runtime, s3, BUCKET, endpoint, indices, images, labels, content_type="text/csv"
+        )
+    assert "\n" not in str(caught.value)

@@ -3,8 +3,8 @@ config's success and error topics hear of each (read back through an SQS subscri
 InvocationTimeoutSeconds and RequestTTLSeconds are honoured; `smlocal predict`'s client asks
 an async endpoint through S3.
 
-A cloud of its own at a fast clock: a request's time to live (60 s at least) is counted in cloud
-seconds, so a request queued behind another for a real second has outlived it.
+On the fast cloud (60x): a request's time to live (60 s at least) is counted in cloud seconds,
+so a request queued behind another for two real seconds has outlived it.
 """
 
 from __future__ import annotations
@@ -20,21 +20,18 @@ from botocore.exceptions import ClientError
 from inference import client
 from inference.errors import PredictError
 from tests.helpers.cloud import (
-    BUCKET,
     PYTORCH_IMAGE,
     ROLE_ARN,
     Cloud,
     poll,
-    put_model,
-    running_cloud,
     wait_endpoint,
 )
 from tests.helpers.models import INFERENCE_SCRIPT, model_archive
 
 pytestmark = pytest.mark.slow
 
-CLOCK_SPEED = 120  # a real second is two minutes: twice the shortest RequestTTLSeconds
 ENDPOINT = "queued"
+BUCKET = "async-tests"
 
 # The MNIST serving script, plus: a text/plain "<text>" is answered "M:<text>"; "sleep:<s>"
 # first sleeps; "fail", and any text/csv request, fail with a 500.
@@ -63,9 +60,8 @@ def transform_fn(model, body, content_type, accept, context=None):
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    with running_cloud(tmp_path_factory.mktemp("async-cloud"), CLOCK_SPEED) as running:
-        yield running
+def cloud(fast_cloud: Cloud) -> Cloud:
+    return fast_cloud
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +98,8 @@ def topics(cloud: Cloud) -> dict[str, tuple[str, str]]:
 @pytest.fixture(scope="module")
 def endpoint(cloud: Cloud, s3: Any, topics: dict[str, tuple[str, str]]) -> Iterator[str]:
     sagemaker = cloud.client("sagemaker")
-    url = put_model(s3, "models/async/model.tar.gz", model_archive(MODEL))
+    s3.put_object(Bucket=BUCKET, Key="models/async/model.tar.gz", Body=model_archive(MODEL))
+    url = f"s3://{BUCKET}/models/async/model.tar.gz"
     sagemaker.create_model(
         ModelName=ENDPOINT,
         ExecutionRoleArn=ROLE_ARN,
@@ -214,9 +211,9 @@ def test_answers_and_failures_land_in_s3_and_notify_their_topics(
 def test_a_slow_answer_times_out_and_a_request_queued_behind_it_expires(
     cloud: Cloud, s3: Any, runtime: Any, endpoint: str, topics: dict[str, tuple[str, str]]
 ) -> None:
-    # The slow one holds the only slot for a real second (its timeout): 120 cloud seconds, so
-    # the one behind it has outlived its 60 s to live before its turn.
-    slow = submit(s3, runtime, "slow-1", b"sleep:3", InvocationTimeoutSeconds=1)
+    # The slow one holds the only slot for two real seconds (its timeout): 120 cloud seconds,
+    # so the one behind it has outlived its 60 s to live before its turn.
+    slow = submit(s3, runtime, "slow-1", b"sleep:4", InvocationTimeoutSeconds=2)
     late = submit(s3, runtime, "late-1", b"hello", RequestTTLSeconds=60)
 
     assert "timed out" in landed(s3, slow["FailureLocation"])["body"].decode()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import json
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,11 @@ from inference import codecs
 from inference.errors import PredictError
 
 CONTENT_TYPES = (codecs.JSON, codecs.CSV, codecs.NPY)
+ASYNC_INPUT_PREFIX = "async-inference/input"
+"""Where `smlocal predict` uploads an async endpoint's requests in the default bucket."""
+ASYNC_DEFAULT_TIMEOUT_S = 900  # SageMaker's InvocationTimeoutSeconds when none is sent
+ASYNC_GRACE_S = 60  # beyond the invocation timeout: the queue and the upload of the answer
+ASYNC_POLL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -123,17 +130,100 @@ def invoke(
         ) from None
     raw = response["Body"].read()
     answered = codecs.media_type(response.get("ContentType") or content_type)
+    return _result(endpoint_name, indices, labels, raw, answered)
+
+
+def _result(
+    endpoint_name: str, indices: np.ndarray, labels: np.ndarray, raw: bytes, answered: str
+) -> PredictResult:
+    """An answer's probabilities paired with the true labels of the images sent."""
     probabilities = parse_probabilities(raw, answered)
-    if probabilities.shape != (len(images), 10):
+    if probabilities.shape != (len(labels), 10):
         raise PredictError(
             f"endpoint {endpoint_name} answered {probabilities.shape} probabilities "
-            f"for {len(images)} images; expected ({len(images)}, 10)"
+            f"for {len(labels)} images; expected ({len(labels)}, 10)"
         )
     predictions = [
         Prediction(int(i), int(y), int(p.argmax()), tuple(float(v) for v in p))
         for i, y, p in zip(indices, labels, probabilities, strict=True)
     ]
     return PredictResult(endpoint_name, answered, raw, predictions)
+
+
+def invoke_async(
+    runtime: Any,
+    s3: Any,
+    bucket: str,
+    endpoint_name: str,
+    indices: np.ndarray,
+    images: np.ndarray,
+    labels: np.ndarray,
+    content_type: str = codecs.JSON,
+    *,
+    timeout_s: int | None = None,
+) -> PredictResult:
+    """Ask an async endpoint: upload the request under the bucket's `async-inference/input/`,
+    InvokeEndpointAsync, then wait for the answer at its OutputLocation (or the failure at its
+    FailureLocation) and pair it with the true labels."""
+    from botocore.exceptions import ClientError
+
+    key = f"{ASYNC_INPUT_PREFIX}/{uuid.uuid4()}"
+    s3.put_object(
+        Bucket=bucket, Key=key, Body=encode_images(images, content_type), ContentType=content_type
+    )
+    options = {"InvocationTimeoutSeconds": timeout_s} if timeout_s else {}
+    try:
+        response = runtime.invoke_endpoint_async(
+            EndpointName=endpoint_name,
+            InputLocation=f"s3://{bucket}/{key}",
+            ContentType=content_type,
+            Accept=content_type,
+            **options,
+        )
+    except ClientError as err:
+        error = err.response.get("Error", {})
+        raise PredictError(
+            f"endpoint {endpoint_name} refused the request: {error.get('Code', '?')}: "
+            f"{error.get('Message', err)}"
+        ) from None
+    wait_s = (timeout_s or ASYNC_DEFAULT_TIMEOUT_S) + ASYNC_GRACE_S
+    output, failure = response["OutputLocation"], response.get("FailureLocation")
+    deadline = time.monotonic() + wait_s
+    while True:
+        answer = _s3_object(s3, output)
+        if answer is not None:
+            raw, answered = answer
+            answered = codecs.media_type(answered or content_type)
+            if answered == "application/octet-stream":  # stored without the model's type
+                answered = content_type
+            return _result(endpoint_name, indices, labels, raw, answered)
+        failed = _s3_object(s3, failure) if failure else None
+        if failed is not None:
+            reason = " ".join(failed[0].decode(errors="replace").split())
+            raise PredictError(
+                f"endpoint {endpoint_name} failed request {response['InferenceId']}: {reason} "
+                f"({failure})"
+            )
+        if time.monotonic() > deadline:
+            raise PredictError(
+                f"endpoint {endpoint_name}: no answer at {output} after {wait_s} s "
+                f"(request {response['InferenceId']})"
+            )
+        time.sleep(ASYNC_POLL_S)
+
+
+def _s3_object(s3: Any, uri: str) -> tuple[bytes, str | None] | None:
+    """(body, content type) of the object at `uri`, None while there is none."""
+    from botocore.exceptions import ClientError
+
+    bucket, key = uri[len("s3://") :].split("/", 1)
+    try:
+        got = s3.get_object(Bucket=bucket, Key=key)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+    return got["Body"].read(), got.get("ContentType")
 
 
 def predict_env(
@@ -147,8 +237,10 @@ def predict_env(
     envdir: Path | None = None,
 ) -> PredictResult:
     """`smlocal predict` without the printing: find the environment's endpoint (its
-    EndpointStack output unless `endpoint_name` is given) and ask it about `n` test images."""
+    EndpointStack output unless `endpoint_name` is given) and ask it about `n` test images;
+    an async endpoint through the default bucket."""
     from smlocal.core import aws, environments, naming
+    from smlocal.core.manifest import AsyncEndpoint
 
     env = environments.load(env_name, envdir)
     if endpoint_name is None:
@@ -161,4 +253,18 @@ def predict_env(
         endpoint_name = outputs[naming.OUTPUT_ENDPOINT_NAME]
     indices, images, labels = sample(data_dir, n, seed)
     runtime = aws.client("sagemaker-runtime", env)
+    spec = env.endpoint
+    if isinstance(spec, AsyncEndpoint):
+        s3 = aws.client("s3", env)
+        return invoke_async(
+            runtime,
+            s3,
+            env.bucket_name,
+            endpoint_name,
+            indices,
+            images,
+            labels,
+            content_type,
+            timeout_s=spec.invocation_timeout_seconds,
+        )
     return invoke(runtime, endpoint_name, indices, images, labels, content_type)

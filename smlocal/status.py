@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from smlocal.core import aws
 from smlocal.core.errors import UserError
-from smlocal.core.manifest import Environment, ProvisionedEndpoint
+from smlocal.core.manifest import AsyncEndpoint, Environment, ProvisionedEndpoint
 from smlocal.core.naming import OUTPUT_ENDPOINT_NAME, platform_stack_name
 
 
@@ -59,6 +59,13 @@ def desired_settings(env: Environment) -> dict[str, Any]:
         if spec.autoscaling is not None:
             wanted["autoscaling_min"] = spec.autoscaling.min
             wanted["autoscaling_max"] = spec.autoscaling.max
+        if isinstance(spec, AsyncEndpoint):
+            wanted["async_output_path"] = f"s3://{env.bucket_name}/{spec.output_prefix}"
+            wanted["async_failure_path"] = f"s3://{env.bucket_name}/{spec.failure_prefix}"
+            if spec.max_concurrent_invocations_per_instance is not None:
+                wanted["max_concurrent_invocations_per_instance"] = (
+                    spec.max_concurrent_invocations_per_instance
+                )
     else:
         wanted["memory_size_mb"] = spec.memory_size_mb
         wanted["max_concurrency"] = spec.max_concurrency
@@ -110,7 +117,17 @@ def _deployed_settings(env: Environment, endpoint_name: str) -> tuple[str, str, 
         if "ProvisionedConcurrency" in serverless:
             actual["provisioned_concurrency"] = serverless["ProvisionedConcurrency"]
     else:
-        actual["kind"] = "provisioned"
+        queued = config.get("AsyncInferenceConfig")
+        actual["kind"] = "async" if queued else "provisioned"
+        if queued:
+            output = queued.get("OutputConfig") or {}
+            actual["async_output_path"] = output.get("S3OutputPath")
+            actual["async_failure_path"] = output.get("S3FailurePath")
+            client = queued.get("ClientConfig") or {}
+            if "MaxConcurrentInvocationsPerInstance" in client:
+                actual["max_concurrent_invocations_per_instance"] = client[
+                    "MaxConcurrentInvocationsPerInstance"
+                ]
         actual["instance_type"] = variant.get("InstanceType")
         actual["initial_instance_count"] = variant.get("InitialInstanceCount")
         resource_id = f"endpoint/{endpoint_name}/variant/{variant['VariantName']}"

@@ -8,8 +8,9 @@ from aws_cdk import Acknowledgment, CfnOutput, Stack, Tags, Validations
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from smlocal.core.manifest import Deployment, Environment, ProvisionedEndpoint
+from smlocal.core.manifest import AsyncEndpoint, Deployment, Environment, ProvisionedEndpoint
 from smlocal.core.naming import (
+    DATA_CAPTURE_PREFIX,
     OUTPUT_BUCKET_NAME,
     OUTPUT_ENDPOINT_CONFIG_NAME,
     OUTPUT_ENDPOINT_NAME,
@@ -91,10 +92,6 @@ def production_variant(environment: Environment) -> dict[str, Any]:
     return variant
 
 
-DATA_CAPTURE_PREFIX = "data-capture"
-"""Where captured requests go in the default bucket unless the manifest names a destination."""
-
-
 def data_capture(environment: Environment) -> dict[str, Any] | None:
     """The endpoint config's data capture, as keyword names of `DataCaptureConfigProperty`
     (capture options as plain dicts); None when the manifest has no `data_capture` block."""
@@ -114,6 +111,27 @@ def data_capture(environment: Environment) -> dict[str, Any] | None:
     return settings
 
 
+def async_inference(environment: Environment) -> dict[str, Any] | None:
+    """The endpoint config's AsyncInferenceConfig, as keyword names of its CDK property (the
+    output and client configs as plain dicts); None unless the endpoint kind is async."""
+    spec = environment.endpoint
+    if not isinstance(spec, AsyncEndpoint):
+        return None
+    bucket = f"s3://{environment.bucket_name}"
+    output: dict[str, Any] = {
+        "s3_output_path": f"{bucket}/{spec.output_prefix}",
+        "s3_failure_path": f"{bucket}/{spec.failure_prefix}",
+    }
+    if environment.bucket_kms_key_arn:  # the answers are encrypted as the bucket is
+        output["kms_key_id"] = environment.bucket_kms_key_arn
+    settings: dict[str, Any] = {"output_config": output}
+    if spec.max_concurrent_invocations_per_instance is not None:
+        settings["client_config"] = {
+            "max_concurrent_invocations_per_instance": spec.max_concurrent_invocations_per_instance
+        }
+    return settings
+
+
 def endpoint_config_content(environment: Environment) -> dict[str, Any]:
     """What the endpoint config pins down, the model's content included: its name's hash input.
 
@@ -127,13 +145,17 @@ def endpoint_config_content(environment: Environment) -> dict[str, Any]:
     capture = data_capture(environment)
     if capture is not None:  # only then: the names of configs without capture stay as they were
         content["data_capture"] = capture
+    queued = async_inference(environment)
+    if queued is not None:  # likewise
+        content["async_inference"] = queued
     return content
 
 
 class EndpointStack(Stack):
-    """Model from the environment's pin, endpoint config (content-hash name) and endpoint.
+    """Model from the environment's pin, endpoint config (content-hash name) and endpoint; an
+    async endpoint's config answers into the default bucket.
 
-    Provisioned endpoints also get autoscaling (when the manifest has it) and a blue/green
+    Provisioned and async endpoints also get autoscaling (when the manifest has it) and a blue/green
     deployment policy that rolls back on the 5xx and model-latency alarms. The role and the
     bucket belong to the PlatformStack and are referenced by their deterministic names.
     """
@@ -172,6 +194,7 @@ class EndpointStack(Stack):
             ),
             production_variants=[_variant_property(variant, model.attr_model_name)],
             data_capture_config=_capture_property(data_capture(environment)),
+            async_inference_config=_async_property(async_inference(environment)),
         )
         endpoint = sagemaker.CfnEndpoint(
             self, "Endpoint", endpoint_config_name=config.attr_endpoint_config_name
@@ -249,6 +272,22 @@ def _capture_property(
     ]
     return sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
         **{**capture, "capture_options": options}
+    )
+
+
+def _async_property(
+    settings: dict[str, Any] | None,
+) -> sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty | None:
+    if settings is None:
+        return None
+    client = settings.get("client_config")
+    return sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
+        output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
+            **settings["output_config"]
+        ),
+        client_config=sagemaker.CfnEndpointConfig.AsyncInferenceClientConfigProperty(**client)
+        if client
+        else None,
     )
 
 

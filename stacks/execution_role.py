@@ -116,7 +116,7 @@ class ExecutionRole(Construct):
         Jobs read their data, sourcedir and checkpoints, endpoints their pinned model, which may
         be any key of the bucket; SageMaker writes model, output, checkpoints, profiler and
         debugger files under `<S3OutputPath>/<job>/`, and the project's output path is
-        `training-jobs`. Endpoints write nothing (no data capture is configured).
+        `training-jobs`. What endpoints write is granted by `allow_endpoint_output`.
         """
         stack = Stack.of(self)
         objects = bucket.arn_for_objects("*")
@@ -159,6 +159,32 @@ class ExecutionRole(Construct):
                 reason="SageMaker names each job's output folder at run time; writes are "
                 "limited to the training-jobs/ prefix, deletes are not allowed at all.",
             ),
+        )
+
+    def allow_endpoint_output(self, bucket: s3.IBucket, prefixes: Sequence[str]) -> None:
+        """Write (never delete) under the default bucket's prefixes that endpoints write to:
+        data capture files, async inference answers and failures. Nothing when there are none."""
+        if not prefixes:
+            return
+        stack = Stack.of(self)
+        arns = [bucket.arn_for_objects(f"{prefix}/*") for prefix in prefixes]
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteEndpointOutput",
+                actions=["s3:AbortMultipartUpload", "s3:PutObject"],
+                resources=arns,
+            )
+        )
+        Validations.of(self.role).acknowledge(
+            *[
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{_nag_arn(arn, stack)}]",
+                    reason="SageMaker names each capture file and each async answer at run "
+                    "time (endpoint, variant, date; inference id); writes are limited to the "
+                    "prefixes the manifests declare, deletes are not allowed at all.",
+                )
+                for arn in arns
+            ]
         )
 
 

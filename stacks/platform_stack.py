@@ -50,6 +50,9 @@ class PlatformStack(Stack):
         self.execution_role.allow_job_storage(
             self.default_bucket.bucket, kms_key_arn=platform.bucket_kms_key_arn
         )
+        self.execution_role.allow_endpoint_output(
+            self.default_bucket.bucket, platform.endpoint_write_prefixes
+        )
         self.default_bucket.deny_promoted_writes(self.execution_role.role.role_arn)
         CfnOutput(self, OUTPUT_ROLE_ARN, value=self.execution_role.role.role_arn)
         CfnOutput(self, OUTPUT_BUCKET_NAME, value=self.default_bucket.bucket.bucket_name)

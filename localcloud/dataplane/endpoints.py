@@ -34,6 +34,7 @@ from localcloud.dataplane.serving import (
     unpack_model,
 )
 from localcloud.dataplane.telemetry import Telemetry
+from localcloud.shared.clock import Clock
 from localcloud.shared.errors import ModelError, ModelNotReady, ThrottlingException, ValidationError
 from smlocal.core.archives import ArchiveError, inside
 from smlocal.core.files import write_atomically
@@ -176,11 +177,90 @@ def _read_s3(account: str, url: str) -> bytes:
     return obj.value
 
 
+# A request's RequestTTLSeconds and InvocationTimeoutSeconds: (min, max), SageMaker's default.
+ASYNC_TTL_RANGE_S, ASYNC_TTL_DEFAULT_S = (60, 21600), 21600
+ASYNC_TIMEOUT_RANGE_S, ASYNC_TIMEOUT_DEFAULT_S = (1, 3600), 900
+
+
+@dataclass(frozen=True)
+class AsyncRequest:
+    """One queued InvokeEndpointAsync: where its answer goes and who hears of it."""
+
+    key: Key
+    inference_id: str
+    input_location: str
+    content_type: str
+    output: str
+    failure: str
+    notification: dict[str, Any]  # the config's NotificationConfig
+    received: datetime
+    queued_at: float  # cloud seconds
+    ttl_s: int
+    timeout_s: int
+
+
+def _check_range(member: str, value: int | None, low: int, high: int) -> None:
+    """SageMaker's validation of a request's numeric header (botocore checks only the
+    minimum)."""
+    if value is None:
+        return
+    if value < low:
+        bound = f"greater than or equal to {low}"
+    elif value > high:
+        bound = f"less than or equal to {high}"
+    else:
+        return
+    raise ValidationError(
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+        f"constraint: Member must have value {bound}"
+    )
+
+
+def _iso_ms(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def async_notification(
+    request: AsyncRequest, *, ok: bool, answer_type: str, reason: str | None
+) -> dict[str, Any]:
+    """The SNS message SageMaker sends when an async inference completes or fails."""
+    _account, region, name = request.key
+    message: dict[str, Any] = {
+        "awsRegion": region,
+        "eventTime": _iso_ms(datetime.now(UTC)),
+        "receivedTime": _iso_ms(request.received),
+        "invocationStatus": "Completed" if ok else "Failed",
+    }
+    if not ok:
+        message["failureReason"] = f"ClientError: {reason}"
+    message["requestParameters"] = {
+        "contentType": request.content_type,
+        "endpointName": name,
+        "inputLocation": request.input_location,
+    }
+    message["responseParameters"] = (
+        {"contentType": answer_type, "outputLocation": request.output}
+        if ok
+        else {"failureLocation": request.failure}
+    )
+    message |= {
+        "inferenceId": request.inference_id,
+        "eventVersion": "1.0",
+        "eventSource": "aws:sagemaker",
+        "eventName": "InferenceResult",
+    }
+    return message
+
+
 class Endpoints:
     """All endpoint runtimes of the local cloud (every account and region)."""
 
-    def __init__(self, state_dir: Path, store: Any, endpoint_url: str) -> None:
+    def __init__(
+        self, state_dir: Path, store: Any, endpoint_url: str, clock: Clock | None = None
+    ) -> None:
         self.root = Path(state_dir) / "endpoints"
+        self.clock = clock or Clock()  # async requests' time to live is counted in its seconds
+        self._store = store
         self._state_dir = Path(state_dir)
         self._endpoint_url = endpoint_url
         self._s3_clients: dict[tuple[str, str], Any] = {}
@@ -634,9 +714,11 @@ class Endpoints:
         target_variant: str | None = None,
         inference_id: str | None = None,
         queued: bool = False,
+        timeout_s: float | None = None,
     ) -> tuple[bytes, dict[str, str]]:
         """Forward one InvokeEndpoint to an instance of a variant chosen by weight (or the
-        target variant); SageMaker's errors otherwise. `queued`: an async invocation's turn."""
+        target variant); SageMaker's errors otherwise. `queued`: an async invocation's turn,
+        `timeout_s` its InvocationTimeoutSeconds."""
         began = time.perf_counter()
         account, _region, name = key
         runtime = self.get(key)
@@ -676,7 +758,9 @@ class Endpoints:
                     f"Request payload of {len(body)} bytes exceeds the {limit // (1024 * 1024)} MB "
                     f"limit of endpoint {name}."
                 )
-            status, answer_headers, answer, model_s = self._forward(name, fleet, body, headers)
+            status, answer_headers, answer, model_s = self._forward(
+                name, fleet, body, headers, timeout_s
+            )
             code = status
         except ModelNotReady:
             code = 429
@@ -751,11 +835,19 @@ class Endpoints:
         input_location: str,
         headers: dict[str, str],
         inference_id: str | None,
+        *,
+        ttl_s: int | None = None,
+        timeout_s: int | None = None,
     ) -> tuple[str, str, str]:
         """InvokeEndpointAsync: the input is read from S3 now, the request queued (at most
         MaxConcurrentInvocationsPerInstance per instance run at once); the answer goes to
-        S3OutputPath (an error to S3FailurePath). Returns (inference id, output, failure URI)."""
-        account, region, name = key
+        S3OutputPath (an error to S3FailurePath) and a notification to the success (error)
+        topic. A request still queued after `ttl_s` cloud seconds expires; one the model takes
+        longer than `timeout_s` real seconds to answer fails. Returns (inference id, output,
+        failure URI)."""
+        account, _region, name = key
+        _check_range("requestTTLSeconds", ttl_s, *ASYNC_TTL_RANGE_S)
+        _check_range("invocationTimeoutSeconds", timeout_s, *ASYNC_TIMEOUT_RANGE_S)
         runtime = self.get(key)
         if endpoint is None or runtime is None:
             raise ValidationError(f"Endpoint {name} of account {account} not found.")
@@ -788,28 +880,82 @@ class Endpoints:
                     per_instance * max(1, instances), thread_name_prefix=f"async-{name}"
                 )
             queue = runtime.queue
-
-        def run() -> None:
-            try:
-                answer, _ = self.invoke(
-                    key, endpoint, body, headers, inference_id=inference_id, queued=True
-                )
-                target, data = output, answer
-            except Exception as err:  # the caller reads the failure from S3, as on SageMaker
-                message = getattr(err, "message", None) or str(err)
-                target, data = failure, str(message).encode()
-            bucket, object_key = target[len("s3://") :].split("/", 1)
-            try:
-                self._s3_client(account, region).put_object(
-                    Bucket=bucket, Key=object_key, Body=data
-                )
-            except Exception as err:
-                log.warning(
-                    "async invocation %s: could not write %s: %s", inference_id, target, err
-                )
-
-        queue.submit(run)
+        request = AsyncRequest(
+            key=key,
+            inference_id=inference_id,
+            input_location=input_location,
+            content_type=headers.get("Content-Type", "application/octet-stream"),
+            output=output,
+            failure=failure,
+            notification=output_config.get("NotificationConfig") or {},
+            received=datetime.now(UTC),
+            queued_at=self.clock.now(),
+            ttl_s=ttl_s or ASYNC_TTL_DEFAULT_S,
+            timeout_s=timeout_s or ASYNC_TIMEOUT_DEFAULT_S,
+        )
+        queue.submit(self._run_async, request, endpoint, body, headers)
         return inference_id, output, failure
+
+    def _run_async(
+        self, request: AsyncRequest, endpoint: Any, body: bytes, headers: dict[str, str]
+    ) -> None:
+        """One queued async invocation's turn: expire it, or run it; then write the answer
+        (or the failure) to S3 and notify."""
+        waited = self.clock.now() - request.queued_at
+        answer_type = "application/octet-stream"
+        if waited > request.ttl_s:
+            reason = (
+                f"Request expired: it waited {waited:.0f} s in the queue, more than its "
+                f"RequestTTLSeconds of {request.ttl_s}."
+            )
+            ok, data = False, reason.encode()
+        else:
+            try:
+                data, reply = self.invoke(
+                    request.key,
+                    endpoint,
+                    body,
+                    headers,
+                    inference_id=request.inference_id,
+                    queued=True,
+                    timeout_s=request.timeout_s,
+                )
+                ok, answer_type = True, reply.get("Content-Type", answer_type)
+            except Exception as err:  # the caller reads the failure from S3, as on SageMaker
+                reason = str(getattr(err, "message", None) or err)
+                ok, data = False, reason.encode()
+        target = request.output if ok else request.failure
+        bucket, object_key = target[len("s3://") :].split("/", 1)
+        try:
+            self._s3_client(request.key[0], request.key[1]).put_object(
+                Bucket=bucket, Key=object_key, Body=data, ContentType=answer_type
+            )
+        except Exception as err:
+            log.warning(
+                "async invocation %s: could not write %s: %s", request.inference_id, target, err
+            )
+        topic = request.notification.get("SuccessTopic" if ok else "ErrorTopic")
+        if topic:
+            message = async_notification(
+                request, ok=ok, answer_type=answer_type, reason=None if ok else reason
+            )
+            self._notify(topic, message)
+
+    def _notify(self, topic_arn: str, message: dict[str, Any]) -> None:
+        """Publish to the cloud's SNS, as SageMaker does; a missing topic is logged, as
+        SageMaker's failed notification is invisible to the caller."""
+        from moto.sns.models import sns_backends
+
+        parts = topic_arn.split(":")
+        if len(parts) != 6:
+            log.warning("async notification: %s is not an SNS topic ARN", topic_arn)
+            return
+        region, account = parts[3], parts[4]
+        try:
+            with self._store.changing():  # a message delivered to an SQS queue is state
+                sns_backends[account][region].publish(json.dumps(message), arn=topic_arn)
+        except Exception as err:
+            log.warning("async notification to %s failed: %s", topic_arn, err)
 
     @staticmethod
     def _route(runtime: Runtime, name: str, target_variant: str | None) -> Fleet:
@@ -829,7 +975,12 @@ class Endpoints:
         return random.choices(fleets, weights)[0]
 
     def _forward(
-        self, name: str, fleet: Fleet, body: bytes, headers: dict[str, str]
+        self,
+        name: str,
+        fleet: Fleet,
+        body: bytes,
+        headers: dict[str, str],
+        timeout_s: float | None = None,
     ) -> tuple[int, dict[str, str], bytes, float]:
         """POST to the least busy live instance; one whose process died (the connection is
         refused, or reset before any answer) is skipped and the request goes to the next."""
@@ -848,7 +999,11 @@ class Endpoints:
             serving.enter()
             sent = time.perf_counter()
             try:
-                status, answer_headers, answer = serving.invoke(body, headers)
+                status, answer_headers, answer = (
+                    serving.invoke(body, headers)
+                    if timeout_s is None
+                    else serving.invoke(body, headers, timeout_s)
+                )
                 return status, answer_headers, answer, time.perf_counter() - sent
             except NotReached:
                 continue

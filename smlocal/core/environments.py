@@ -216,6 +216,9 @@ def platforms(envs: Mapping[str, Environment]) -> list[Platform]:
                 retain_bucket=any(e.bucket_removal_policy == "retain" for e in members),
                 environments=tuple(e.name for e in members),
                 image_uris=tuple(sorted({e.image_uri for e in members})),
+                endpoint_write_prefixes=tuple(
+                    sorted({p for e in members for p in e.endpoint_write_prefixes})
+                ),
             )
         )
     return result

@@ -20,7 +20,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    field_validator,
     model_validator,
 )
 
@@ -33,7 +32,7 @@ from smlocal.core.catalog import (
     pytorch_image_uri,
 )
 from smlocal.core.errors import UserError
-from smlocal.core.naming import default_bucket_name
+from smlocal.core.naming import DATA_CAPTURE_PREFIX, default_bucket_name
 
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -43,6 +42,8 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
 _S3_PREFIX_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[^\s]*)?$")
 _KMS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+# S3's "safe" key characters, one or more segments, no leading or trailing slash.
+_KEY_PREFIX_RE = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$")
 
 
 class ManifestError(UserError, ValueError):
@@ -162,32 +163,38 @@ class Deployment(_Strict):
         return 0
 
 
+def _known_instance_type(value: str) -> str:
+    if not is_known_instance_type(value):
+        raise ValueError(f"unknown instance type {value!r}")
+    return value
+
+
+_InstanceType = Annotated[str, AfterValidator(_known_instance_type)]
+
+
+def _count_within(count: int, autoscaling: Autoscaling | None) -> None:
+    a = autoscaling
+    if a is not None and not a.min <= count <= a.max:
+        raise ValueError(
+            f"initial_instance_count must be within autoscaling min–max ({a.min}–{a.max}), "
+            f"got {count}"
+        )
+
+
 class ProvisionedEndpoint(_Strict):
     """Instances that are always on, optionally autoscaled and with data capture; updates go
     blue/green."""
 
     kind: Literal["provisioned"] = "provisioned"
-    instance_type: str
+    instance_type: _InstanceType
     initial_instance_count: Annotated[int, Field(ge=1)] = 1
     autoscaling: Autoscaling | None = None
     deployment: Deployment = Field(default_factory=Deployment)
     data_capture: DataCapture | None = None
 
-    @field_validator("instance_type")
-    @classmethod
-    def _known_type(cls, value: str) -> str:
-        if not is_known_instance_type(value):
-            raise ValueError(f"unknown instance type {value!r}")
-        return value
-
     @model_validator(mode="after")
     def _count_in_range(self) -> ProvisionedEndpoint:
-        a = self.autoscaling
-        if a is not None and not a.min <= self.initial_instance_count <= a.max:
-            raise ValueError(
-                f"initial_instance_count must be within autoscaling min–max "
-                f"({a.min}–{a.max}), got {self.initial_instance_count}"
-            )
+        _count_within(self.initial_instance_count, self.autoscaling)
         return self
 
     @property
@@ -218,7 +225,36 @@ class ServerlessEndpoint(_Strict):
         return "cpu"
 
 
-EndpointSpec = ProvisionedEndpoint | ServerlessEndpoint
+_KeyPrefix = Annotated[
+    str, _matching(_KEY_PREFIX_RE, "an S3 key prefix such as async-inference/output (no s3://)")
+]
+
+
+class AsyncEndpoint(ProvisionedEndpoint):
+    """Provisioned instances that take requests from S3 and answer into S3 (SageMaker
+    asynchronous inference): the input is uploaded, InvokeEndpointAsync queues it, and the
+    answer is written under `output_prefix` (a failure under `failure_prefix`) of the default
+    bucket. Instances, autoscaling, deployment and data capture are as provisioned's."""
+
+    kind: Literal["async"] = "async"
+    output_prefix: _KeyPrefix = "async-inference/output"
+    failure_prefix: _KeyPrefix = "async-inference/failures"
+    max_concurrent_invocations_per_instance: Annotated[int, _within(1, 1000)] | None = None
+    """None: SageMaker chooses."""
+    invocation_timeout_seconds: Annotated[int, _within(1, 3600)] | None = None
+    """Sent with each `smlocal predict` request (a request setting, not the config's);
+    None: SageMaker's default of 15 minutes."""
+
+    @model_validator(mode="after")
+    def _distinct_prefixes(self) -> AsyncEndpoint:
+        if self.output_prefix == self.failure_prefix:
+            raise ValueError(
+                f"failure_prefix must differ from output_prefix, got {self.failure_prefix!r}"
+            )
+        return self
+
+
+EndpointSpec = ProvisionedEndpoint | ServerlessEndpoint | AsyncEndpoint
 
 
 class InferenceImage(_Strict):
@@ -311,9 +347,11 @@ class Environment(_Strict):
     role_name: Annotated[str, _matching(_ROLE_NAME_RE, "a valid IAM role name")] = "SageMaker-local"
     bucket_removal_policy: Literal["retain", "destroy"] = "destroy"
     bucket_kms_key_arn: _KmsKeyArn | None = None
-    endpoint_kind: Literal["provisioned", "serverless"]
+    endpoint_kind: Literal["provisioned", "serverless", "async"]
     provisioned: ProvisionedEndpoint | None = None
     serverless: ServerlessEndpoint | None = None
+    # `async` is a Python keyword: the attribute is `async_`, the manifest's key `async`.
+    async_: AsyncEndpoint | None = Field(default=None, alias="async")
     inference_image: InferenceImage = InferenceImage()
     model: ModelPin = ModelPin()
     github: GitHubAccess | None = None  # CI access (issue 17): see GitHubAccess
@@ -331,18 +369,18 @@ class Environment(_Strict):
 
     @model_validator(mode="after")
     def _one_endpoint_block(self) -> Environment:
-        chosen = getattr(self, self.endpoint_kind)
-        other = "serverless" if self.endpoint_kind == "provisioned" else "provisioned"
-        if chosen is None:
+        blocks = self._blocks()
+        if blocks[self.endpoint_kind] is None:
             raise ValueError(
                 f"endpoint_kind is {self.endpoint_kind!r} but the {self.endpoint_kind!r} "
                 f"block is missing"
             )
-        if getattr(self, other) is not None:
-            raise ValueError(
-                f"endpoint_kind is {self.endpoint_kind!r} but a {other!r} block is present; "
-                f"keep only one"
-            )
+        for other, block in blocks.items():
+            if other != self.endpoint_kind and block is not None:
+                raise ValueError(
+                    f"endpoint_kind is {self.endpoint_kind!r} but the {other!r} block is "
+                    f"present too; keep only one"
+                )
         wanted = self.inference_image.processor
         if self.endpoint_kind == "serverless" and wanted == "gpu":
             raise ValueError(
@@ -350,16 +388,41 @@ class Environment(_Strict):
             )
         return self
 
+    def _blocks(self) -> dict[str, EndpointSpec | None]:
+        return {
+            "provisioned": self.provisioned,
+            "serverless": self.serverless,
+            "async": self.async_,
+        }
+
     @property
     def endpoint(self) -> EndpointSpec:
-        """The endpoint settings, provisioned or serverless."""
-        spec = self.provisioned if self.endpoint_kind == "provisioned" else self.serverless
+        """The endpoint settings, provisioned, serverless or async."""
+        spec = self._blocks()[self.endpoint_kind]
         assert spec is not None  # guaranteed by _one_endpoint_block
         return spec
 
     @property
     def bucket_name(self) -> str:
         return default_bucket_name(self.account, self.region)
+
+    @property
+    def endpoint_write_prefixes(self) -> tuple[str, ...]:
+        """Key prefixes of the default bucket that this environment's endpoint writes under:
+        its data capture (when it lands in the default bucket) and its async output and
+        failures. The execution role may write there and nowhere else."""
+        spec = self.endpoint
+        prefixes: list[str] = []
+        capture = spec.data_capture if isinstance(spec, ProvisionedEndpoint) else None
+        if capture is not None:
+            own = f"s3://{self.bucket_name}"
+            if capture.destination is None:
+                prefixes.append(DATA_CAPTURE_PREFIX)
+            elif capture.destination.startswith(f"{own}/"):
+                prefixes.append(capture.destination[len(own) + 1 :].strip("/"))
+        if isinstance(spec, AsyncEndpoint):
+            prefixes += [spec.output_prefix, spec.failure_prefix]
+        return tuple(p for p in prefixes if p)
 
     @property
     def role_arn(self) -> str:
@@ -391,6 +454,9 @@ class Platform:
     retain_bucket: bool
     environments: tuple[str, ...]
     image_uris: tuple[str, ...]
+    endpoint_write_prefixes: tuple[str, ...] = ()
+    """Key prefixes of the bucket that the environments' endpoints write under (data capture,
+    async output and failures)."""
 
     @property
     def bucket_name(self) -> str:

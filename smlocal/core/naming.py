@@ -29,6 +29,11 @@ def default_bucket_name(account: str, region: str) -> str:
     return f"sagemaker-{region}-{account}"
 
 
+DATA_CAPTURE_PREFIX = "data-capture"
+"""Where an endpoint's captured requests go in the default bucket unless the manifest names a
+destination."""
+
+
 def ci_access_stack_name(account: str) -> str:
     """The CiAccessStack of one account: GitHub's OIDC provider and the plan and deploy roles."""
     return f"SmlocalCiAccess-{account}"

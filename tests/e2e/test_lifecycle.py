@@ -1,6 +1,7 @@
 """The stacks' whole life with the real CDK CLI on the local cloud: deploy dev (serverless) and
-prod (provisioned, autoscaled) side by side, update to a new model under load, switch kinds, a
-failed deploy and its repair, promotion to another account, and destroy.
+prod (provisioned, autoscaled, data capture on) side by side, prod's capture files and metrics
+after predictions, update to a new model under load, switch kinds, a failed deploy and its
+repair, promotion to another account, and destroy.
 
 The tests share one deployment (cdk deploys are the slow part) and run in file order; each one
 sets up the manifests it needs, so it also runs alone after the module's first deploy.
@@ -8,9 +9,13 @@ sets up the manifests it needs, so it also runs alone after the module's first d
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 import subprocess
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -38,7 +43,9 @@ PROVISIONED = {
     "instance_type": "ml.m5.large",
     "initial_instance_count": 1,
     "autoscaling": {"min": 1, "max": 4, "target_invocations_per_instance": 200},
+    "data_capture": {"sampling_percentage": 100},  # as environments/prod.yaml
 }
+BUCKET = "sagemaker-us-east-1-123456789012"
 STABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 
 
@@ -101,6 +108,73 @@ def test_dev_and_prod_deploy_side_by_side_sharing_one_platform_stack(cloud, repo
     for env in ("dev", "prod"):
         assert_serves(cloud, env, models.a, models)
         assert f"{env} is in sync with its manifest" in status(cloud, repo, env).output
+
+
+def test_prod_captures_every_request_and_counts_it_in_its_metrics(cloud, repo, models, deployed):
+    from inference.client import encode_images
+
+    prod = endpoint_name(cloud, "prod")
+    capture = cloud.client("sagemaker").describe_endpoint(EndpointName=prod)["DataCaptureConfig"]
+    assert (capture["CaptureStatus"], capture["CurrentSamplingPercentage"]) == ("Started", 100)
+    cloudwatch, s3 = cloud.client("cloudwatch"), cloud.client("s3")
+
+    def invocations() -> float:
+        now = datetime.now(UTC)
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SageMaker",
+            MetricName="Invocations",
+            Dimensions=[
+                {"Name": "EndpointName", "Value": prod},
+                {"Name": "VariantName", "Value": "AllTraffic"},
+            ],
+            StartTime=now - timedelta(hours=1),
+            EndTime=now + timedelta(minutes=5),
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        return sum(p["Sum"] for p in points)
+
+    def wait_for(read, settled, what):
+        deadline = time.monotonic() + 30
+        while not settled(value := read()):
+            assert time.monotonic() < deadline, f"{what}: {value}"
+            time.sleep(0.3)
+        return value
+
+    before = invocations()  # the earlier tests' calls, flushed long since
+    runtime = cloud.client("sagemaker-runtime", attempts=1)
+    body = encode_images(models.images[:2], "application/json")
+    sent = [f"e2e-capture-{i}" for i in range(20)]
+    for inference_id in sent:
+        runtime.invoke_endpoint(
+            EndpointName=prod, Body=body, ContentType="application/json", InferenceId=inference_id
+        )
+
+    total = wait_for(invocations, lambda n: n >= before + len(sent), "Invocations sum")
+    assert total == before + len(sent)
+
+    prefix = f"data-capture/{prod}/AllTraffic/"
+    layout = re.compile(rf"^{re.escape(prefix)}\d{{4}}/\d{{2}}/\d{{2}}/\d{{2}}/[^/]+\.jsonl$")
+
+    def captured() -> dict[str, dict]:
+        lines = {}
+        listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
+        for item in listed:
+            assert layout.match(item["Key"]), item["Key"]
+            text = s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read().decode()
+            for line in text.splitlines():
+                record = json.loads(line)
+                lines[record["eventMetadata"].get("inferenceId")] = record
+        return lines
+
+    records = wait_for(captured, lambda got: set(sent) <= set(got), "captured")
+    data = records[sent[0]]["captureData"]
+    assert data["endpointInput"]["observedContentType"] == "application/json"
+    # No CaptureContentTypeHeader in the config: SageMaker base64-encodes both sides.
+    assert data["endpointInput"]["encoding"] == data["endpointOutput"]["encoding"] == "BASE64"
+    assert base64.b64decode(data["endpointInput"]["data"]) == body
+    answer = json.loads(base64.b64decode(data["endpointOutput"]["data"]))
+    assert len(answer["predictions"]) == 2
 
 
 def test_a_new_pin_moves_the_endpoint_to_a_new_config_with_no_failed_request(

@@ -65,11 +65,18 @@ SERVERLESS_2048 = {"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency"
 
 
 def deploy_endpoint_stand_in(
-    session: Any, env_name: str, model_data_url: str, variant: dict[str, Any], *, image: str
+    session: Any,
+    env_name: str,
+    model_data_url: str,
+    variant: dict[str, Any],
+    *,
+    image: str,
+    config: dict[str, Any] | None = None,
 ) -> str:
     """An EndpointStack stand-in on a moto server: model, endpoint config (one AllTraffic
-    variant with `variant`'s settings) and endpoint through CloudFormation, with the
-    EndpointName output the real stack has. Returns the endpoint name."""
+    variant with `variant`'s settings, and `config`'s other properties) and endpoint through
+    CloudFormation, with the EndpointName output the real stack has. Returns the endpoint
+    name."""
     import json
 
     from smlocal.core.naming import endpoint_stack_name
@@ -92,7 +99,8 @@ def deploy_endpoint_stand_in(
                             "ModelName": {"Fn::GetAtt": ["Model", "ModelName"]},
                             **variant,
                         }
-                    ]
+                    ],
+                    **(config or {}),
                 },
             },
             "Endpoint": {

@@ -70,6 +70,18 @@ provisioned:
 """
     + _GITHUB
     + _pin(URL_A, SHA_A),
+    "queue": f"""# async: answers into the default bucket's async-inference/ prefixes, autoscaled
+name: queue
+account: "{ACCOUNT}"
+region: us-east-1
+endpoint_kind: async
+async:
+  instance_type: ml.m5.large
+  autoscaling: {{min: 1, max: 3, target_invocations_per_instance: 50}}
+  max_concurrent_invocations_per_instance: 4
+  invocation_timeout_seconds: 600
+"""
+    + _pin(URL_A, SHA_A),
     "qa": f"""# no pin yet: platform stack only
 name: qa
 account: "{ACCOUNT}"
@@ -100,6 +112,7 @@ STACKS = [
     "SageMakerEndpoint-dev",
     "SageMakerEndpoint-staging",
     "SageMakerEndpoint-prod",
+    "SageMakerEndpoint-queue",
     "SageMakerEndpoint-eu",
     CI_ACCESS,
 ]

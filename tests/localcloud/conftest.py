@@ -25,6 +25,18 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         yield running
 
 
+FAST = 60.0
+
+
+@pytest.fixture(scope="session")
+def fast_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    """A second cloud for what acts on the clock (alarms, scaling, async requests' time to
+    live): its clock runs at FAST x, so a one-minute period lasts a real second. Started once,
+    only when a test asks for it."""
+    with running_cloud(tmp_path_factory.mktemp("fast-cloud"), clock_speed=FAST) as running:
+        yield running
+
+
 @pytest.fixture(scope="session")
 def s3(cloud: Cloud) -> Any:
     client = cloud.client("s3")

@@ -49,6 +49,17 @@ provisioned:
     target_invocations_per_instance: 200
 model: {{}}
 """
+ASYNC = """\
+name: {name}
+account: "123456789012"
+region: us-east-1
+endpoint_kind: async
+async:
+  instance_type: ml.m5.large
+  max_concurrent_invocations_per_instance: 2
+model: {{}}
+"""
+BUCKET = f"s3://sagemaker-{REGION}-{ACCOUNT}"
 
 
 @pytest.fixture
@@ -66,10 +77,16 @@ def manifest(envdir: Path, name: str, text: str, url: str | None = URL) -> Path:
     return path
 
 
-def deploy(session: boto3.Session, env_name: str, url: str, variant: dict[str, Any]) -> str:
+def deploy(
+    session: boto3.Session,
+    env_name: str,
+    url: str,
+    variant: dict[str, Any],
+    config: dict[str, Any] | None = None,
+) -> str:
     """Model, config and endpoint through CloudFormation, with the real stack's output."""
     image = load_environment(Path(__file__).parents[2] / "environments" / "dev.yaml").image_uri
-    return deploy_endpoint_stand_in(session, env_name, url, variant, image=image)
+    return deploy_endpoint_stand_in(session, env_name, url, variant, image=image, config=config)
 
 
 M5_LARGE = {"InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
@@ -163,6 +180,49 @@ def test_a_manifest_switched_to_serverless_drifts_from_a_provisioned_endpoint(aw
         "max_concurrency": (5, None),
         "instance_type": (None, "ml.m5.large"),
         "initial_instance_count": (None, 1),
+    }
+
+
+def _async_config(output: str, failures: str) -> dict[str, Any]:
+    return {
+        "AsyncInferenceConfig": {
+            "OutputConfig": {"S3OutputPath": output, "S3FailurePath": failures},
+            "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 2},
+        }
+    }
+
+
+def test_async_endpoint_in_sync_then_its_output_path_drifts(aws, tmp_path):
+    manifest(tmp_path, "queue", ASYNC)
+    output, failures = f"{BUCKET}/async-inference/output", f"{BUCKET}/async-inference/failures"
+    deploy(aws, "queue", URL, M5_LARGE, _async_config(output, failures))
+
+    result = compare(load_environment(tmp_path / "queue.yaml"))
+    assert result.in_sync, result.drift
+    assert result.actual["kind"] == "async"
+    assert result.actual["async_output_path"] == output
+    cli = status_cli(tmp_path, "queue")
+    assert cli.exit_code == 0, cli.output
+
+    aws.client("cloudformation").delete_stack(StackName=endpoint_stack_name("queue"))
+    deploy(aws, "queue", URL, M5_LARGE, _async_config(f"{BUCKET}/elsewhere", failures))
+    drift = compare(load_environment(tmp_path / "queue.yaml")).drift
+    assert [(d.field, d.desired, d.deployed) for d in drift] == [
+        ("async_output_path", output, f"{BUCKET}/elsewhere")
+    ]
+
+
+def test_a_manifest_switched_to_async_drifts_from_a_provisioned_endpoint(aws, tmp_path):
+    manifest(tmp_path, "queue", ASYNC)
+    deploy(aws, "queue", URL, M5_LARGE)
+
+    drift = {d.field: d.desired for d in compare(load_environment(tmp_path / "queue.yaml")).drift}
+
+    assert drift == {
+        "kind": "async",
+        "async_output_path": f"{BUCKET}/async-inference/output",
+        "async_failure_path": f"{BUCKET}/async-inference/failures",
+        "max_concurrent_invocations_per_instance": 2,
     }
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from smlocal.core.environments import load_all
+from stacks.config_name import endpoint_config_name
+from stacks.endpoint_stack import endpoint_config_content
 from tests.helpers.stacks import SHA_A, SHA_B, URL_A, URL_B, Synth
 
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312"
@@ -27,6 +31,11 @@ def staging(synth: Synth) -> Template:
 @pytest.fixture(scope="module")
 def prod(synth: Synth) -> Template:
     return Template.from_json(synth.template("SageMakerEndpoint-prod"))
+
+
+@pytest.fixture(scope="module")
+def queue(synth: Synth) -> Template:
+    return Template.from_json(synth.template("SageMakerEndpoint-queue"))
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +70,14 @@ def test_model_serves_the_pinned_artifact_with_the_execution_role(prod: Template
     )
 
 
-@pytest.mark.parametrize("name", ["dev", "staging", "prod", "eu"])
+@pytest.mark.parametrize("name", ["dev", "staging", "prod", "queue", "eu"])
 def test_model_and_endpoint_get_no_physical_names(synth: Synth, name: str) -> None:
     t = Template.from_json(synth.template(f"SageMakerEndpoint-{name}"))
     t.has_resource_properties("AWS::SageMaker::Model", {"ModelName": Match.absent()})
     t.has_resource_properties("AWS::SageMaker::Endpoint", {"EndpointName": Match.absent()})
 
 
-@pytest.mark.parametrize("name", ["dev", "staging", "prod", "eu"])
+@pytest.mark.parametrize("name", ["dev", "staging", "prod", "queue", "eu"])
 def test_config_name_is_env_and_content_hash(synth: Synth, name: str) -> None:
     t = Template.from_json(synth.template(f"SageMakerEndpoint-{name}"))
     _, config = _only(t, "AWS::SageMaker::EndpointConfig")
@@ -322,3 +331,61 @@ def test_changed_pin_changes_only_the_model_and_the_config_name(synth: Synth) ->
         new_config["Properties"]["EndpointConfigName"],
     )
     assert old_config == new_config  # the rest still points at the model by GetAtt
+
+
+BUCKET = "sagemaker-us-east-1-123456789012"
+
+
+def test_async_config_answers_into_the_default_bucket(queue: Template, prod: Template) -> None:
+    queue.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "AsyncInferenceConfig": {
+                "OutputConfig": {
+                    "S3OutputPath": f"s3://{BUCKET}/async-inference/output",
+                    "S3FailurePath": f"s3://{BUCKET}/async-inference/failures",
+                },
+                "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 4},
+            },
+            "ProductionVariants": [
+                Match.object_like(
+                    {
+                        "VariantName": "AllTraffic",
+                        "InstanceType": "ml.m5.large",
+                        "InitialInstanceCount": 1,
+                        "ServerlessConfig": Match.absent(),
+                    }
+                )
+            ],
+            "DataCaptureConfig": Match.absent(),
+        },
+    )
+    prod.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig", {"AsyncInferenceConfig": Match.absent()}
+    )
+
+
+def test_async_endpoint_is_isolated_autoscaled_and_rolled_back_as_provisioned(
+    queue: Template,
+) -> None:
+    queue.has_resource_properties("AWS::SageMaker::Model", {"EnableNetworkIsolation": True})
+    queue.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget", {"MinCapacity": 1, "MaxCapacity": 3}
+    )
+    queue.has_resource_properties(
+        "AWS::SageMaker::Endpoint",
+        {"DeploymentConfig": Match.object_like({"AutoRollbackConfiguration": Match.any_value()})},
+    )
+    # The request timeout is a setting of each request (smlocal predict), not of the config.
+    assert "600" not in json.dumps(queue.find_resources("AWS::SageMaker::EndpointConfig"))
+
+
+def test_async_settings_name_the_config(synth: Synth) -> None:
+    queue = load_all(synth.manifests)["queue"]
+    spec = queue.async_
+    assert spec is not None
+    other = queue.model_copy(
+        update={"async_": spec.model_copy(update={"output_prefix": "elsewhere/out"})}
+    )
+    names = {endpoint_config_name(env.name, endpoint_config_content(env)) for env in (queue, other)}
+    assert len(names) == 2

@@ -9,6 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from smlocal.core.environments import load_all
+from smlocal.core.manifest import DataCapture
 from smlocal.gitops.artifacts import promoted_key
 from stacks.default_bucket import PROMOTED_PREFIX, TRAINING_PREFIX
 from tests.helpers.stacks import ACCOUNT, EU_ACCOUNT, KMS_KEY_ARN, PLATFORM_EU, PLATFORM_US, Synth
@@ -138,15 +139,62 @@ def _objects(template: Template, pattern: str) -> dict[str, Any]:
     return {"Fn::Join": ["", [_bucket_arn(template), f"/{pattern}"]]}
 
 
-def test_role_writes_only_under_the_training_jobs_prefix(us: Template) -> None:
-    writes = [
-        s
-        for s in _statements(us)
+def _writes(template: Template) -> list[tuple[list[str], Any]]:
+    return [
+        (sorted(_as_list(s["Action"])), s["Resource"])
+        for s in _statements(template)
         if {"s3:PutObject", "s3:AbortMultipartUpload"} & set(_as_list(s["Action"]))
     ]
-    assert [(sorted(_as_list(s["Action"])), s["Resource"]) for s in writes] == [
-        (["s3:AbortMultipartUpload", "s3:PutObject"], _objects(us, "training-jobs/*"))
+
+
+def test_role_writes_only_where_jobs_and_the_declared_endpoints_write(
+    us: Template, eu: Template
+) -> None:
+    put = ["s3:AbortMultipartUpload", "s3:PutObject"]
+    # us: prod captures into data-capture/, queue (async) answers into async-inference/.
+    assert _writes(us) == [
+        (put, _objects(us, "training-jobs/*")),
+        (
+            put,
+            [
+                _objects(us, "async-inference/failures/*"),
+                _objects(us, "async-inference/output/*"),
+                _objects(us, "data-capture/*"),
+            ],
+        ),
     ]
+    # eu: no capture, not async: its endpoint writes nothing.
+    assert _writes(eu) == [(put, _objects(eu, "training-jobs/*"))]
+
+
+def test_endpoint_write_prefixes_follow_the_manifests(synth: Synth) -> None:
+    envs = load_all(synth.manifests)
+    assert envs["queue"].endpoint_write_prefixes == (
+        "async-inference/output",
+        "async-inference/failures",
+    )
+    assert envs["prod"].endpoint_write_prefixes == ("data-capture",)
+    assert envs["dev"].endpoint_write_prefixes == ()
+    custom = envs["prod"].model_copy(
+        update={
+            "provisioned": envs["prod"].provisioned.model_copy(  # type: ignore[union-attr]
+                update={
+                    "data_capture": DataCapture(
+                        destination=f"s3://{envs['prod'].bucket_name}/captures/prod/"
+                    )
+                }
+            )
+        }
+    )
+    assert custom.endpoint_write_prefixes == ("captures/prod",)
+    elsewhere = custom.model_copy(
+        update={
+            "provisioned": custom.provisioned.model_copy(  # type: ignore[union-attr]
+                update={"data_capture": DataCapture(destination="s3://another-bucket/captures")}
+            )
+        }
+    )
+    assert elsewhere.endpoint_write_prefixes == ()  # another bucket: granted by its owner
 
 
 def test_role_reads_and_lists_the_default_bucket_only(us: Template) -> None:

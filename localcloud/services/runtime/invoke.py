@@ -17,6 +17,8 @@ from moto.core.common_types import TYPE_RESPONSE
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
+from localcloud.shared.errors import ValidationError
+
 if TYPE_CHECKING:
     from localcloud.dataplane.endpoints import Endpoints
 
@@ -46,6 +48,16 @@ def payload_parts(body: bytes) -> bytes:
     }
     chunks = [body[i : i + PART_BYTES] for i in range(0, len(body), PART_BYTES)] or [b""]
     return b"".join(event_message(headers, chunk) for chunk in chunks)
+
+
+def _int_header(value: str | None) -> int | None:
+    """An integer header as botocore sends it; one that is not a number is refused."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError(f"Value '{value}' is not a valid integer.") from None
 
 
 def install(endpoints: Endpoints) -> None:
@@ -101,6 +113,8 @@ def install(endpoints: Endpoints) -> None:
             self.headers.get("X-Amzn-SageMaker-InputLocation") or "",
             forwarded,
             self.headers.get("X-Amzn-SageMaker-Inference-Id"),
+            ttl_s=_int_header(self.headers.get("X-Amzn-SageMaker-RequestTTLSeconds")),
+            timeout_s=_int_header(self.headers.get("X-Amzn-SageMaker-InvocationTimeoutSeconds")),
         )
         headers = {
             "X-Amzn-SageMaker-OutputLocation": output,

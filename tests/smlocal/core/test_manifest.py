@@ -9,7 +9,13 @@ import pytest
 from ruamel.yaml import YAML
 
 from smlocal.core.environments import ENVIRONMENTS_DIR, load, load_all, load_environment, platforms
-from smlocal.core.manifest import ManifestError, ModelPin, ProvisionedEndpoint, ServerlessEndpoint
+from smlocal.core.manifest import (
+    AsyncEndpoint,
+    ManifestError,
+    ModelPin,
+    ProvisionedEndpoint,
+    ServerlessEndpoint,
+)
 from smlocal.core.pins import write_pin
 from tests.helpers.cli import SMLOCAL, one_line_refusal, run
 
@@ -221,6 +227,64 @@ def test_fails_initial_count_outside_autoscaling_range(tmp_path: Path) -> None:
         },
     )
     assert "dev.yaml: provisioned" in msg and "got 5" in msg
+
+
+def _async(**settings: Any) -> dict[str, Any]:
+    return {
+        "endpoint_kind": "async",
+        "serverless": None,
+        "async": {"instance_type": "ml.m5.large", **settings},
+    }
+
+
+def test_async_endpoint_defaults_to_the_default_bucket_prefixes(tmp_path: Path) -> None:
+    env = load_environment(_write(tmp_path, {**GOOD, **_async()}))
+    spec = env.endpoint
+    assert isinstance(spec, AsyncEndpoint) and env.endpoint_kind == "async"
+    assert (spec.output_prefix, spec.failure_prefix) == (
+        "async-inference/output",
+        "async-inference/failures",
+    )
+    assert spec.initial_instance_count == 1 and spec.processor == "cpu"
+    assert spec.max_concurrent_invocations_per_instance is None
+
+
+@pytest.mark.parametrize(
+    ("settings", "field", "value"),
+    [
+        ({"output_prefix": "s3://bucket/out"}, "async.output_prefix", "'s3://bucket/out'"),
+        ({"failure_prefix": "/failures/"}, "async.failure_prefix", "'/failures/'"),
+        (
+            {"max_concurrent_invocations_per_instance": 0},
+            "async.max_concurrent_invocations_per_instance",
+            "got 0",
+        ),
+        ({"invocation_timeout_seconds": 3601}, "async.invocation_timeout_seconds", "got 3601"),
+        ({"instance_type": "ml.nope.large"}, "async.instance_type", "'ml.nope.large'"),
+        ({"failure_prefix": "async-inference/output"}, "async", "'async-inference/output'"),
+        (
+            {
+                "initial_instance_count": 3,
+                "autoscaling": {"min": 1, "max": 2, "target_invocations_per_instance": 5},
+            },
+            "async",
+            "got 3",
+        ),
+    ],
+)
+def test_async_endpoint_refuses_bad_values(
+    tmp_path: Path, settings: dict[str, Any], field: str, value: str
+) -> None:
+    msg = _fails(tmp_path, **_async(**settings))
+    assert f"dev.yaml: {field}" in msg and value in msg and "\n" not in msg
+
+
+def test_async_kind_takes_only_its_own_block(tmp_path: Path) -> None:
+    msg = _fails(tmp_path, endpoint_kind="async")
+    assert "dev.yaml" in msg and "'async' block is missing" in msg
+    both = {**_async(), "serverless": GOOD["serverless"]}
+    msg = _fails(tmp_path, **both)
+    assert "'serverless' block is present too" in msg
 
 
 def _provisioned(**deployment: Any) -> dict[str, Any]:

@@ -19,7 +19,9 @@ whose condition fails into a `Deny`. The request context holds `aws:PrincipalArn
 for PassRole, `iam:PassedToService`; a condition on any other key, or with an operator not in
 `_OPERATORS`, is not met (an `Allow` does not apply; a `Deny` does: it fails closed).
 
-Not enforced (docs/localcloud.md): resource-based policies (bucket policies apart, which moto's
+Not enforced (docs/localcloud.md): keys of a role the cloud's IAM does not hold (moto's STS
+lets one assume any ARN; that is how the cloud's user acts in a second account), resource-based
+policies (bucket policies apart, which moto's
 S3 checks), SCPs, session policies, the trust policy and the web identity token at AssumeRole
 (moto's STS issues the key), and what CloudFormation does on the caller's behalf: the
 resources of a stack are made with the cloud's rights, not checked one by one.
@@ -271,17 +273,17 @@ def _document(policy: Any) -> dict[str, Any]:
     return json.loads(text)
 
 
-def role_policies(account: str, role_arn: str) -> tuple[list[dict], list[dict] | None]:
+def role_policies(account: str, role_arn: str) -> tuple[list[dict], list[dict] | None] | None:
     """The role's identity policies (inline and attached managed) and its permissions
-    boundary (None: it has none)."""
+    boundary (None: it has none); None when the cloud's IAM holds no such role."""
     from moto.iam.exceptions import NotFoundException
     from moto.iam.models import iam_backends
 
     backend = iam_backends[account]["aws"]
     try:
         role = backend.get_role_by_arn(role_arn)
-    except NotFoundException:  # deleted since it was assumed (moto lets one assume any ARN)
-        return [], None
+    except NotFoundException:
+        return None
     policies = [_document(p) for p in role.policies.values()]
     for managed in role.managed_policies.values():
         policies.append(_document(next(v.document for v in managed.versions if v.is_default)))
@@ -487,7 +489,13 @@ def authorize(environ: dict[str, Any], principal: str, role_arn: str, service: s
     `assumed-role` ARN) may make this request (already authenticated)."""
     account = principal.split(":")[4]
     region = _region(environ)
-    policies, boundary = role_policies(account, role_arn)
+    found = role_policies(account, role_arn)
+    if found is None:
+        # moto's STS lets one assume any role ARN: that is how the cloud's user reaches a
+        # second account (`smlocal promote`, the e2e deployer). Such a role has no policies
+        # here to enforce; a role the cloud's IAM holds is enforced.
+        return
+    policies, boundary = found
     secure = environ.get("wsgi.url_scheme") == "https" or "smlocal.tunnel_host" in environ
     base = {
         "aws:principalarn": [role_arn],
@@ -515,8 +523,9 @@ def authorize(environ: dict[str, Any], principal: str, role_arn: str, service: s
         if why is not None:
             raise Refused(
                 "denied",
-                f"User: {principal} is not authorized to perform: {action} "
-                f"on resource: {resource} {why}",
+                f"User: {principal} is not authorized to perform: {action}"
+                + (f" on resource: {resource}" if resource != "*" else "")
+                + f" {why}",
             )
 
 

@@ -241,3 +241,43 @@ def test_the_execution_role_changes_only_through_cloudformation(
 )
 def test_conditions(conditions: dict[str, Any], context: dict[str, list[str]], holds: bool) -> None:
     assert conditions_hold(conditions, context) is holds
+
+
+def test_an_explicit_deny_and_the_permissions_boundary_win(cloud: Cloud) -> None:
+    """A role allowed everything, less what a Deny names and what its boundary leaves out
+    (assumed with AssumeRole: the cloud's key may assume it)."""
+    iam = cloud.client("iam")
+    everything = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+    boundary = iam.create_policy(
+        PolicyName="authorize-tests-boundary",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [everything]}).replace(
+            '"Action": "*"', '"Action": ["sts:*", "cloudformation:*"]'
+        ),
+    )["Policy"]["Arn"]
+    role = iam.create_role(
+        RoleName="authorize-tests-bounded",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        PermissionsBoundary=boundary,
+    )["Role"]["Arn"]
+    deny = {"Effect": "Deny", "Action": "cloudformation:DescribeStacks", "Resource": "*"}
+    iam.put_role_policy(
+        RoleName="authorize-tests-bounded",
+        PolicyName="all-but",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [everything, deny]}),
+    )
+    creds = cloud.client("sts").assume_role(RoleArn=role, RoleSessionName="bounded")["Credentials"]
+    session = boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=REGION,
+    )
+    _client(cloud, session, "cloudformation").list_stacks()  # allowed by both
+    with pytest.raises(ClientError) as denied:
+        _client(cloud, session, "cloudformation").describe_stacks()
+    assert _refusal(denied)[2].endswith("with an explicit deny in an identity-based policy")
+    with pytest.raises(ClientError) as bounded:
+        _client(cloud, session, "s3").list_buckets()
+    code, status, message = _refusal(bounded)
+    assert (code, status) == ("AccessDenied", 403)
+    assert message.endswith("because no permissions boundary allows the s3:ListAllMyBuckets action")

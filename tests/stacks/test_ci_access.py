@@ -197,6 +197,17 @@ def test_ci_never_deploys_its_own_roles_one_environment_leaves_the_stack_out(
     assert CI_ACCESS in {s.stack_name for s in add_stacks(cdk.App(context=context), envs)}
 
 
+def test_a_parked_environment_has_no_endpoint_stack(synth: Synth) -> None:
+    """`parked: true` (the idle-dev workflow's commit): `cdk deploy -c env=dev` cannot bring
+    the destroyed endpoint back; its platform stack stays."""
+    envs = load_all(synth.manifests)
+    envs["dev"] = envs["dev"].model_copy(update={"parked": True})
+    context = json.loads((REPO / "cdk.json").read_text())["context"]
+    ids = {s.stack_name for s in add_stacks(cdk.App(context=context), envs, only="dev")}
+    assert "SageMakerEndpoint-dev" not in ids
+    assert f"SageMakerPlatform-{ACCOUNT}-{REGION}" in ids
+
+
 def test_one_account_names_one_repository(synth: Synth) -> None:
     envs = load_all(synth.manifests)
     other = envs["prod"].model_copy(

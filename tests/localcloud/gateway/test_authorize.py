@@ -281,3 +281,16 @@ def test_an_explicit_deny_and_the_permissions_boundary_win(cloud: Cloud) -> None
     code, status, message = _refusal(bounded)
     assert (code, status) == ("AccessDenied", 403)
     assert message.endswith("because no permissions boundary allows the s3:ListAllMyBuckets action")
+    # SageMaker Runtime's REST route is named as IAM names it (the invoke path is covered)
+    with pytest.raises(ClientError) as invoke:
+        _client(cloud, session, "sagemaker-runtime").invoke_endpoint(
+            EndpointName="Some-Endpoint", Body=b"{}", ContentType="application/json"
+        )
+    assert _refusal(invoke) == (
+        "AccessDeniedException",
+        403,
+        "User: arn:aws:sts::123456789012:assumed-role/authorize-tests-bounded/bounded is not "
+        "authorized to perform: sagemaker:InvokeEndpoint on resource: "
+        f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/some-endpoint because no permissions "
+        "boundary allows the sagemaker:InvokeEndpoint action",
+    )

@@ -169,7 +169,7 @@ def test_a_parked_dev_is_neither_redeployed_nor_drift_until_unparked(
     """The idle-dev workflow destroys dev's endpoint stack and commits `parked: true`: the
     next reconcile leaves dev alone (without the line it would redeploy it), `--check`
     passes; a parked dev whose stack is still there is drift; unparked, it is deployed."""
-    envdir = _manifests(tmp_path / "environments", session, "dev", "staging")
+    envdir = _manifests(tmp_path / "environments", session, "dev")
     manifest = envdir / "dev.yaml"
     manifest.write_text("# dev: tried first\n" + manifest.read_text())
     session.client("cloudformation").delete_stack(StackName=endpoint_stack_name("dev"))

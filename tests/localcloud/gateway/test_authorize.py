@@ -7,30 +7,27 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.gateway.authorize import conditions_hold
-from smlocal.core.manifest import CiAccount
 from smlocal.core.naming import CI_DEPLOY_ROLE, endpoint_stack_name
-from stacks.ci_access import CiAccessStack
 from tests.helpers.cloud import PYTORCH_IMAGE, Cloud
+from tests.helpers.stacks import GITHUB_REPOSITORY
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
-REPO = "acme/models"
-CI = CiAccount(
-    account=ACCOUNT,
-    region=REGION,
-    repository=REPO,
-    main_branch="main",
-    role_name="SageMaker-local",
-    environments=(("dev", REGION), ("prod", REGION)),
-    destroyable=("dev",),
+ACCOUNT, REGION = "123456789012", "us-east-1"
+REPO = GITHUB_REPOSITORY
+# The CiAccessStack of tests/helpers/stacks.py's manifests (dev, staging, prod in ACCOUNT), as
+# synthesized: the snapshot tests/stacks/test_templates.py keeps equal to `cdk synth` (a synth
+# here would cost ~10-30 s of CI).
+TEMPLATE_FILE = (
+    Path(__file__).parents[2]
+    / "stacks/__snapshots__/test_templates"
+    / f"test_template_snapshot[SmlocalCiAccess-{ACCOUNT}].json"
 )
 DEPLOY_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{CI_DEPLOY_ROLE}"
 EXECUTION_ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMaker-local"
@@ -74,17 +71,8 @@ def _refusal(error: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
 
 @pytest.fixture(scope="module")
 def ci_access(cloud: Cloud) -> None:
-    """The CiAccessStack of dev and prod deployed on the cloud with its start key (what an
-    administrator does once per account), and the execution role and another role."""
-    app = cdk.App()
-    stack = CiAccessStack(
-        app,
-        f"SmlocalCiAccess-{ACCOUNT}",
-        ci=CI,
-        env=cdk.Environment(account=ACCOUNT, region=REGION),
-        synthesizer=cdk.BootstraplessSynthesizer(),  # as stacks.wiring makes it
-    )
-    template = app.synth().get_stack_by_name(stack.stack_name).template
+    """The CiAccessStack deployed on the cloud with its start key (what an administrator does
+    once per account), and the execution role and another role."""
     iam = cloud.client("iam")
     trust = json.dumps(
         {
@@ -103,12 +91,12 @@ def ci_access(cloud: Cloud) -> None:
             iam.create_role(RoleName=arn.rsplit("/", 1)[1], AssumeRolePolicyDocument=trust)
     cfn = cloud.client("cloudformation")
     cfn.create_stack(
-        StackName=stack.stack_name,
-        TemplateBody=json.dumps(template),
+        StackName=f"SmlocalCiAccess-{ACCOUNT}",
+        TemplateBody=TEMPLATE_FILE.read_text(),
         Capabilities=["CAPABILITY_NAMED_IAM"],
     )
     cfn.get_waiter("stack_create_complete").wait(
-        StackName=stack.stack_name, WaiterConfig={"Delay": 1}
+        StackName=f"SmlocalCiAccess-{ACCOUNT}", WaiterConfig={"Delay": 1}
     )
 
 
@@ -129,7 +117,7 @@ def test_the_deploy_role_is_assumed_only_with_a_token_its_trust_accepts(
     assert identity["Arn"] == SESSION
     for sub, token in (
         (f"repo:{REPO}:pull_request", {}),  # a pull request: the plan role's subject
-        (f"repo:{REPO}:environment:staging", {}),  # no such environment in this account
+        (f"repo:{REPO}:environment:qa", {}),  # no such environment in this account
         (f"repo:{REPO}:environment:dev", {"iss": "https://tokens.example.com"}),  # no provider
     ):
         with pytest.raises(ClientError) as refused:

@@ -242,6 +242,14 @@ def requested(
         name = unquote(route.group(1)).lower()
         arn = f"arn:aws:sagemaker:{region}:{account}:endpoint/{name}"
         return [(f"sagemaker:{_RUNTIME_OPS[route.group(2)]}", arn, {})]
+    rpc = _RPC_V2_ROUTE.fullmatch(environ.get("PATH_INFO", ""))
+    if rpc is not None:  # Smithy RPC v2 CBOR (CloudWatch): the operation is in the path
+        operation, params = rpc.group(1), _cbor(environ)
+        checks = [
+            (f"{prefix}:{operation}", arn, {})
+            for arn in resources(prefix, operation, params, account, region)
+        ]
+        return checks
     params = _params(environ, kind)
     if kind == "json":
         operation = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1]
@@ -253,6 +261,25 @@ def requested(
     for role, to in _passed_roles(params, []):
         checks.append(("iam:PassRole", role, {"iam:passedtoservice": [to]}))
     return checks
+
+
+_RPC_V2_ROUTE = re.compile(r"/service/[^/]+/operation/([A-Za-z0-9]+)")
+
+
+def _cbor(environ: dict[str, Any]) -> dict[str, Any]:
+    """An RPC v2 request's CBOR body as a dict (botocore's own CBOR decoder)."""
+    from botocore.parsers import RpcV2CBORParser
+
+    stream = environ.get("wsgi.input")
+    body = stream.getvalue() if hasattr(stream, "getvalue") else b""
+    if not body:
+        return {}
+    parser = RpcV2CBORParser()
+    try:
+        decoded = parser.parse_data_item(parser.get_peekable_stream_from_bytes(body))
+    except Exception:  # a body botocore cannot read names no resource
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
 
 
 def _query_structure(fields: dict[str, str]) -> dict[str, Any]:

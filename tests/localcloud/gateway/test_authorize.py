@@ -269,6 +269,15 @@ def test_an_explicit_deny_and_the_permissions_boundary_win(cloud: Cloud) -> None
     code, status, message = _refusal(bounded)
     assert (code, status) == ("AccessDenied", 403)
     assert message.endswith("because no permissions boundary allows the s3:ListAllMyBuckets action")
+    # CloudWatch speaks Smithy RPC v2 CBOR: the operation and the alarm come from its path
+    # and body
+    with pytest.raises(ClientError) as alarm:
+        _client(cloud, session, "cloudwatch").delete_alarms(AlarmNames=["billing"])
+    assert alarm.value.response["Error"]["Code"] == "AccessDeniedException"  # JSON: 400
+    assert (
+        f"cloudwatch:DeleteAlarms on resource: arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:billing"
+        in str(alarm.value)
+    )
     # SageMaker Runtime's REST route is named as IAM names it (the invoke path is covered)
     with pytest.raises(ClientError) as invoke:
         _client(cloud, session, "sagemaker-runtime").invoke_endpoint(

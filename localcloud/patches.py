@@ -19,8 +19,9 @@ and refuses a second, different set of parts. The order matters where patches me
    acts on them (`services.autoscaling`), both on the cloud's clock;
 6. IAM (`services.iam`): SimulatePrincipalPolicy from the principal's policies;
 7. the gateway's: a modelled error for any action moto does not implement, real temporary keys
-   from STS GetSessionToken (`gateway.auth` checks every signature), and no CORS from moto's
-   app (the guard answers cross-origin requests).
+   from STS GetSessionToken (`gateway.auth` checks every signature; `gateway.authorize`, called
+   by the guard after it, a role key's request against the role's policies: it patches
+   nothing), and no CORS from moto's app (the guard answers cross-origin requests).
 """
 
 from __future__ import annotations

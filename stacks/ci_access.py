@@ -11,7 +11,8 @@ GitHub's OIDC provider and two roles that its workflows assume with a short-live
   this role's credentials and CloudFormation acts with them: CloudFormation on our stack names
   only, the execution role (by its name) and `iam:PassRole` of it to SageMaker only, the
   default bucket and the platform's access log bucket, SageMaker models, endpoint configs and
-  endpoints of the account's regions, the endpoint's scaling target and alarms. Trusted by
+  endpoints of the account's regions, the endpoint's scaling target and alarms. The execution
+  role's IAM rights hold only in calls CloudFormation makes (`aws:CalledVia`). Trusted by
   `repo:<org>/<repo>:environment:<env>` of the account's environments only, so the GitHub
   Environment's protection rules (prod's reviewers) gate every deploy.
 
@@ -122,6 +123,7 @@ _SCALING = [
 ]
 _ALARMS = ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"]
 _SCALING_SLR = "sagemaker.application-autoscaling.amazonaws.com"
+_CLOUDFORMATION = "cloudformation.amazonaws.com"
 
 
 class CiAccessStack(Stack):
@@ -300,9 +302,15 @@ class CiAccessStack(Stack):
                     resources=idle,
                 )
             )
+        # The platform stack owns the execution role; CI may change it only through a
+        # CloudFormation deploy of that stack, never by a direct IAM call (aws:CalledVia holds
+        # the services that made the request on the role's behalf).
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="ManageTheExecutionRole", actions=_EXECUTION_ROLE, resources=[execution_role]
+                sid="ManageTheExecutionRoleThroughCloudFormation",
+                actions=_EXECUTION_ROLE,
+                resources=[execution_role],
+                conditions={"ForAnyValue:StringEquals": {"aws:CalledVia": [_CLOUDFORMATION]}},
             )
         )
         role.add_to_policy(

@@ -49,6 +49,13 @@ def add_stacks(
                     f"so only its platform stack is synthesized; pin a trained model first",
                 )
                 continue
+            if env.parked:  # destroyed as idle; git says it stays absent (docs/promotion.md)
+                cdk.Annotations.of(platform_stack).add_warning_v2(
+                    f"smlocal:parked:{name}",
+                    f"environment {name!r} is parked (parked: true), so its endpoint stack is "
+                    f"not synthesized; remove the line to deploy it again",
+                )
+                continue
             endpoint_stack = EndpointStack(
                 app,
                 endpoint_stack_name(name),

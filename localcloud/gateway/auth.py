@@ -48,6 +48,10 @@ class IssuedKey:
     session_token: str | None
     account: str | None  # None: the start key, which may act in any account
     expires: dt.datetime | None
+    # An STS key for a role: the session's `assumed-role` ARN and the role's ARN, whose
+    # policies `authorize` checks the key's requests against.
+    principal: str | None = None
+    role_arn: str | None = None
 
 
 def issued_key(access_key_id: str, start: Credentials) -> IssuedKey | None:
@@ -72,6 +76,9 @@ def issued_key(access_key_id: str, start: Credentials) -> IssuedKey | None:
                 if role is None:
                     return None
                 token, expires = role.session_token, role.expiration
+                return IssuedKey(
+                    key.secret_access_key, token, account, expires, role.arn, role.role_arn
+                )
             return IssuedKey(key.secret_access_key, token, account, expires)
     return None
 

@@ -1,5 +1,6 @@
 """The WSGI middleware in front of moto's app: the Host header, moto's internal endpoints,
-CORS, and the signature of every request (`auth`) are checked before moto sees it."""
+CORS, the signature of every request (`auth`) and, for a key STS issued for a role, the
+role's identity policies (`authorize`) are checked before moto sees it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from localcloud.gateway.auth import authenticate, credential_scope
+from localcloud.gateway.authorize import authorize, web_identity
 from localcloud.gateway.refusals import Refused, error_response, status_line
 from localcloud.shared.credentials import Credentials
 
@@ -48,7 +50,17 @@ class Guard:
                 return _json(respond, 200, None, "ok")
             if environ.get("REQUEST_METHOD") == "OPTIONS":
                 return self._preflight(environ, start_response, origin)
+            if (
+                "HTTP_AUTHORIZATION" not in environ
+                and "X-Amz-Signature" not in environ.get("QUERY_STRING", "")
+                and web_identity(environ)
+            ):
+                # AWS takes AssumeRoleWithWebIdentity unsigned: the token is the credential.
+                environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
+                return self.app(environ, respond)
             key = authenticate(environ, self.start)
+            if key.principal is not None and key.role_arn is not None:
+                authorize(environ, key.principal, key.role_arn, service or "")
         except Refused as refusal:
             if not refusal.access_key_id:
                 refusal.access_key_id = access_key_id

@@ -72,6 +72,24 @@ _REFUSALS: dict[str, dict[str, tuple[int, str, str | None]]] = {
         "json": (403, "AccessDeniedException", None),
         "query": (403, "AccessDenied", None),
     },
+    # IAM refused an STS key's request (`authorize`): AWS's "User: ... is not authorized to
+    # perform: ..." message; JSON services answer 400 (AWS's common errors), REST ones 403.
+    "denied": {
+        "s3": (403, "AccessDenied", None),
+        "json": (400, "AccessDeniedException", None),
+        "query": (403, "AccessDenied", None),
+    },
+    # AssumeRoleWithWebIdentity (STS, query) whose token the role's trust does not accept
+    "assume-denied": {
+        "s3": (403, "AccessDenied", None),
+        "json": (403, "AccessDeniedException", None),
+        "query": (403, "AccessDenied", None),
+    },
+    "bad-identity-token": {
+        "s3": (400, "InvalidIdentityToken", None),
+        "json": (400, "InvalidIdentityTokenException", None),
+        "query": (400, "InvalidIdentityToken", None),
+    },
     "too-large": {
         "s3": (413, "RequestEntityTooLarge", None),
         "json": (413, "RequestEntityTooLargeException", None),

@@ -356,6 +356,9 @@ class Environment(_Strict):
     model: ModelPin = ModelPin()
     github: GitHubAccess | None = None  # CI access (issue 17): see GitHubAccess
     cost: CostSettings = CostSettings()  # cost estimates and the idle limit (issue 17)
+    # The endpoint is parked: its stack was destroyed as idle (idle-dev.yml commits this) and
+    # stays absent until the line goes; the platform stack stays. See docs/promotion.md.
+    parked: bool = False
 
     @model_validator(mode="after")
     def _kms_in_region(self) -> Environment:

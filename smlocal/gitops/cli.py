@@ -256,7 +256,7 @@ def reconcile_cmd(
     if github_output:
         with open(os.environ["GITHUB_OUTPUT"], "a") as out:
             out.write(render_output(decisions))
-    drifted = [d for d in decisions if d.deploy]
+    drifted = [d for d in decisions if d.deploy or d.destroy]
     if not plan_only and drifted:
         for d in drifted:
             for reason in d.reasons:
@@ -299,6 +299,23 @@ def idle_cmd(
             out.write(f"idle={'true' if line.startswith('idle:') else 'false'}\n")
 
 
+def park_cmd(
+    env: str = typer.Option(..., "--env", help="Environment whose endpoint is parked"),
+    unpark: bool = typer.Option(False, "--unpark", help="Remove the line: deploy it again"),
+    note: str = typer.Option("", "--note", help="Why (kept as the line's comment)"),
+    envdir: EnvDir = None,
+) -> None:
+    """Record in the manifest that the environment's endpoint stack stays absent
+    (`parked: true`), or remove that record; commit the change so main says so."""
+    from smlocal.core import environments
+    from smlocal.gitops.park import set_parked
+
+    path = environments.manifest_path(env, envdir)
+    environments.load(env, envdir)  # an unknown name fails with the known ones
+    set_parked(path, not unpark, note)
+    typer.echo(f"{env}: {'unparked' if unpark else 'parked'} in {path}")
+
+
 def register(app: typer.Typer) -> None:
     """Add promote, rollback, history, diff and reconcile to `app`."""
     app.command("promote")(promote_cmd)
@@ -307,3 +324,4 @@ def register(app: typer.Typer) -> None:
     app.command("diff")(diff_cmd)
     app.command("reconcile")(reconcile_cmd)
     app.command("idle")(idle_cmd)
+    app.command("park")(park_cmd)

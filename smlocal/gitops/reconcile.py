@@ -6,7 +6,9 @@ failed is deployed again by the next run. The state is what `smlocal status` rea
 boto3 (the EndpointStack's outputs, the endpoint, its config, model and scaling target), so it
 works the same on AWS and on the local cloud. With a synthesized cloud assembly (`cdk synth`
 of main), a stack whose deployed template differs from it counts too: a change of
-infrastructure code that moves no manifest field.
+infrastructure code that moves no manifest field. A parked environment (`parked: true`, which
+the idle-dev workflow commits after destroying an idle endpoint) is never deployed: it is in
+sync while its endpoint stack is absent, and drift (`destroy`) while it exists.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class Decision:
     region: str
     deploy: bool
     reasons: list[str] = field(default_factory=list)
+    # parked, yet its endpoint stack is deployed: drift that a deploy does not fix (the idle
+    # workflow, or `cdk destroy`, removes the stack)
+    destroy: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +80,8 @@ def decide(
     """Deploy `env` when what is deployed differs from its manifest (or, given `cdk_out`, from
     main's synthesized templates); an environment without a model pin has nothing to deploy."""
     where = {"name": env.name, "account": env.account, "region": env.region}
+    if env.parked:
+        return _parked(env, where)
     if not env.model.is_set:
         return Decision(**where, deploy=False, reasons=["no model is pinned; nothing to deploy"])
     try:
@@ -85,6 +92,22 @@ def decide(
         # Unreadable state is not in sync: deploying is how CI finds out, with cdk's message.
         reasons = [f"state unreadable: {err}"]
     return Decision(**where, deploy=bool(reasons), reasons=reasons or ["in sync"])
+
+
+def _parked(env: Environment, where: dict[str, str]) -> Decision:
+    """A parked environment is in sync when its endpoint stack is absent; deploying it is
+    never the answer (git says it stays absent until `parked` goes)."""
+    stack = endpoint_stack_name(env.name)
+    try:
+        aws.client("cloudformation", env).describe_stacks(StackName=stack)
+    except ClientError as err:
+        if "does not exist" in str(err):
+            return Decision(**where, deploy=False, reasons=[f"parked: stack {stack} absent"])
+        return Decision(**where, deploy=False, destroy=True, reasons=[f"state unreadable: {err}"])
+    except BotoCoreError as err:
+        return Decision(**where, deploy=False, destroy=True, reasons=[f"state unreadable: {err}"])
+    reason = f"parked: manifest parked, deployed stack {stack} (destroy it, or unpark)"
+    return Decision(**where, deploy=False, destroy=True, reasons=[reason])
 
 
 def plan(

@@ -113,6 +113,7 @@ def test_an_environment_a_previous_run_skipped_is_deployed_by_the_next(
         "region": REGION,
         "deploy": False,
         "reasons": ["in sync"],
+        "destroy": False,
     }
     lines = outputs.read_text().splitlines()
     assert lines[0] == 'deploy=["dev", "staging"]'
@@ -160,3 +161,49 @@ def test_never_deployed_is_deployed_and_unpinned_has_nothing_to_deploy(
     assert (dev.deploy, dev.reasons) == (False, ["no model is pinned; nothing to deploy"])
     assert prod.deploy
     assert prod.reasons[0].startswith("not deployed: stack SageMakerEndpoint-prod is not deployed")
+
+
+def test_a_parked_dev_is_neither_redeployed_nor_drift_until_unparked(
+    tmp_path: Path, session: boto3.Session
+) -> None:
+    """The idle-dev workflow destroys dev's endpoint stack and commits `parked: true`: the
+    next reconcile leaves dev alone (without the line it would redeploy it), `--check`
+    passes; a parked dev whose stack is still there is drift; unparked, it is deployed."""
+    envdir = _manifests(tmp_path / "environments", session, "dev")
+    manifest = envdir / "dev.yaml"
+    manifest.write_text("# dev: tried first\n" + manifest.read_text())
+    session.client("cloudformation").delete_stack(StackName=endpoint_stack_name("dev"))
+    (dev,) = plan(load_all(envdir), ["dev"])
+    assert (dev.deploy, dev.reasons[0].startswith("not deployed")) == (True, True)  # the old clash
+
+    code, out, _ = (
+        CliRunner()
+        .invoke(app, ["park", "--env", "dev", "--envdir", str(envdir), "--note", "idle 24 h"])
+        .exit_code,
+        None,
+        None,
+    )
+    assert code == 0
+    text = manifest.read_text()
+    assert text.startswith("# dev: tried first\n") and "\nparked: true  # idle 24 h\n" in text
+    code, out, err = _cli(envdir, "--check")
+    assert code == 0, err
+    dev_decision = {d["name"]: d for d in json.loads(out)}["dev"]
+    assert (dev_decision["deploy"], dev_decision["destroy"]) == (False, False)
+    assert dev_decision["reasons"] == ["parked: stack SageMakerEndpoint-dev absent"]
+
+    _deploy(session, envdir, "dev")  # someone deployed it by hand while parked
+    code, _, err = _cli(envdir, "--check")
+    assert code == 1
+    assert "drift: dev (123456789012/us-east-1): parked: manifest parked, deployed stack" in err
+
+    session.client("cloudformation").delete_stack(StackName=endpoint_stack_name("dev"))
+    assert (
+        CliRunner()
+        .invoke(app, ["park", "--env", "dev", "--unpark", "--envdir", str(envdir)])
+        .exit_code
+        == 0
+    )
+    assert "parked" not in manifest.read_text()
+    (dev,) = plan(load_all(envdir), ["dev"])
+    assert dev.deploy is True

@@ -184,7 +184,12 @@ def test_idle_dev_endpoints_are_destroyed_on_a_schedule():
     job = wf["jobs"]["destroy-if-idle"]
     assert job["environment"]["name"] == "dev"
     assert job["concurrency"]["group"] == "deploy-dev"  # never during a dev deploy
-    idle, destroy = job["steps"][-2:]
+    idle, destroy, park = job["steps"][-3:]
     assert idle["run"] == ".venv/bin/smlocal idle --env dev --github-output"
     assert destroy["if"] == "steps.idle.outputs.idle == 'true'"
     assert destroy["run"] == "npx cdk destroy SageMakerEndpoint-dev -c env=dev --force"
+    # then git records it (parked: true), so reconcile neither redeploys it nor calls it drift
+    assert park["if"] == destroy["if"]
+    assert park["run"].startswith(".venv/bin/smlocal park --env dev --note ")
+    assert 'git push origin "HEAD:$BRANCH"' in park["run"]
+    assert job["permissions"]["contents"] == "write"

@@ -1,6 +1,8 @@
 """CiAccessStack: GitHub's OIDC provider, the plan and deploy roles, who may assume them, and
-what their policies allow, evaluated by moto's IAM policy engine (the local cloud checks
-signatures, not identity policies, so the decisions are checked here, on the template)."""
+what their policies allow, evaluated on the template by the local cloud's IAM evaluator
+(`localcloud.gateway.authorize.decide`: moto's matcher plus IAM's condition rules), with the
+request context of a direct call (no aws:CalledVia) unless a case names CloudFormation's.
+tests/localcloud/gateway/test_authorize.py checks the same roles deployed on the cloud."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from moto.iam.access_control import IAMPolicy, PermissionResult
 
+from localcloud.gateway.authorize import decide
 from smlocal.core.environments import load_all
 from smlocal.core.manifest import ManifestError, ci_accounts
 from stacks.wiring import add_stacks
@@ -31,15 +33,23 @@ def _role(synth: Synth, name: str) -> dict[str, Any]:
     return role["Properties"]
 
 
-def _policy(synth: Synth, prefix: str) -> IAMPolicy:
+def _policy(synth: Synth, prefix: str) -> dict[str, Any]:
     (policy,) = [
         r for k, r in _resources(synth, "AWS::IAM::Policy").items() if k.startswith(prefix)
     ]
-    return IAMPolicy(json.dumps(policy["Properties"]["PolicyDocument"]))
+    return json.loads(json.dumps(policy["Properties"]["PolicyDocument"]))
 
 
-def _allowed(policy: IAMPolicy, action: str, resource: str) -> bool:
-    return policy.is_action_permitted(action, resource) == PermissionResult.PERMITTED
+# A call the role makes itself; PassRole of a role handed to SageMaker. VIA_CFN: the same call
+# made by CloudFormation for the role (a stack deploy).
+DIRECT = {"aws:calledvia": [], "iam:passedtoservice": ["sagemaker.amazonaws.com"]}
+VIA_CFN = {**DIRECT, "aws:calledvia": ["cloudformation.amazonaws.com"]}
+
+
+def _allowed(
+    policy: dict[str, Any], action: str, resource: str, context: dict[str, list[str]] = DIRECT
+) -> bool:
+    return decide([policy], action, resource, context) == "allowed"
 
 
 def _stack(name: str) -> str:
@@ -110,6 +120,9 @@ def test_no_action_wildcards_and_no_managed_policies(synth: Synth) -> None:
         ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/Admin", False),
         ("iam:PutRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/smlocal-github-deploy", False),
         ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/Other", False),
+        # the platform stack owns the execution role: no direct IAM call rewrites it
+        ("iam:PutRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/SageMaker-local", False),
+        ("iam:UpdateAssumeRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/SageMaker-local", False),
         ("s3:PutBucketPolicy", f"arn:aws:s3:::sagemaker-{REGION}-{ACCOUNT}", True),
         ("s3:PutBucketPolicy", "arn:aws:s3:::someone-elses-bucket", False),
         ("s3:GetObject", f"arn:aws:s3:::sagemaker-{REGION}-{ACCOUNT}/models/m.tar.gz", False),
@@ -136,6 +149,22 @@ def test_deploy_role_may_deploy_our_stacks_and_nothing_else(
     synth: Synth, action: str, resource: str, allowed: bool
 ) -> None:
     assert _allowed(_policy(synth, "DeployRoleDefaultPolicy"), action, resource) is allowed
+
+
+@pytest.mark.parametrize("action", ["iam:PutRolePolicy", "iam:CreateRole", "iam:TagRole"])
+def test_the_execution_role_changes_through_a_cloudformation_deploy_only(
+    synth: Synth, action: str
+) -> None:
+    policy, role = _policy(synth, "DeployRoleDefaultPolicy"), f"arn:aws:iam::{ACCOUNT}:role/"
+    assert _allowed(policy, action, role + "SageMaker-local", VIA_CFN)
+    assert not _allowed(policy, action, role + "SageMaker-local", DIRECT)
+    assert not _allowed(policy, action, role + "Other", VIA_CFN)
+
+
+def test_the_execution_role_is_passed_to_sagemaker_only(synth: Synth) -> None:
+    policy, role = _policy(synth, "DeployRoleDefaultPolicy"), f"arn:aws:iam::{ACCOUNT}:role/"
+    to_cfn = {**DIRECT, "iam:passedtoservice": ["cloudformation.amazonaws.com"]}
+    assert not _allowed(policy, "iam:PassRole", role + "SageMaker-local", to_cfn)
 
 
 @pytest.mark.parametrize(
@@ -166,6 +195,17 @@ def test_ci_never_deploys_its_own_roles_one_environment_leaves_the_stack_out(
     ids = {s.stack_name for s in add_stacks(cdk.App(context=context), envs, only="dev")}
     assert CI_ACCESS not in ids
     assert CI_ACCESS in {s.stack_name for s in add_stacks(cdk.App(context=context), envs)}
+
+
+def test_a_parked_environment_has_no_endpoint_stack(synth: Synth) -> None:
+    """`parked: true` (the idle-dev workflow's commit): `cdk deploy -c env=dev` cannot bring
+    the destroyed endpoint back; its platform stack stays."""
+    envs = load_all(synth.manifests)
+    envs["dev"] = envs["dev"].model_copy(update={"parked": True})
+    context = json.loads((REPO / "cdk.json").read_text())["context"]
+    ids = {s.stack_name for s in add_stacks(cdk.App(context=context), envs, only="dev")}
+    assert "SageMakerEndpoint-dev" not in ids
+    assert f"SageMakerPlatform-{ACCOUNT}-{REGION}" in ids
 
 
 def test_one_account_names_one_repository(synth: Synth) -> None:

@@ -7,6 +7,8 @@ that S3 refuses failing the stack delete as on AWS.
   the loopback interface, which stands in for TLS here (moto ignores conditions, so the CDK's
   `enforceSSL` statement would deny every request).
 - `AWS::CloudWatch::Alarm`: PutMetricAlarm / DeleteAlarms.
+- `AWS::IAM::OIDCProvider` (the CiAccessStack's GitHub provider): IAM's
+  CreateOpenIDConnectProvider / DeleteOpenIDConnectProvider; `Ref` and `Arn` give its ARN.
 - `AWS::S3::Bucket` delete of a bucket that holds objects raises S3's `BucketNotEmpty`
   (moto leaves the bucket and reports the resource deleted).
 """
@@ -114,6 +116,40 @@ class AlarmResource(ResourceType, CloudFormationModel):
 
     def delete(self, account_id: str, region_name: str) -> None:
         cloudwatch_backends[account_id][region_name].delete_alarms([self.name])
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.arn
+
+
+class OidcProviderResource(ResourceType, CloudFormationModel):
+    """`AWS::IAM::OIDCProvider`; its physical id is its ARN, as on AWS."""
+
+    TYPE = "AWS::IAM::OIDCProvider"
+
+    def __init__(self, arn: str) -> None:
+        self.arn = self.physical_resource_id = arn
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    @classmethod
+    def create(
+        cls, name: str, p: dict[str, Any], account_id: str, region_name: str
+    ) -> OidcProviderResource:
+        from moto.iam.models import iam_backends
+
+        backend = iam_backends[account_id][get_partition(region_name)]
+        provider = backend.create_open_id_connect_provider(
+            p["Url"], p.get("ThumbprintList", []), p.get("ClientIdList", []), p.get("Tags", [])
+        )
+        return cls(provider.arn)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.iam.models import iam_backends
+
+        backend = iam_backends[account_id][get_partition(region_name)]
+        backend.delete_open_id_connect_provider(self.arn)
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
         return self.arn

@@ -1,0 +1,293 @@
+"""IAM on the local cloud for the keys its STS issues for a role (`localcloud.gateway.authorize`):
+the CiAccessStack deployed on the cloud, its deploy role assumed with a GitHub-shaped web
+identity token, then what that role may and may not do, answered in AWS's error shapes."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from localcloud.gateway.authorize import conditions_hold
+from smlocal.core.naming import CI_DEPLOY_ROLE, endpoint_stack_name
+from tests.helpers.cloud import PYTORCH_IMAGE, Cloud
+from tests.helpers.stacks import GITHUB_REPOSITORY
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+REPO = GITHUB_REPOSITORY
+# The CiAccessStack of tests/helpers/stacks.py's manifests (dev, staging, prod in ACCOUNT), as
+# synthesized: the snapshot tests/stacks/test_templates.py keeps equal to `cdk synth` (a synth
+# here would cost ~10-30 s of CI).
+TEMPLATE_FILE = (
+    Path(__file__).parents[2]
+    / "stacks/__snapshots__/test_templates"
+    / f"test_template_snapshot[SmlocalCiAccess-{ACCOUNT}].json"
+)
+DEPLOY_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{CI_DEPLOY_ROLE}"
+EXECUTION_ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMaker-local"
+OTHER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/SomeoneElsesRole"
+SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/{CI_DEPLOY_ROLE}/gh-dev"
+# A stack body that makes nothing: the decisions concern the stack, not its resources.
+TEMPLATE = {"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}
+
+
+def _token(sub: str, iss: str = "https://token.actions.githubusercontent.com") -> str:
+    """A JWT as GitHub's OIDC issuer shapes it (the cloud reads its claims; it cannot check
+    the signature of an issuer it cannot reach)."""
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    claims = {"iss": iss, "aud": "sts.amazonaws.com", "sub": sub}
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+def _assume(cloud: Cloud, sub: str, role: str = DEPLOY_ROLE, **token: str) -> boto3.Session:
+    creds = cloud.client("sts").assume_role_with_web_identity(
+        RoleArn=role, RoleSessionName="gh-dev", WebIdentityToken=_token(sub, **token)
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=REGION,
+    )
+
+
+def _refusal(error: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
+    response = error.value.response
+    return (
+        response["Error"]["Code"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"]["Message"],
+    )
+
+
+@pytest.fixture(scope="module")
+def ci_access(cloud: Cloud) -> None:
+    """The CiAccessStack deployed on the cloud with its start key (what an administrator does
+    once per account), and the execution role and another role."""
+    iam = cloud.client("iam")
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sagemaker.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+    for arn in (EXECUTION_ROLE, OTHER_ROLE):
+        with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+            iam.create_role(RoleName=arn.rsplit("/", 1)[1], AssumeRolePolicyDocument=trust)
+    cfn = cloud.client("cloudformation")
+    cfn.create_stack(
+        StackName=f"SmlocalCiAccess-{ACCOUNT}",
+        TemplateBody=TEMPLATE_FILE.read_text(),
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    cfn.get_waiter("stack_create_complete").wait(
+        StackName=f"SmlocalCiAccess-{ACCOUNT}", WaiterConfig={"Delay": 1}
+    )
+
+
+@pytest.fixture(scope="module")
+def deploy(cloud: Cloud, ci_access: None) -> boto3.Session:
+    """The deploy role's session, as the dev environment's GitHub job gets it."""
+    return _assume(cloud, f"repo:{REPO}:environment:dev")
+
+
+def _client(cloud: Cloud, session: boto3.Session, service: str) -> Any:
+    return session.client(service, endpoint_url=cloud.url)
+
+
+def test_the_deploy_role_is_assumed_only_with_a_token_its_trust_accepts(
+    cloud: Cloud, deploy: boto3.Session
+) -> None:
+    identity = _client(cloud, deploy, "sts").get_caller_identity()
+    assert identity["Arn"] == SESSION
+    for sub, token in (
+        (f"repo:{REPO}:pull_request", {}),  # a pull request: the plan role's subject
+        (f"repo:{REPO}:environment:qa", {}),  # no such environment in this account
+        (f"repo:{REPO}:environment:dev", {"iss": "https://tokens.example.com"}),  # no provider
+    ):
+        with pytest.raises(ClientError) as refused:
+            _assume(cloud, sub, **token)
+        assert _refusal(refused) == (
+            "AccessDenied",
+            403,
+            "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+        )
+    with pytest.raises(ClientError) as malformed:
+        cloud.client("sts").assume_role_with_web_identity(
+            RoleArn=DEPLOY_ROLE, RoleSessionName="gh", WebIdentityToken="not-a-jwt"
+        )
+    assert _refusal(malformed)[:2] == ("InvalidIdentityToken", 400)
+
+
+def test_the_deploy_role_creates_and_updates_the_dev_stack(
+    cloud: Cloud, deploy: boto3.Session
+) -> None:
+    cfn = _client(cloud, deploy, "cloudformation")
+    name = endpoint_stack_name("dev")
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(TEMPLATE))
+    cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig={"Delay": 1})
+    body = {"Resources": {**TEMPLATE["Resources"], "Second": TEMPLATE["Resources"]["Handle"]}}
+    cfn.update_stack(StackName=name, TemplateBody=json.dumps(body))
+    cfn.get_waiter("stack_update_complete").wait(StackName=name, WaiterConfig={"Delay": 1})
+    (stack,) = cfn.describe_stacks(StackName=name)["Stacks"]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+
+
+def test_the_deploy_role_touches_no_other_stack(cloud: Cloud, deploy: boto3.Session) -> None:
+    cfn = _client(cloud, deploy, "cloudformation")
+    with pytest.raises(ClientError) as refused:
+        cfn.create_stack(StackName="SomeoneElsesStack", TemplateBody=json.dumps(TEMPLATE))
+    assert _refusal(refused) == (
+        "AccessDenied",
+        403,
+        f"User: {SESSION} is not authorized to perform: cloudformation:CreateStack on resource: "
+        f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/SomeoneElsesStack/* because no "
+        "identity-based policy allows the cloudformation:CreateStack action",
+    )
+    assert "SomeoneElsesStack" not in [
+        s["StackName"] for s in cloud.client("cloudformation").describe_stacks()["Stacks"]
+    ]
+
+
+def test_the_deploy_role_passes_the_execution_role_and_no_other(
+    cloud: Cloud, deploy: boto3.Session
+) -> None:
+    sagemaker = _client(cloud, deploy, "sagemaker")
+    container = {"Image": PYTORCH_IMAGE}
+    sagemaker.create_model(
+        ModelName="ci-passes-its-role", ExecutionRoleArn=EXECUTION_ROLE, PrimaryContainer=container
+    )
+    with pytest.raises(ClientError) as refused:
+        sagemaker.create_model(
+            ModelName="ci-passes-another", ExecutionRoleArn=OTHER_ROLE, PrimaryContainer=container
+        )
+    assert _refusal(refused) == (
+        "AccessDeniedException",
+        400,
+        f"User: {SESSION} is not authorized to perform: iam:PassRole on resource: {OTHER_ROLE} "
+        "because no identity-based policy allows the iam:PassRole action",
+    )
+    # CloudFormation's service role is a passed role too
+    with pytest.raises(ClientError) as service_role:
+        _client(cloud, deploy, "cloudformation").create_stack(
+            StackName=endpoint_stack_name("prod"),
+            TemplateBody=json.dumps(TEMPLATE),
+            RoleARN=EXECUTION_ROLE,
+        )
+    code, status, message = _refusal(service_role)
+    assert (code, status) == ("AccessDenied", 403)
+    assert f"iam:PassRole on resource: {EXECUTION_ROLE}" in message
+
+
+def test_the_execution_role_changes_only_through_cloudformation(
+    cloud: Cloud, deploy: boto3.Session
+) -> None:
+    iam = _client(cloud, deploy, "iam")
+    with pytest.raises(ClientError) as refused:
+        iam.put_role_policy(
+            RoleName="SageMaker-local",
+            PolicyName="widen",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                }
+            ),
+        )
+    assert _refusal(refused)[:2] == ("AccessDenied", 403)
+    assert "iam:PutRolePolicy on resource: " + EXECUTION_ROLE in _refusal(refused)[2]
+
+
+@pytest.mark.parametrize(
+    ("conditions", "context", "holds"),
+    [
+        ({"StringEquals": {"k": ["a", "b"]}}, {"k": ["b"]}, True),
+        ({"StringEquals": {"k": "a"}}, {}, False),  # a missing key fails
+        ({"StringEqualsIfExists": {"k": "a"}}, {}, True),
+        ({"StringLike": {"k": "repo:acme/*"}}, {"k": ["repo:acme/models"]}, True),
+        ({"StringNotEquals": {"k": "a"}}, {"k": ["a"]}, False),
+        ({"ForAnyValue:StringEquals": {"k": "cfn"}}, {"k": []}, False),
+        ({"ForAnyValue:StringEquals": {"k": "cfn"}}, {"k": ["x", "cfn"]}, True),
+        ({"Null": {"k": "true"}}, {}, True),
+        ({"NumericLessThan": {"k": "3"}}, {"k": ["1"]}, False),  # not evaluated: not met
+    ],
+)
+def test_conditions(conditions: dict[str, Any], context: dict[str, list[str]], holds: bool) -> None:
+    assert conditions_hold(conditions, context) is holds
+
+
+def test_an_explicit_deny_and_the_permissions_boundary_win(cloud: Cloud) -> None:
+    """A role allowed everything, less what a Deny names and what its boundary leaves out
+    (assumed with AssumeRole: the cloud's key may assume it)."""
+    iam = cloud.client("iam")
+    everything = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+    boundary = iam.create_policy(
+        PolicyName="authorize-tests-boundary",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [everything]}).replace(
+            '"Action": "*"', '"Action": ["sts:*", "cloudformation:*"]'
+        ),
+    )["Policy"]["Arn"]
+    role = iam.create_role(
+        RoleName="authorize-tests-bounded",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        PermissionsBoundary=boundary,
+    )["Role"]["Arn"]
+    deny = {"Effect": "Deny", "Action": "cloudformation:DescribeStacks", "Resource": "*"}
+    iam.put_role_policy(
+        RoleName="authorize-tests-bounded",
+        PolicyName="all-but",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [everything, deny]}),
+    )
+    creds = cloud.client("sts").assume_role(RoleArn=role, RoleSessionName="bounded")["Credentials"]
+    session = boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=REGION,
+    )
+    _client(cloud, session, "cloudformation").list_stacks()  # allowed by both
+    with pytest.raises(ClientError) as denied:
+        _client(cloud, session, "cloudformation").describe_stacks()
+    assert _refusal(denied)[2].endswith("with an explicit deny in an identity-based policy")
+    with pytest.raises(ClientError) as bounded:
+        _client(cloud, session, "s3").list_buckets()
+    code, status, message = _refusal(bounded)
+    assert (code, status) == ("AccessDenied", 403)
+    assert message.endswith("because no permissions boundary allows the s3:ListAllMyBuckets action")
+    # CloudWatch speaks Smithy RPC v2 CBOR: the operation and the alarm come from its path
+    # and body
+    with pytest.raises(ClientError) as alarm:
+        _client(cloud, session, "cloudwatch").delete_alarms(AlarmNames=["billing"])
+    assert alarm.value.response["Error"]["Code"] == "AccessDeniedException"  # JSON: 400
+    assert (
+        f"cloudwatch:DeleteAlarms on resource: arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:billing"
+        in str(alarm.value)
+    )
+    # SageMaker Runtime's REST route is named as IAM names it (the invoke path is covered)
+    with pytest.raises(ClientError) as invoke:
+        _client(cloud, session, "sagemaker-runtime").invoke_endpoint(
+            EndpointName="Some-Endpoint", Body=b"{}", ContentType="application/json"
+        )
+    assert _refusal(invoke) == (
+        "AccessDeniedException",
+        403,
+        "User: arn:aws:sts::123456789012:assumed-role/authorize-tests-bounded/bounded is not "
+        "authorized to perform: sagemaker:InvokeEndpoint on resource: "
+        f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/some-endpoint because no permissions "
+        "boundary allows the sagemaker:InvokeEndpoint action",
+    )

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 from moto.core.responses import EmptyResult
 from moto.core.utils import camelcase_to_underscores
 from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemaker.utils import arn_formatter
 
 from localcloud.services.sagemaker import names
+from localcloud.shared.errors import SageMakerValidation
 
 if TYPE_CHECKING:
     from localcloud.dataplane.batch import BatchJobs
@@ -29,8 +31,31 @@ class JobKind:
     stop: str  # the Stop action
     member: str  # the request member naming the job, e.g. "TransformJobName"
     check: Callable[[dict[str, Any], Any], None]  # (request, backend): refuse what is not run
-    not_found: Callable[[Any, str], Exception]  # (backend, name): AWS's error for no such job
+    arn_type: str  # the ARN's resource type, e.g. "transform-job"
+    not_found: str  # AWS's message for no such job; {arn} and {name} are filled in
+    error: type[Exception] = SageMakerValidation  # and its error
     also_named: tuple[str, ...] = ()  # other members whose names are checked, e.g. ModelName
+
+    @classmethod
+    def named(
+        cls,
+        word: str,
+        check: Callable[[dict[str, Any], Any], None],
+        not_found: str | None = None,
+        **extra: Any,
+    ) -> JobKind:
+        """The kind whose actions and members SageMaker names after `word` ("Transform":
+        CreateTransformJob, StopTransformJob, TransformJobName, transform-job ARNs)."""
+        arn_type = camelcase_to_underscores(word).replace("_", "-") + "-job"
+        return cls(
+            create=f"Create{word}Job",
+            stop=f"Stop{word}Job",
+            member=f"{word}JobName",
+            check=check,
+            arn_type=arn_type,
+            not_found=not_found or f"Could not find {arn_type.replace('-', ' ')} '{{arn}}'.",
+            **extra,
+        )
 
 
 def find(kind: JobKind, runner: BatchJobs, backend: Any, name: str) -> Any:
@@ -38,7 +63,8 @@ def find(kind: JobKind, runner: BatchJobs, backend: Any, name: str) -> Any:
     names.check(kind.stop, **{kind.member: name})
     job = getattr(backend, runner.records).get(name)
     if job is None:
-        raise kind.not_found(backend, name)
+        arn = arn_formatter(kind.arn_type, name, backend.account_id, backend.region_name)
+        raise kind.error(kind.not_found.format(arn=arn, name=name))
     return job
 
 

@@ -4,30 +4,16 @@ upload) is refused before moto records anything (`jobs.install`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from moto.sagemaker.models import FakeProcessingJob
+from typing import TYPE_CHECKING
 
 from localcloud.dataplane.processing import check
 from localcloud.services.sagemaker import jobs
-from localcloud.shared.errors import SageMakerValidation
 
 if TYPE_CHECKING:
     from localcloud.dataplane.processing import ProcessingJobs
 
 
-def _not_found(backend: Any, name: str) -> Exception:
-    arn = FakeProcessingJob.arn_formatter(name, backend.account_id, backend.region_name)
-    return SageMakerValidation(f"Could not find processing job '{arn}'.")
-
-
-KIND = jobs.JobKind(
-    create="CreateProcessingJob",
-    stop="StopProcessingJob",
-    member="ProcessingJobName",
-    check=lambda request, _backend: check(request),
-    not_found=_not_found,
-)
+KIND = jobs.JobKind.named("Processing", lambda request, _backend: check(request))
 
 
 def install(processing: ProcessingJobs) -> None:

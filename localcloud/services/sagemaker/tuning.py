@@ -49,14 +49,11 @@ def summaries(
     )
 
 
-KIND = jobs.JobKind(
-    create="CreateHyperParameterTuningJob",
-    stop="StopHyperParameterTuningJob",
-    member="HyperParameterTuningJobName",
-    check=lambda request, _backend: check(request),
-    not_found=lambda _backend, name: ResourceNotFound(
-        f"Could not find hyper parameter tuning job '{name}'."
-    ),
+KIND = jobs.JobKind.named(
+    "HyperParameterTuning",
+    lambda request, _backend: check(request),
+    not_found="Could not find hyper parameter tuning job '{name}'.",
+    error=ResourceNotFound,
 )
 
 

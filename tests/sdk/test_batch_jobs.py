@@ -55,7 +55,11 @@ def test_a_processor_s_output_is_transformed_by_the_best_model_a_tuner_found(
     raw.write_text("".join(f"{label},{row}\n" for label, row in zip(labels, pixels, strict=False)))
 
     args = [str(source_dir), str(data_dir), str(raw)]
-    seen = run_script(SDK_PYTHON, SCRIPT, args, cloud_env, tmp_path, '{"seconds"')
+    # No SDK config file: the SDK's schema check of it at every default it looks up was most
+    # of this test's time (see run_script).
+    seen = run_script(
+        SDK_PYTHON, SCRIPT, args, cloud_env, tmp_path, '{"seconds"', telemetry_opt_out=False
+    )
     print("sdk v2 batch jobs, seconds:", seen["seconds"])  # for the figures; not asserted
 
     s3 = control.client("s3", port, state_dir)

@@ -78,7 +78,7 @@ def main(source_dir: str, data_dir: str, raw_csv: str) -> None:
         instance_type="ml.c5.2xlarge",
         framework_version="2.5",
         py_version="py311",
-        hyperparameters={"epochs": 1, "dry-run": True},  # one batch: a tiny job
+        hyperparameters={"epochs": 1},
         sagemaker_session=session,
     )
     tuner = HyperparameterTuner(

@@ -68,6 +68,7 @@ def test_a_processor_s_output_is_transformed_by_the_best_model_a_tuner_found(
     assert features == "".join(f"{row}\n" for row in pixels)
     assert seen["tuning_status"] == "Completed" and seen["completed"] == 2
     assert seen["best_value"] == max(seen["values"]) and len(seen["values"]) == 2
+    assert seen["best_value"] > 0.5  # a real epoch of training, not chance (0.1)
     assert seen["transform_status"] == "Completed"
     out = _s3_read(s3, f"{seen['output']}/features.csv.out").decode().splitlines()
     expected = _predict(_s3_read(s3, seen["model_data"]), features)

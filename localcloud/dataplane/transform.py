@@ -46,6 +46,9 @@ log = logging.getLogger("localcloud.dataplane.transform")
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 HOST = "i-transform-1"  # the one "instance": SageMaker names streams after instance ids
 _DEFAULT_PAYLOAD_MB = 6
+# ModelClientConfig's defaults, as botocore's model documents them.
+_INVOCATION_TIMEOUT_S = 600
+_INVOCATION_RETRIES = 3
 _TOKEN = re.compile(
     r"\.([A-Za-z_][\w-]*)|\[('[^']*'(?:\s*,\s*'[^']*')*)\]|\[(\d+(?:\s*,\s*\d+)*|-?\d*:-?\d*)\]"
 )
@@ -256,7 +259,11 @@ class TransformJobs(BatchJobs):
             with self._lock:
                 self._serving.pop(key, None)
             if serving is not None:
-                serving.stop()
+                # A job that did not complete may have a request still running: no drain.
+                if status == "Completed":
+                    serving.stop()
+                else:
+                    serving.kill()
                 tail = serving.log_path.read_text(errors="replace").splitlines()[-200:]
                 if tail:
                     self._log(key, stream, [line for line in tail if line.strip()] or ["-"])
@@ -282,6 +289,9 @@ class TransformJobs(BatchJobs):
         max_mb = job.max_payload_in_mb if job.max_payload_in_mb is not None else _DEFAULT_PAYLOAD_MB
         # MaxPayloadInMB 0 means no limit (for streaming); one object is the most a request takes.
         max_bytes = int(max_mb) * 1024 * 1024 or 1 << 62
+        client_config = job.model_client_config or {}
+        timeout = float(client_config.get("InvocationsTimeoutInSeconds", _INVOCATION_TIMEOUT_S))
+        attempts = 1 + int(client_config.get("InvocationsMaxRetries", _INVOCATION_RETRIES))
         processing = job.data_processing or {}
         input_filter = processing.get("InputFilter")
         output_filter = processing.get("OutputFilter")
@@ -303,7 +313,8 @@ class TransformJobs(BatchJobs):
             for batch in batches(sent, strategy, max_bytes):
                 if stop.is_set():
                     raise Stopped
-                answer = self._invoke(serving, b"\n".join(batch), headers, object_key)
+                request = (b"\n".join(batch), headers, object_key)
+                answer = self._invoke(serving, *request, timeout, attempts, stop)
                 if join or output_filter or (split == "Line" and assemble == "Line"):
                     parts = (
                         [answer]
@@ -331,12 +342,32 @@ class TransformJobs(BatchJobs):
             yield f"{object_key}: {len(raw)} record(s) → s3://{out_bucket}/{target}"
 
     def _invoke(
-        self, serving: ServingProcess, body: bytes, headers: dict[str, str], object_key: str
+        self,
+        serving: ServingProcess,
+        body: bytes,
+        headers: dict[str, str],
+        object_key: str,
+        timeout: float,
+        attempts: int,
+        stop: threading.Event,
     ) -> bytes:
-        try:
-            status, _, answer = serving.invoke(body, headers)
-        except OSError as err:
-            raise TransformError(f"the model did not answer for {object_key}: {err}") from None
+        """One request, within `ModelClientConfig`'s timeout (cloud seconds), retried on a
+        timeout as many times as it allows."""
+        for _ in range(attempts):
+            if stop.is_set():
+                raise Stopped
+            try:
+                status, _, answer = serving.invoke(body, headers, self.clock.real(timeout))
+                break
+            except TimeoutError:
+                continue
+            except OSError as err:
+                raise TransformError(f"the model did not answer for {object_key}: {err}") from None
+        else:
+            raise TransformError(
+                f"the model did not answer for {object_key} within InvocationsTimeoutInSeconds "
+                f"({timeout:g} s), {attempts} attempt(s)"
+            )
         if status != 200:
             detail = answer[:300].decode("utf-8", "replace")
             raise TransformError(f"the model answered {status} for {object_key}: {detail}")

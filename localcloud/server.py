@@ -110,9 +110,10 @@ class LocalCloud:
         self.port = front.port = self._server.server_address[1]
         self.jobs = TrainingJobs(self.state_dir, self.endpoint_url, self.store)
         self.endpoints = Endpoints(self.state_dir, self.store, self.endpoint_url, self.clock)
-        self.transforms = TransformJobs(self.state_dir, self.endpoint_url, self.store)
-        self.processing = ProcessingJobs(self.state_dir, self.endpoint_url, self.store)
-        self.tuning = TuningJobs(self.state_dir, self.endpoint_url, self.store)
+        batch = (self.state_dir, self.endpoint_url, self.store, self.clock)
+        self.transforms = TransformJobs(*batch)
+        self.processing = ProcessingJobs(*batch)
+        self.tuning = TuningJobs(*batch)
         patches.install(
             jobs=self.jobs,
             endpoints=self.endpoints,

@@ -1,5 +1,6 @@
-"""What the batch jobs (transform, processing) share: an S3 client on the cloud itself, their
-lines into CloudWatch Logs, and `s3://` URIs taken apart."""
+"""What the batch jobs (transform, processing, tuning) share: their lifecycle (`BatchJobs`: a
+thread and a stop event per job, Stop, restart recovery, the cloud's stop), clients on the cloud
+itself, their lines into CloudWatch Logs, and `s3://` URIs taken apart."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from localcloud.shared.clock import Clock
+from localcloud.shared.errors import SageMakerValidation
 
 log = logging.getLogger("localcloud.dataplane.batch")
 
@@ -18,26 +24,151 @@ class JobError(Exception):
     """The job fails; the message becomes its FailureReason."""
 
 
-def s3_client(state_dir: Path, endpoint_url: str, account: str, region: str) -> Any:
-    """A boto3 S3 client on this cloud, acting in `account` with the cloud's own key."""
+Key = tuple[str, str, str]  # account, region, job name
+
+ACTIVE = ("InProgress", "Stopping")
+
+
+def client(
+    service: str,
+    state_dir: Path,
+    endpoint_url: str,
+    account: str,
+    region: str,
+    config: Any = None,
+) -> Any:
+    """A boto3 client on this cloud, acting in `account` with the cloud's own key."""
     import boto3
 
     from localcloud.shared.credentials import credentials
 
     key = credentials(state_dir)
-    client = boto3.client(
-        "s3",
+    made = boto3.client(
+        service,
         endpoint_url=endpoint_url,
         region_name=region,
         aws_access_key_id=key.access_key_id,
         aws_secret_access_key=key.secret_access_key,
+        config=config,
     )
 
     def add_account(request: Any, **_: Any) -> None:
         request.headers["x-moto-account-id"] = account
 
-    client.meta.events.register("before-sign.s3", add_account)
-    return client
+    made.meta.events.register(f"before-sign.{made.meta.service_model.endpoint_prefix}", add_account)
+    return made
+
+
+def s3_client(state_dir: Path, endpoint_url: str, account: str, region: str) -> Any:
+    """A boto3 S3 client on this cloud, acting in `account` with the cloud's own key."""
+    return client("s3", state_dir, endpoint_url, account, region)
+
+
+class BatchJobs:
+    """Every job of one kind this local cloud runs (all accounts and regions): each runs on
+    its own thread with a stop event; Stop sets the event, the job's thread ends it.
+
+    A kind names moto's record fields (`<prefix>_name`, `<prefix>_status`, `end_field`), its
+    backend dict (`records`) and how AWS words it (`kind`); `start` records the job InProgress
+    and runs `_run(key, job, stop, *args)` on a thread, which ends with `_end`."""
+
+    kind: ClassVar[str]  # as AWS's messages word it: "transform", "hyperparameter tuning"
+    prefix: ClassVar[str]  # moto's field prefix: "transform_job"
+    records: ClassVar[str]  # moto's backend dict: "transform_jobs"
+    end_field: ClassVar[str]  # moto's end time field: "transform_end_time"
+    stop_all_timeout_s: ClassVar[float] = 20.0
+
+    def __init__(
+        self, state_dir: Path, endpoint_url: str, store: Any, clock: Clock | None = None
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.endpoint_url = endpoint_url
+        self.clock = clock or Clock()
+        self._store = store
+        self._stops: dict[Key, threading.Event] = {}
+        self._threads: dict[Key, threading.Thread] = {}
+        self._lock = threading.Lock()
+
+    def key(self, backend: Any, job: Any) -> Key:
+        return (backend.account_id, backend.region_name, getattr(job, f"{self.prefix}_name"))
+
+    def status(self, job: Any) -> str | None:
+        return getattr(job, f"{self.prefix}_status", None)
+
+    def start(self, backend: Any, job: Any, request: dict[str, Any]) -> None:
+        """Run a job moto just recorded (called inside its Create request)."""
+        raise NotImplementedError
+
+    def _set_status(self, job: Any, status: str) -> None:
+        setattr(job, f"{self.prefix}_status", status)
+        job.last_modified_time = datetime.now(UTC)
+
+    def _begin(self, job: Any, target: Callable[..., None], key: Key, *args: Any) -> None:
+        """Record the job InProgress and run `target(key, job, stop, *args)` on its thread."""
+        job.failure_reason = None
+        setattr(job, self.end_field, None)
+        self._set_status(job, "InProgress")
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=target,
+            args=(key, job, stop, *args),
+            name=f"{self.prefix}-{key[2]}",
+            daemon=True,
+        )
+        with self._lock:
+            self._stops[key] = stop
+            self._threads[key] = thread
+        thread.start()
+
+    def _end(self, key: Key, job: Any, status: str, reason: str | None) -> None:
+        """The job's last change: its status, why, when; then it is on disk."""
+        job.failure_reason = reason
+        setattr(job, self.end_field, datetime.now(UTC))
+        self._set_status(job, status)
+        with self._lock:
+            self._stops.pop(key, None)
+            self._threads.pop(key, None)
+        self._store.flush()
+
+    def stop(self, backend: Any, job: Any) -> None:
+        """Stop<Kind>Job: returns at once; the job goes Stopping → Stopped."""
+        key = self.key(backend, job)
+        with self._lock:
+            stop = self._stops.get(key)
+        if stop is None or self.status(job) not in ACTIVE:
+            raise SageMakerValidation(
+                f"The {self.kind} job {key[2]} is {self.status(job)}; "
+                "only an InProgress job can be stopped."
+            )
+        self._set_status(job, "Stopping")
+        stop.set()
+        self._stopping(key)
+
+    def _stopping(self, key: Key) -> None:
+        """What a kind does at once on Stop, beyond the event (nothing by default)."""
+
+    def recover(self, backends: Any) -> None:
+        """After a restart nothing runs the jobs that were in progress: they failed."""
+        for _account, _region, backend in backends.iter_backends():
+            for job in getattr(backend, self.records).values():
+                if self.status(job) in ACTIVE:
+                    job.failure_reason = "the local cloud restarted while the job ran"
+                    setattr(job, self.end_field, datetime.now(UTC))
+                    self._set_status(job, "Failed")
+
+    def stop_all(self, timeout_s: float | None = None) -> None:
+        """Stop every running job and wait for its thread (the cloud is stopping)."""
+        with self._lock:
+            keys = list(self._stops)
+            stops = list(self._stops.values())
+            threads = list(self._threads.values())
+        for stop in stops:
+            stop.set()
+        for key in keys:
+            self._stopping(key)
+        deadline = time.monotonic() + (timeout_s or self.stop_all_timeout_s)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def put_logs(

@@ -10,7 +10,9 @@ holds `processingjobconfig.json` and `resourceconfig.json` as SageMaker writes t
 every instance exits 0 the `ProcessingOutputs` (`EndOfJob`) are uploaded from each instance.
 Output goes to CloudWatch Logs `/aws/sagemaker/ProcessingJobs`, stream `<job>/algo-N-<epoch>`.
 A non-zero exit fails the job (`FailureReason` with the last stderr lines, `ExitMessage` from
-`/opt/ml/output/message`); StopProcessingJob sends SIGTERM, SIGKILL after the grace period.
+`/opt/ml/output/message`); StopProcessingJob sends SIGTERM, SIGKILL after the grace period, and
+so does `StoppingCondition.MaxRuntimeInSeconds` (on the cloud's clock): the job ends Stopped,
+with no FailureReason, as on AWS (its log stream says why).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.dataplane.batch import (
+    BatchJobs,
     JobError,
+    Key,
     LogQueue,
     list_keys,
     put_logs,
@@ -36,6 +40,7 @@ from localcloud.dataplane.batch import (
     s3_client,
     split_uri,
 )
+from localcloud.shared.clock import Clock
 from localcloud.shared.errors import SageMakerValidation
 from smlocal.core.archives import ArchiveError, inside
 
@@ -44,11 +49,8 @@ log = logging.getLogger("localcloud.dataplane.processing")
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 OPT_ML = "/opt/ml"
 STOP_GRACE_S = 20.0  # SIGTERM, then SIGKILL
-_ACTIVE = ("InProgress", "Stopping")
 _PYTHON = re.compile(r"python(\d+(\.\d+)?)?")
 _EXIT_MESSAGE_MAX = 1024
-
-Key = tuple[str, str, str]  # account, region, job name
 
 
 def check(request: dict[str, Any]) -> None:
@@ -100,71 +102,59 @@ def command(request: dict[str, Any], host_root: Path) -> list[str]:
     return argv
 
 
-class ProcessingJobs:
+class ProcessingJobs(BatchJobs):
     """Every processing job this local cloud runs (all accounts and regions)."""
 
-    def __init__(self, state_dir: Path, endpoint_url: str, store: Any) -> None:
-        self.state_dir = Path(state_dir)
+    kind = "processing"
+    prefix = "processing_job"
+    records = "processing_jobs"
+    end_field = "processing_end_time"
+    stop_all_timeout_s = 30.0
+
+    def __init__(
+        self, state_dir: Path, endpoint_url: str, store: Any, clock: Clock | None = None
+    ) -> None:
+        super().__init__(state_dir, endpoint_url, store, clock)
         self.root = self.state_dir / "processing-jobs"
-        self.endpoint_url = endpoint_url
-        self._store = store
-        self._stops: dict[Key, threading.Event] = {}
-        self._threads: dict[Key, threading.Thread] = {}
-        self._lock = threading.Lock()
 
     def start(self, backend: Any, job: Any, request: dict[str, Any]) -> None:
         """Run a job moto just recorded (called inside the CreateProcessingJob request)."""
-        key = (backend.account_id, backend.region_name, job.processing_job_name)
+        key = self.key(backend, job)
         try:
             work_dir = inside(self.root, *key)
         except ArchiveError as err:
             del backend.processing_jobs[job.processing_job_name]
             raise SageMakerValidation(str(err)) from None
-        now = datetime.now(UTC)
         # moto drops these from its record; Describe shows them as AWS does.
         job.processing_resources = request.get("ProcessingResources")
         job.environment = request.get("Environment")
-        job.processing_job_status = "InProgress"
         job.processing_start_time = None
-        job.processing_end_time = None
-        job.failure_reason = None
         job.exit_message = None
-        job.last_modified_time = now
-        stop = threading.Event()
-        thread = threading.Thread(
-            target=self._run,
-            args=(key, job, request, work_dir, stop),
-            name=f"processing-{job.processing_job_name}",
-            daemon=True,
-        )
-        with self._lock:
-            self._stops[key] = stop
-            self._threads[key] = thread
-        thread.start()
-
-    def stop(self, backend: Any, job: Any) -> None:
-        """StopProcessingJob: returns at once; the job goes Stopping → Stopped."""
-        key = (backend.account_id, backend.region_name, job.processing_job_name)
-        with self._lock:
-            stop = self._stops.get(key)
-        if stop is None or job.processing_job_status not in _ACTIVE:
-            raise SageMakerValidation(
-                f"The processing job {job.processing_job_name} is {job.processing_job_status}; "
-                "only an InProgress job can be stopped."
-            )
-        job.processing_job_status = "Stopping"
-        job.last_modified_time = datetime.now(UTC)
-        stop.set()
+        self._begin(job, self._run, key, request, work_dir)
 
     def _run(
         self,
         key: Key,
         job: Any,
+        stop: threading.Event,
         request: dict[str, Any],
         work_dir: Path,
-        stop: threading.Event,
     ) -> None:
         status, reason, exit_message = "Completed", None, None
+        # MaxRuntimeInSeconds, on the cloud's clock, covers the whole job (as on AWS, the
+        # download and upload too): then the job is stopped as StopProcessingJob stops it.
+        timed_out = threading.Event()
+        max_runtime = (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
+        timer = None
+        if max_runtime:
+
+            def out_of_time() -> None:
+                timed_out.set()
+                stop.set()
+
+            timer = threading.Timer(self.clock.real(float(max_runtime)), out_of_time)
+            timer.daemon = True
+            timer.start()
         try:
             shutil.rmtree(work_dir, ignore_errors=True)
             count = int(request["ProcessingResources"]["ClusterConfig"]["InstanceCount"])
@@ -192,18 +182,22 @@ class ProcessingJobs:
             log.exception("processing job %s failed", key[2])
             status, reason = "Failed", f"{type(err).__name__}: {err}"[:_EXIT_MESSAGE_MAX]
         finally:
+            if timer is not None:
+                timer.cancel()
+            if timed_out.is_set() and status == "Stopped":
+                # AWS says nothing in FailureReason for this stop; the job's log says why.
+                put_logs(
+                    self._store,
+                    key[0],
+                    key[1],
+                    LOG_GROUP,
+                    f"{key[2]}/algo-1-{int(time.time())}",
+                    [f"the job ran past MaxRuntimeInSeconds ({max_runtime} s) and was stopped"],
+                )
             # The instances go, as on AWS: their inputs and outputs are not kept.
             shutil.rmtree(work_dir, ignore_errors=True)
-            now = datetime.now(UTC)
-            job.failure_reason = reason
             job.exit_message = exit_message
-            job.processing_end_time = now
-            job.last_modified_time = now
-            job.processing_job_status = status
-            with self._lock:
-                self._stops.pop(key, None)
-                self._threads.pop(key, None)
-            self._store.flush()
+            self._end(key, job, status, reason)
 
     def _download(
         self,
@@ -306,25 +300,3 @@ class ProcessingJobs:
                 for path in sorted(p for p in folder.rglob("*") if p.is_file()):
                     below = path.relative_to(folder).as_posix()
                     s3.upload_file(str(path), bucket, f"{prefix.rstrip('/')}/{below}".lstrip("/"))
-
-    def recover(self, backends: Any) -> None:
-        """After a restart nothing runs the jobs that were in progress: they failed."""
-        now = datetime.now(UTC)
-        for _account, _region, backend in backends.iter_backends():
-            for job in backend.processing_jobs.values():
-                if getattr(job, "processing_job_status", None) in _ACTIVE:
-                    job.processing_job_status = "Failed"
-                    job.failure_reason = "the local cloud restarted while the job ran"
-                    job.processing_end_time = now
-                    job.last_modified_time = now
-
-    def stop_all(self, timeout_s: float = 30.0) -> None:
-        """Stop every running job and wait for its processes (the cloud is stopping)."""
-        with self._lock:
-            stops = list(self._stops.values())
-            threads = list(self._threads.values())
-        for stop in stops:
-            stop.set()
-        deadline = time.monotonic() + timeout_s
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))

@@ -138,6 +138,8 @@ class TrainingJobs:
             self._logs.put(account, region, stream, line)
 
         request = _request(kwargs, job.algorithm_specification)
+        # AWS answers KmsKeyId "" when none was given; the SDK's Estimator.attach reads it.
+        job.output_data_config = {"KmsKeyId": "", **(job.output_data_config or {})}
         try:
             # Names were checked against AWS's patterns; the folders are checked again here.
             work_dir = inside(self.root, *key)

@@ -8,8 +8,8 @@ SingleRecord / MultiRecord (records packed up to `MaxPayloadInMB`), `AssembleWit
 `['name']`, `['a','b']`, `[i]`, `[i,j]`, `[i:j]`; `JoinSource` Input for JSON and CSV records). The
 request checks (`check`) refuse the rest before anything is recorded. Records are sent one
 request at a time (`MaxConcurrentTransforms` is recorded). The job's lines go to CloudWatch Logs
-`/aws/sagemaker/TransformJobs`, stream `<job>/<host>-<epoch>`; `StopTransformJob` ends it
-between two requests (Stopping → Stopped).
+`/aws/sagemaker/TransformJobs`, stream `<job>/<host>-<epoch>`; `StopTransformJob` kills the
+serving process, so a request in flight ends with it, and the job ends Stopped.
 """
 
 from __future__ import annotations
@@ -26,8 +26,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from localcloud.dataplane.batch import JobError, list_keys, put_logs, relative, s3_client, split_uri
+from localcloud.dataplane.batch import (
+    BatchJobs,
+    JobError,
+    Key,
+    list_keys,
+    put_logs,
+    relative,
+    s3_client,
+    split_uri,
+)
 from localcloud.dataplane.serving import ServingProcess, StartError, clip_reason, unpack_model
+from localcloud.shared.clock import Clock
 from localcloud.shared.errors import SageMakerValidation
 from smlocal.core.archives import ArchiveError, inside
 
@@ -35,14 +45,13 @@ log = logging.getLogger("localcloud.dataplane.transform")
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 HOST = "i-transform-1"  # the one "instance": SageMaker names streams after instance ids
-_ACTIVE = ("InProgress", "Stopping")
 _DEFAULT_PAYLOAD_MB = 6
+# ModelClientConfig's defaults, as botocore's model documents them.
+_INVOCATION_TIMEOUT_S = 600
+_INVOCATION_RETRIES = 3
 _TOKEN = re.compile(
     r"\.([A-Za-z_][\w-]*)|\[('[^']*'(?:\s*,\s*'[^']*')*)\]|\[(\d+(?:\s*,\s*\d+)*|-?\d*:-?\d*)\]"
 )
-
-Key = tuple[str, str, str]  # account, region, job name
-
 
 TransformError = JobError
 
@@ -166,58 +175,40 @@ def model_data(model: Any) -> tuple[str | None, dict[str, str]]:
     return url, dict(container.get("Environment") or {})
 
 
-class TransformJobs:
+class TransformJobs(BatchJobs):
     """Every transform job this local cloud runs (all accounts and regions)."""
 
-    def __init__(self, state_dir: Path, endpoint_url: str, store: Any) -> None:
-        self.state_dir = Path(state_dir)
-        self.root = self.state_dir / "transform-jobs"
-        self.endpoint_url = endpoint_url
-        self._store = store
-        self._stops: dict[Key, threading.Event] = {}
-        self._threads: dict[Key, threading.Thread] = {}
-        self._lock = threading.Lock()
+    kind = "transform"
+    prefix = "transform_job"
+    records = "transform_jobs"
+    end_field = "transform_end_time"
 
-    def start(self, backend: Any, job: Any) -> None:
+    def __init__(
+        self, state_dir: Path, endpoint_url: str, store: Any, clock: Clock | None = None
+    ) -> None:
+        super().__init__(state_dir, endpoint_url, store, clock)
+        self.root = self.state_dir / "transform-jobs"
+        # The serving process of each running job: Stop ends it mid-request.
+        self._serving: dict[Key, ServingProcess] = {}
+
+    def start(self, backend: Any, job: Any, request: dict[str, Any]) -> None:
         """Run a job moto just recorded (called inside the CreateTransformJob request)."""
-        key = (backend.account_id, backend.region_name, job.transform_job_name)
+        key = self.key(backend, job)
         try:
             work_dir = inside(self.root, *key)
         except ArchiveError as err:
             del backend.transform_jobs[job.transform_job_name]
             raise SageMakerValidation(str(err)) from None
         url, environment = model_data(backend._models[job.model_name])
-        now = datetime.now(UTC)
-        job.transform_job_status = "InProgress"
-        job.failure_reason = None
-        job.transform_start_time = now
-        job.transform_end_time = None
-        job.last_modified_time = now
-        stop = threading.Event()
-        thread = threading.Thread(
-            target=self._run,
-            args=(key, job, work_dir, url, environment, stop),
-            name=f"transform-{job.transform_job_name}",
-            daemon=True,
-        )
-        with self._lock:
-            self._stops[key] = stop
-            self._threads[key] = thread
-        thread.start()
+        job.transform_start_time = datetime.now(UTC)
+        self._begin(job, self._run, key, work_dir, url, environment)
 
-    def stop(self, backend: Any, job: Any) -> None:
-        """StopTransformJob: returns at once; the job goes Stopping → Stopped."""
-        key = (backend.account_id, backend.region_name, job.transform_job_name)
+    def _stopping(self, key: Key) -> None:
+        # The request in flight ends with its process: the job ends Stopped now, not after it.
         with self._lock:
-            stop = self._stops.get(key)
-        if stop is None or job.transform_job_status not in _ACTIVE:
-            raise SageMakerValidation(
-                f"The transform job {job.transform_job_name} is {job.transform_job_status}; "
-                "only an InProgress job can be stopped."
-            )
-        job.transform_job_status = "Stopping"
-        job.last_modified_time = datetime.now(UTC)
-        stop.set()
+            serving = self._serving.get(key)
+        if serving is not None:
+            serving.kill()
 
     def _log(self, key: Key, stream: str, lines: list[str]) -> None:
         put_logs(self._store, key[0], key[1], LOG_GROUP, stream, lines)
@@ -226,10 +217,10 @@ class TransformJobs:
         self,
         key: Key,
         job: Any,
+        stop: threading.Event,
         work_dir: Path,
         url: str,
         environment: dict[str, str],
-        stop: threading.Event,
     ) -> None:
         stream = f"{key[2]}/{HOST}-{int(time.time())}"
         serving: ServingProcess | None = None
@@ -248,19 +239,31 @@ class TransformJobs:
             serving = ServingProcess.start(
                 model_dir, work_dir, workers=1, serverless=False, environment=env
             )
+            with self._lock:
+                self._serving[key] = serving
+            if stop.is_set():  # stopped while the model loaded
+                raise Stopped
             self._log(key, stream, [f"model {url} serving for {key[2]}"])
             for line in self._transform(key, job, s3, serving, stop):
                 self._log(key, stream, [line])
         except Stopped:
             status = "Stopped"
         except (TransformError, StartError) as err:
-            status, reason = "Failed", clip_reason(str(err))
+            # A stop kills the serving process: the request it cut short is no failure.
+            stopped = stop.is_set()
+            status, reason = ("Stopped", None) if stopped else ("Failed", clip_reason(str(err)))
         except Exception as err:  # the job fails with why; the cloud keeps serving
             log.exception("transform job %s failed", key[2])
             status, reason = "Failed", clip_reason(f"{type(err).__name__}: {err}")
         finally:
+            with self._lock:
+                self._serving.pop(key, None)
             if serving is not None:
-                serving.stop()
+                # A job that did not complete may have a request still running: no drain.
+                if status == "Completed":
+                    serving.stop()
+                else:
+                    serving.kill()
                 tail = serving.log_path.read_text(errors="replace").splitlines()[-200:]
                 if tail:
                     self._log(key, stream, [line for line in tail if line.strip()] or ["-"])
@@ -268,15 +271,7 @@ class TransformJobs:
                 self._log(key, stream, [f"transform job failed: {reason}"])
             # The instance goes, as on AWS: its copy of the model is not kept.
             shutil.rmtree(work_dir, ignore_errors=True)
-            now = datetime.now(UTC)
-            job.failure_reason = reason
-            job.transform_end_time = now
-            job.last_modified_time = now
-            job.transform_job_status = status
-            with self._lock:
-                self._stops.pop(key, None)
-                self._threads.pop(key, None)
-            self._store.flush()
+            self._end(key, job, status, reason)
 
     def _transform(
         self, key: Key, job: Any, s3: Any, serving: ServingProcess, stop: threading.Event
@@ -294,6 +289,9 @@ class TransformJobs:
         max_mb = job.max_payload_in_mb if job.max_payload_in_mb is not None else _DEFAULT_PAYLOAD_MB
         # MaxPayloadInMB 0 means no limit (for streaming); one object is the most a request takes.
         max_bytes = int(max_mb) * 1024 * 1024 or 1 << 62
+        client_config = job.model_client_config or {}
+        timeout = float(client_config.get("InvocationsTimeoutInSeconds", _INVOCATION_TIMEOUT_S))
+        attempts = 1 + int(client_config.get("InvocationsMaxRetries", _INVOCATION_RETRIES))
         processing = job.data_processing or {}
         input_filter = processing.get("InputFilter")
         output_filter = processing.get("OutputFilter")
@@ -315,7 +313,8 @@ class TransformJobs:
             for batch in batches(sent, strategy, max_bytes):
                 if stop.is_set():
                     raise Stopped
-                answer = self._invoke(serving, b"\n".join(batch), headers, object_key)
+                request = (b"\n".join(batch), headers, object_key)
+                answer = self._invoke(serving, *request, timeout, attempts, stop)
                 if join or output_filter or (split == "Line" and assemble == "Line"):
                     parts = (
                         [answer]
@@ -343,35 +342,33 @@ class TransformJobs:
             yield f"{object_key}: {len(raw)} record(s) → s3://{out_bucket}/{target}"
 
     def _invoke(
-        self, serving: ServingProcess, body: bytes, headers: dict[str, str], object_key: str
+        self,
+        serving: ServingProcess,
+        body: bytes,
+        headers: dict[str, str],
+        object_key: str,
+        timeout: float,
+        attempts: int,
+        stop: threading.Event,
     ) -> bytes:
-        try:
-            status, _, answer = serving.invoke(body, headers)
-        except OSError as err:
-            raise TransformError(f"the model did not answer for {object_key}: {err}") from None
+        """One request, within `ModelClientConfig`'s timeout (cloud seconds), retried on a
+        timeout as many times as it allows."""
+        for _ in range(attempts):
+            if stop.is_set():
+                raise Stopped
+            try:
+                status, _, answer = serving.invoke(body, headers, self.clock.real(timeout))
+                break
+            except TimeoutError:
+                continue
+            except OSError as err:
+                raise TransformError(f"the model did not answer for {object_key}: {err}") from None
+        else:
+            raise TransformError(
+                f"the model did not answer for {object_key} within InvocationsTimeoutInSeconds "
+                f"({timeout:g} s), {attempts} attempt(s)"
+            )
         if status != 200:
             detail = answer[:300].decode("utf-8", "replace")
             raise TransformError(f"the model answered {status} for {object_key}: {detail}")
         return answer
-
-    def recover(self, backends: Any) -> None:
-        """After a restart nothing runs the jobs that were in progress: they failed."""
-        now = datetime.now(UTC)
-        for _account, _region, backend in backends.iter_backends():
-            for job in backend.transform_jobs.values():
-                if job.transform_job_status in _ACTIVE:
-                    job.transform_job_status = "Failed"
-                    job.failure_reason = "the local cloud restarted while the job ran"
-                    job.transform_end_time = now
-                    job.last_modified_time = now
-
-    def stop_all(self, timeout_s: float = 20.0) -> None:
-        """Stop every running job and wait for its serving process (the cloud is stopping)."""
-        with self._lock:
-            stops = list(self._stops.values())
-            threads = list(self._threads.values())
-        for stop in stops:
-            stop.set()
-        deadline = time.monotonic() + timeout_s
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))

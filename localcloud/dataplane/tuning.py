@@ -24,20 +24,17 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from localcloud.dataplane.batch import ACTIVE as _TRAINING_ACTIVE
+from localcloud.dataplane.batch import BatchJobs, Key, client
 from localcloud.shared.errors import SageMakerValidation
 
 log = logging.getLogger("localcloud.dataplane.tuning")
 
 _POLL_S = 1.0
-_ACTIVE = ("InProgress", "Stopping")
-_TRAINING_ACTIVE = ("InProgress", "Stopping")
-
-Key = tuple[str, str, str]  # account, region, tuning job name
 
 
 def _ranges(config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -134,78 +131,33 @@ def candidates(name: str, config: dict[str, Any]) -> tuple[Iterator[dict[str, st
     return sampled(config, name), int(limit)
 
 
-class TuningJobs:
+class TuningJobs(BatchJobs):
     """Every tuning job this local cloud runs (all accounts and regions)."""
 
-    def __init__(self, state_dir: Path, endpoint_url: str, store: Any) -> None:
-        self.state_dir = Path(state_dir)
-        self.endpoint_url = endpoint_url
-        self._store = store
-        self._stops: dict[Key, threading.Event] = {}
-        self._threads: dict[Key, threading.Thread] = {}
-        self._lock = threading.Lock()
+    kind = "hyperparameter tuning"
+    prefix = "hyper_parameter_tuning_job"
+    records = "hyper_parameter_tuning_jobs"
+    end_field = "hyper_parameter_tuning_end_time"
+    stop_all_timeout_s = 10.0  # it only stops launching: its training jobs stop with the cloud
 
     def _client(self, account: str, region: str) -> Any:
         """A SageMaker client on this cloud itself: the training jobs go the users' way."""
-        import boto3
         from botocore.config import Config
 
-        from localcloud.shared.credentials import credentials
+        # One attempt: a retried CreateTrainingJob would meet the name its first try took.
+        config = Config(retries={"total_max_attempts": 1}, read_timeout=120)
+        return client("sagemaker", self.state_dir, self.endpoint_url, account, region, config)
 
-        key = credentials(self.state_dir)
-        client = boto3.client(
-            "sagemaker",
-            endpoint_url=self.endpoint_url,
-            region_name=region,
-            aws_access_key_id=key.access_key_id,
-            aws_secret_access_key=key.secret_access_key,
-            # One attempt: a retried CreateTrainingJob would meet the name its first try took.
-            config=Config(retries={"total_max_attempts": 1}, read_timeout=120),
-        )
-
-        def add_account(request: Any, **_: Any) -> None:
-            request.headers["x-moto-account-id"] = account
-
-        client.meta.events.register("before-sign.sagemaker", add_account)
-        return client
-
-    def start(self, backend: Any, job: Any) -> None:
+    def start(self, backend: Any, job: Any, request: dict[str, Any]) -> None:
         """Run a tuning job moto just recorded (inside the CreateHyperParameterTuningJob
         request): nothing is reported done until its training jobs are."""
-        key = (backend.account_id, backend.region_name, job.hyper_parameter_tuning_job_name)
-        now = datetime.now(UTC)
-        job.hyper_parameter_tuning_job_status = "InProgress"
-        job.hyper_parameter_tuning_end_time = None
-        job.last_modified_time = now
-        job.failure_reason = None
         job.best_training_job = None
         job.OverallBestTrainingJob = None
         job.tuning_job_completion_details = None
         job.consumed_resources = None
         job.training_job_summaries = []
         self._count(job)
-        stop = threading.Event()
-        thread = threading.Thread(
-            target=self._run, args=(key, job, stop), name=f"tuning-{key[2]}", daemon=True
-        )
-        with self._lock:
-            self._stops[key] = stop
-            self._threads[key] = thread
-        thread.start()
-
-    def stop(self, backend: Any, job: Any) -> None:
-        """StopHyperParameterTuningJob: returns at once; Stopping → Stopped."""
-        key = (backend.account_id, backend.region_name, job.hyper_parameter_tuning_job_name)
-        with self._lock:
-            stop = self._stops.get(key)
-        if stop is None or job.hyper_parameter_tuning_job_status not in _ACTIVE:
-            raise SageMakerValidation(
-                f"The hyperparameter tuning job {key[2]} is "
-                f"{job.hyper_parameter_tuning_job_status}; only an InProgress job can be stopped."
-            )
-        job.hyper_parameter_tuning_job_status = "Stopping"
-        job.last_modified_time = datetime.now(UTC)
-        stop.set()
+        self._begin(job, self._run, self.key(backend, job))
 
     @staticmethod
     def _count(job: Any) -> None:
@@ -359,37 +311,7 @@ class TuningJobs:
             log.exception("tuning job %s failed", key[2])
             status, reason = "Failed", f"{type(err).__name__}: {err}"[:1024]
         finally:
-            now = datetime.now(UTC)
             self._count(job)
             job.best_training_job = self._best(job)
             job.consumed_resources = {"RuntimeInSeconds": int(time.monotonic() - started)}
-            job.failure_reason = reason
-            job.hyper_parameter_tuning_end_time = now
-            job.last_modified_time = now
-            job.hyper_parameter_tuning_job_status = status
-            with self._lock:
-                self._stops.pop(key, None)
-                self._threads.pop(key, None)
-            self._store.flush()
-
-    def recover(self, backends: Any) -> None:
-        """After a restart nothing runs the tuning jobs that were in progress: they failed."""
-        now = datetime.now(UTC)
-        for _account, _region, backend in backends.iter_backends():
-            for job in backend.hyper_parameter_tuning_jobs.values():
-                if job.hyper_parameter_tuning_job_status in _ACTIVE:
-                    job.hyper_parameter_tuning_job_status = "Failed"
-                    job.failure_reason = "the local cloud restarted while the job ran"
-                    job.hyper_parameter_tuning_end_time = now
-                    job.last_modified_time = now
-
-    def stop_all(self, timeout_s: float = 10.0) -> None:
-        """Stop launching (the cloud is stopping; its training jobs are stopped with it)."""
-        with self._lock:
-            stops = list(self._stops.values())
-            threads = list(self._threads.values())
-        for stop in stops:
-            stop.set()
-        deadline = time.monotonic() + timeout_s
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            self._end(key, job, status, reason)

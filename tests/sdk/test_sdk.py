@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -18,10 +17,9 @@ import boto3
 import pytest
 
 from localcloud import control
+from tests.helpers.sdk import SDK_PYTHON, mnist_inputs, run_script
 
-ROOT = Path(__file__).resolve().parents[2]
-SDK_BIN = ROOT / ".venv-sdk" / "bin"
-SDK_PYTHON = SDK_BIN / "python"
+SDK_BIN = SDK_PYTHON.parent
 WALKTHROUGH = Path(__file__).with_name("walkthrough.py")
 
 needs_sdk_venv = pytest.mark.skipif(
@@ -142,41 +140,12 @@ def test_the_pytorch_mnist_walkthrough_runs_unmodified(
     cloud: tuple[Path, int], cloud_env: dict[str, str], tmp_path: Path
 ) -> None:
     state_dir, cloud_port = cloud
-    from training.data import prepare
-    from training.sourcedir import sourcedir_files
-
-    data_dir, source_dir = tmp_path / "data", tmp_path / "source"
-    prepare(data_dir, "digits", echo=lambda _line: None)
-    source_dir.mkdir()
-    for name, path in sourcedir_files().items():
-        shutil.copy(path, source_dir / name)
-
-    # No telemetry calls to AWS from a machine that is not on it (the SDK's own config file).
-    config = tmp_path / ".config" / "sagemaker" / "config.yaml"
-    config.parent.mkdir(parents=True)
-    config.write_text(
-        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n"
-        "      TelemetryOptOut: true\n"
+    data_dir, source_dir = mnist_inputs(tmp_path)
+    # No SDK config file: its schema check at every default the SDK looks up is slow (run_script).
+    args = [str(source_dir), str(data_dir)]
+    seen = run_script(
+        SDK_PYTHON, WALKTHROUGH, args, cloud_env, tmp_path, '{"bucket"', telemetry_opt_out=False
     )
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
-        **cloud_env,  # nothing else: no hook, no session built by hand
-    }
-    done = subprocess.run(
-        [str(SDK_PYTHON), str(WALKTHROUGH), str(source_dir), str(data_dir)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=540,
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    # The SDK's progress dots share the line: the result starts at its own brace.
-    marker = '{"bucket"'
-    result = [line[line.index(marker) :] for line in done.stdout.splitlines() if marker in line]
-    assert result, done.stdout[-4000:] + done.stderr[-4000:]
-    seen = json.loads(result[-1])
     assert seen["bucket"] == "sagemaker-us-east-1-123456789012"
     assert seen["job_status"] == "Completed"
     assert seen["model_data"].startswith("s3://sagemaker-us-east-1-123456789012/")

@@ -6,18 +6,14 @@ its own venv (`make sdk3-setup`): its pins fight the project's and v2's."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from localcloud import control
 from smlocal.core.catalog import pytorch_image_uri
+from tests.helpers.sdk import SDK3_PYTHON, mnist_inputs, run_script
 
-ROOT = Path(__file__).resolve().parents[2]
-SDK3_PYTHON = ROOT / ".venv-sdk3" / "bin" / "python"
 WALKTHROUGH = Path(__file__).with_name("walkthrough_v3.py")
 
 
@@ -31,21 +27,7 @@ def test_model_trainer_and_sagemaker_core_run_unmodified(
     cloud: tuple[Path, int], cloud_env: dict[str, str], tmp_path: Path
 ) -> None:
     state_dir, cloud_port = cloud
-    from training.data import prepare
-    from training.sourcedir import sourcedir_files
-
-    data_dir, source_dir = tmp_path / "data", tmp_path / "source"
-    prepare(data_dir, "digits", echo=lambda _line: None)
-    source_dir.mkdir()
-    for name, path in sourcedir_files().items():
-        shutil.copy(path, source_dir / name)
-    # No telemetry calls to AWS from a machine that is not on it (the SDK's own config file).
-    config = tmp_path / ".config" / "sagemaker" / "config.yaml"
-    config.parent.mkdir(parents=True)
-    config.write_text(
-        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n"
-        "      TelemetryOptOut: true\n"
-    )
+    data_dir, source_dir = mnist_inputs(tmp_path)
     image = pytorch_image_uri(
         scope="training",
         region="us-east-1",
@@ -53,20 +35,8 @@ def test_model_trainer_and_sagemaker_core_run_unmodified(
         py_version="py311",
         processor="cpu",
     )
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **cloud_env}  # nothing else
-    done = subprocess.run(
-        [str(SDK3_PYTHON), str(WALKTHROUGH), str(source_dir), str(data_dir), image],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=540,
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    # The SDK's wait panels share the line: the result starts at its own brace.
-    marker = '{"role"'
-    lines = [line[line.index(marker) :] for line in done.stdout.splitlines() if marker in line]
-    assert lines, done.stdout[-4000:] + done.stderr[-4000:]
-    seen = json.loads(lines[-1])
+    args = [str(source_dir), str(data_dir), image]
+    seen = run_script(SDK3_PYTHON, WALKTHROUGH, args, cloud_env, tmp_path, '{"role"')
     print("sdk v3 walkthrough, seconds:", seen["seconds"])  # for the figures; not asserted
     assert seen["role"] == "arn:aws:iam::123456789012:role/SageMaker-v3"
     assert seen["job_status"] == "Completed" and seen["hosts"] == 2

@@ -4,34 +4,25 @@ are added. What the local cloud does not run is refused before moto records anyt
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
-from moto.core.responses import ActionResult, EmptyResult
+from moto.core.responses import ActionResult
 from moto.sagemaker.exceptions import ResourceNotFound
-from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
 from localcloud.dataplane.tuning import check
-from localcloud.services.sagemaker import names
+from localcloud.services.sagemaker import jobs
 from localcloud.shared.errors import SageMakerValidation
 
 if TYPE_CHECKING:
     from localcloud.dataplane.tuning import TuningJobs
 
+_LIST = "list_training_jobs_for_hyper_parameter_tuning_job"
 _SORT_KEYS = {
     "Name": lambda s: s["TrainingJobName"],
     "CreationTime": lambda s: s["CreationTime"],
     "Status": lambda s: s["TrainingJobStatus"],
 }
-
-
-def _tuning_job(backend: SageMakerModelBackend, name: str) -> Any:
-    names.check("DescribeHyperParameterTuningJob", HyperParameterTuningJobName=name)
-    job = backend.hyper_parameter_tuning_jobs.get(name)
-    if job is None:
-        raise ResourceNotFound(f"Could not find hyper parameter tuning job '{name}'.")
-    return job
 
 
 def summaries(
@@ -58,33 +49,23 @@ def summaries(
     )
 
 
+KIND = jobs.JobKind.named(
+    "HyperParameterTuning",
+    lambda request, _backend: check(request),
+    not_found="Could not find hyper parameter tuning job '{name}'.",
+    error=ResourceNotFound,
+)
+
+
 def install(tuning: TuningJobs) -> None:
-    """Wrap moto's CreateHyperParameterTuningJob and add the List and Stop actions."""
-    create = SageMakerModelBackend.create_hyper_parameter_tuning_job
-    if getattr(create, "_localcloud", False):
+    """Wrap moto's CreateHyperParameterTuningJob, add its Stop and List actions."""
+    jobs.install(KIND, tuning)
+    if getattr(SageMakerResponse.__dict__.get(_LIST), "_localcloud", False):
         return
 
-    @functools.wraps(create)
-    def create_tuning_job(self: SageMakerModelBackend, **kwargs: Any) -> str:
-        name = kwargs["hyper_parameter_tuning_job_name"]
-        names.check("CreateHyperParameterTuningJob", HyperParameterTuningJobName=name)
-        check(
-            {
-                "HyperParameterTuningJobConfig": kwargs["hyper_parameter_tuning_job_config"],
-                "TrainingJobDefinition": kwargs.get("training_job_definition"),
-                "TrainingJobDefinitions": kwargs.get("training_job_definitions"),
-                "WarmStartConfig": kwargs.get("warm_start_config"),
-            }
-        )
-        arn = create(self, **kwargs)
-        tuning.start(self, self.hyper_parameter_tuning_jobs[name])
-        return arn
-
-    def stop_tuning_job(self: SageMakerModelBackend, name: str) -> None:
-        tuning.stop(self, _tuning_job(self, name))
-
     def list_action(self: SageMakerResponse) -> Any:
-        job = _tuning_job(self.sagemaker_backend, self._get_param("HyperParameterTuningJobName"))
+        backend = self.sagemaker_backend
+        job = jobs.find(KIND, tuning, backend, self._get_param("HyperParameterTuningJobName"))
         found = summaries(
             job,
             self._get_param("SortBy"),
@@ -105,11 +86,5 @@ def install(tuning: TuningJobs) -> None:
             result["NextToken"] = str(start + size)
         return ActionResult(result)
 
-    def stop_action(self: SageMakerResponse) -> Any:
-        stop_tuning_job(self.sagemaker_backend, self._get_param("HyperParameterTuningJobName"))
-        return EmptyResult()
-
-    create_tuning_job._localcloud = True  # type: ignore[attr-defined]
-    SageMakerModelBackend.create_hyper_parameter_tuning_job = create_tuning_job  # type: ignore[method-assign]
-    SageMakerResponse.list_training_jobs_for_hyper_parameter_tuning_job = list_action  # type: ignore[attr-defined]
-    SageMakerResponse.stop_hyper_parameter_tuning_job = stop_action  # type: ignore[attr-defined]
+    list_action._localcloud = True  # type: ignore[attr-defined]
+    setattr(SageMakerResponse, _LIST, list_action)

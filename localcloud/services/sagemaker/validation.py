@@ -10,12 +10,17 @@
   `productionVariants.1.member.instanceType`).
 
 The checks wrap moto's `call_action`, so they run before any backend method (and before any
-other wrapper of one): a refused request records nothing and starts nothing.
+other wrapper of one): a refused request records nothing and starts nothing. Mutating requests
+run side by side (under the state store's shared lock), so the name check and the create that
+records the name hold one lock per (account, region, action, name): of simultaneous creates of
+one name, exactly one succeeds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -142,6 +147,42 @@ def check_unique(action: str, params: dict[str, Any], backend: Any) -> None:
     raise ResourceInUse(message) if rule.in_use else SageMakerValidation(message)
 
 
+class _Claims:
+    """One lock per name being created, dropped when no request holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[tuple[str, ...], tuple[threading.Lock, int]] = {}
+
+    @contextlib.contextmanager
+    def hold(self, key: tuple[str, ...]) -> Iterator[None]:
+        with self._lock:
+            lock, users = self._held.get(key, (threading.Lock(), 0))
+            self._held[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._lock:
+                lock, users = self._held[key]
+                if users == 1:
+                    del self._held[key]
+                else:
+                    self._held[key] = (lock, users - 1)
+
+
+_claims = _Claims()
+
+
+def _claim(action: str, params: dict[str, Any], backend: Any) -> Any:
+    """The lock of the name a Create action records (a null context for the others)."""
+    rule = UNIQUE.get(action)
+    name = params.get(rule.member) if rule else None
+    if not isinstance(name, str):
+        return contextlib.nullcontext()
+    return _claims.hold((backend.account_id, backend.region_name, action, name))
+
+
 def install() -> None:
     """Check every SageMaker request before moto acts on it."""
     if getattr(SageMakerResponse.__dict__.get("call_action"), "_localcloud_validation", False):
@@ -150,18 +191,20 @@ def install() -> None:
     @functools.wraps(BaseResponse.call_action)
     def checked(self: SageMakerResponse) -> Any:
         action = self._get_action()
-        if action and action.startswith("Create"):
+        if not (action and action.startswith("Create")):
+            # Looked up at call time, not at install: the gateway wraps BaseResponse.call_action
+            # later (its modelled 501 for NotImplementedError); a reference taken now bypasses it.
+            return super(SageMakerResponse, self).call_action()
+        params = dict(self.params)
+        with _claim(action, params, self.sagemaker_backend):
             try:
-                params = dict(self.params)
                 check_instance_types(action, params)
                 check_unique(action, params, self.sagemaker_backend)
             except (ResourceInUse, SageMakerValidation) as err:
                 status, headers, body = self.serialized(ActionResult(err))
                 headers, body = self._enrich_response(headers, body)
                 return status, headers, body
-        # Looked up at call time, not at install: the gateway wraps BaseResponse.call_action
-        # later (its modelled 501 for NotImplementedError); a reference taken now bypasses it.
-        return super(SageMakerResponse, self).call_action()
+            return super(SageMakerResponse, self).call_action()
 
     checked._localcloud_validation = True  # type: ignore[attr-defined]
     SageMakerResponse.call_action = checked  # type: ignore[method-assign]

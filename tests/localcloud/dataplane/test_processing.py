@@ -220,3 +220,25 @@ def test_a_stopped_job_ends_stopped_and_its_name_stays_taken(s3: Any, sagemaker:
     with pytest.raises(ClientError) as again:
         sagemaker.create_processing_job(**job)
     assert again.value.response["Error"]["Code"] == "ResourceInUse"
+
+
+def test_max_runtime_stops_the_job_as_aws_does(s3: Any, sagemaker: Any, cloud: Any) -> None:
+    code = put_script(s3, "processing/overrun/script.py", "import time\ntime.sleep(300)\n")
+    sagemaker.create_processing_job(
+        **request(
+            "preprocess-overrun",
+            code,
+            ProcessingInputs=[s3_input("code", code, "/opt/ml/processing/input/code")],
+            StoppingCondition={"MaxRuntimeInSeconds": 2},
+        )
+    )
+
+    done = wait_processing(sagemaker, "preprocess-overrun", timeout_s=120)
+
+    # AWS ends such a job Stopped with no FailureReason; the job's log says why.
+    assert done["ProcessingJobStatus"] == "Stopped"
+    assert "FailureReason" not in done
+    events = cloud.client("logs").filter_log_events(
+        logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix="preprocess-overrun/"
+    )["events"]
+    assert any("MaxRuntimeInSeconds (2 s)" in e["message"] for e in events)

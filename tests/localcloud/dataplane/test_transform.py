@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -182,6 +183,70 @@ def test_a_model_that_refuses_the_input_fails_the_job_with_the_reason(
     assert done["TransformJobStatus"] == "Failed"
     assert "415" in done["FailureReason"] and "x.txt" in done["FailureReason"]
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="transform-out/transform-bad")
+
+
+@pytest.fixture(scope="module")
+def slow_model(s3: Any, sagemaker: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model whose every request takes an hour, and the file it writes when one arrives."""
+    marker = tmp_path_factory.mktemp("slow") / "predicting"
+    script = f"""
+import pathlib, time
+def model_fn(model_dir):
+    return None
+def transform_fn(model, body, content_type, accept):
+    pathlib.Path({str(marker)!r}).write_text("in flight")
+    time.sleep(3600)
+"""
+    url = put_model(s3, "transform/slow/model.tar.gz", model_archive(script))
+    sagemaker.create_model(
+        ModelName="transform-slow",
+        ExecutionRoleArn=ROLE_ARN,
+        PrimaryContainer={"Image": PYTORCH_IMAGE, "ModelDataUrl": url},
+    )
+    s3.put_object(Bucket=BUCKET, Key="transform-in/slow/x.csv", Body=b"1,2,3\n")
+    return marker
+
+
+@pytest.mark.slow
+def test_stop_ends_a_request_in_flight_and_the_job_ends_stopped(
+    s3: Any, sagemaker: Any, slow_model: Path
+) -> None:
+    slow_model.unlink(missing_ok=True)
+    sagemaker.create_transform_job(
+        **job("transform-slow", "transform-slow", f"s3://{BUCKET}/transform-in/slow")
+    )
+    poll(slow_model.exists, bool, lambda _: "the request never reached the model", 120, 0.2)
+
+    sagemaker.stop_transform_job(TransformJobName="transform-slow")
+    stopping = sagemaker.describe_transform_job(TransformJobName="transform-slow")
+    assert stopping["TransformJobStatus"] in ("Stopping", "Stopped")
+    # The request sleeps for an hour: only a stop that ends it ends the job within the wait.
+    done = wait_transform(sagemaker, "transform-slow", timeout_s=60)
+
+    assert done["TransformJobStatus"] == "Stopped"
+    assert "FailureReason" not in done
+    written = s3.list_objects_v2(Bucket=BUCKET, Prefix="transform-out/transform-slow")
+    assert "Contents" not in written
+
+
+@pytest.mark.slow
+def test_a_request_past_the_invocation_timeout_fails_the_job_after_its_retries(
+    sagemaker: Any, slow_model: Path
+) -> None:
+    sagemaker.create_transform_job(
+        **job(
+            "transform-timeout",
+            "transform-slow",
+            f"s3://{BUCKET}/transform-in/slow",
+            ModelClientConfig={"InvocationsTimeoutInSeconds": 1, "InvocationsMaxRetries": 1},
+        )
+    )
+
+    done = wait_transform(sagemaker, "transform-timeout", timeout_s=120)
+
+    assert done["TransformJobStatus"] == "Failed"
+    assert "within InvocationsTimeoutInSeconds (1 s), 2 attempt(s)" in done["FailureReason"]
+    assert "x.csv" in done["FailureReason"]
 
 
 def test_what_the_cloud_does_not_run_is_refused_before_it_is_recorded(

@@ -5,6 +5,8 @@ moto backend with the same function the cloud calls."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -205,3 +207,49 @@ def test_instance_types_of_tuning_job_definitions_are_checked() -> None:
         check_instance_types("CreateHyperParameterTuningJob", params)
     params["TrainingJobDefinition"]["ResourceConfig"]["InstanceType"] = "ml.c5.xlarge"
     check_instance_types("CreateHyperParameterTuningJob", params)
+
+
+def _race(create: Any, count: int = 8) -> list[str]:
+    """`create()` from `count` threads at once; each one's outcome: "ok" or the error code."""
+    barrier = threading.Barrier(count)
+
+    def attempt() -> str:
+        barrier.wait()
+        try:
+            create()
+        except ClientError as err:
+            return err.response["Error"]["Code"]
+        return "ok"
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: attempt(), range(count)))
+
+
+def test_simultaneous_creates_of_one_name_make_exactly_one(cloud: Any) -> None:
+    # Clients of their own: botocore clients are not shared across threads.
+    clients = [cloud.client("sagemaker") for _ in range(8)]
+    model = iter(clients)
+    outcomes = _race(
+        lambda: next(model).create_model(
+            ModelName="raced-model",
+            ExecutionRoleArn=ROLE_ARN,
+            PrimaryContainer={"Image": PYTORCH_IMAGE},
+        )
+    )
+    assert sorted(outcomes) == ["ValidationException"] * 7 + ["ok"]
+
+    job = iter(clients)
+    request = {
+        "ProcessingJobName": "raced-job",
+        "RoleArn": ROLE_ARN,
+        "AppSpecification": {"ImageUri": PYTORCH_IMAGE, "ContainerEntrypoint": ["true"]},
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "VolumeSizeInGB": 1,
+            }
+        },
+    }
+    outcomes = _race(lambda: next(job).create_processing_job(**request))
+    assert sorted(outcomes) == ["ResourceInUse"] * 7 + ["ok"]

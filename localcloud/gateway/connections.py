@@ -4,7 +4,9 @@ werkzeug's development server answers every request with `Connection: close` (ht
 cannot tell where an unread body ends), so each boto3 call paid a TCP connect and a new server
 thread, and moto's dispatcher matched the request against every service's URL patterns,
 under one lock, on every call. Here a connection stays open when the request's body was read
-to its end (or can be, cheaply), and the host → service match is remembered.
+to its end (or can be, cheaply), and the host → service match is remembered. An answer's head
+waits for its body (one segment, not two), and werkzeug's after-answer selector is skipped on a
+connection that stays open.
 """
 
 from __future__ import annotations

@@ -273,6 +273,8 @@ class DataPath:
         if request.access_key_regex.search(request.headers.get("Authorization", "")) is None:
             return None
         raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or path
+        if not raw.startswith("/"):  # an absolute-form target: moto reads it its own way
+            return None
         scheme = environ.get("wsgi.url_scheme", "http")
         url = f"{scheme}://{environ.get('HTTP_HOST', '')}{raw}"
         region = request.get_region_from_url(request, url)

@@ -87,17 +87,17 @@ class LocalCloud:
         from werkzeug.serving import make_server
 
         from localcloud import patches
+        from localcloud.services.runtime.invoke import DataPath
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         # What a killed cloud of this state dir left running goes first; everything this one
         # starts inherits the mark that lets the next start (or `cloud stop`) find it.
         processes.end_leftovers(self.state_dir)
         os.environ[processes.STATE_DIR_ENV] = str(self.state_dir)
-        front = guard.Guard(
-            persisting(remembering(DomainDispatcherApplication(create_backend_app)), self.store),
-            credentials(self.state_dir),
-            self.cors_origins,
-        )
+        dispatcher = remembering(DomainDispatcherApplication(create_backend_app))
+        # InvokeEndpoint takes the data path once the guard checked it; the rest goes to moto.
+        data_path = DataPath(persisting(dispatcher, self.store), dispatcher)
+        front = guard.Guard(data_path, credentials(self.state_dir), self.cors_origins)
         # The same port is the HTTPS proxy for AWS's host names (HTTPS_PROXY in `cloud env`).
         # Connections stay open between requests (`connections`): boto3 reuses them.
         handler = proxy.tunnelling(keeping_alive(MotoRequestHandler), Authority(self.state_dir))
@@ -110,6 +110,7 @@ class LocalCloud:
         self.port = front.port = self._server.server_address[1]
         self.jobs = TrainingJobs(self.state_dir, self.endpoint_url, self.store)
         self.endpoints = Endpoints(self.state_dir, self.store, self.endpoint_url, self.clock)
+        data_path.endpoints = self.endpoints
         batch = (self.state_dir, self.endpoint_url, self.store, self.clock)
         self.transforms = TransformJobs(*batch)
         self.processing = ProcessingJobs(*batch)

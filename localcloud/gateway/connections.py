@@ -4,16 +4,21 @@ werkzeug's development server answers every request with `Connection: close` (ht
 cannot tell where an unread body ends), so each boto3 call paid a TCP connect and a new server
 thread, and moto's dispatcher matched the request against every service's URL patterns,
 under one lock, on every call. Here a connection stays open when the request's body was read
-to its end (or can be, cheaply), and the host → service match is remembered.
+to its end (or can be, cheaply), and the host → service match is remembered. An answer's head
+waits for its body (one segment, not two), and werkzeug's after-answer selector is skipped on a
+connection that stays open.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import selectors
 import socket
 import threading
 from typing import Any
+
+import werkzeug.serving
 
 IDLE_TIMEOUT_S = 60.0  # an idle kept-alive connection closes after this (its thread ends)
 DRAIN_LIMIT = 64 * 1024  # unread body left at the answer that is read and dropped, not closed
@@ -56,6 +61,35 @@ class _Body(io.RawIOBase):
         return self.left == 0
 
 
+class _Coalescing(io.RawIOBase):
+    """What http.server writes answers to: every write sent whole, the head of an answer held
+    back (`hold`) until its body's first write or a flush, so that a small answer leaves in
+    one segment, not two (each send on loopback costs the receiver a wake-up)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self._sock = sock
+        self._head = b""
+
+    def writable(self) -> bool:
+        return True
+
+    def hold(self, head: bytes) -> None:
+        self._head += head
+
+    def write(self, data: Any) -> int:
+        size = memoryview(data).nbytes
+        if self._head:
+            data, self._head = self._head + bytes(data), b""
+        self._sock.sendall(data)
+        return size
+
+    def flush(self) -> None:
+        if self._head:
+            head, self._head = self._head, b""
+            self._sock.sendall(head)
+
+
 class _AfterAnswer:
     """The connection's reader as werkzeug sees it once the app ran: werkzeug reads "whatever
     is left" after each answer (10 ms at a time, up to 10 MB), which on a kept-alive
@@ -68,10 +102,43 @@ class _AfterAnswer:
         return self._stream.read(size) if self._handler.close_connection else b""
 
 
+_serving = threading.local()  # the handler whose answer this thread is writing
+
+
+class _NoSelector:
+    """A selector that never finds anything to read: see `_Selectors`."""
+
+    def register(self, *_args: Any) -> None:
+        pass
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+class _Selectors:
+    """werkzeug's `selectors` module as its server sees it. After each answer werkzeug makes a
+    selector to wait up to 10 ms for "whatever is left" of the request: four system calls per
+    request, for nothing on a connection that stays open (`_AfterAnswer` reads nothing there).
+    On such a connection the selector finds nothing; on one that closes, werkzeug's runs."""
+
+    EVENT_READ = selectors.EVENT_READ
+
+    @staticmethod
+    def DefaultSelector() -> Any:  # the name werkzeug calls
+        handler = getattr(_serving, "handler", None)
+        if handler is not None and not handler.close_connection:
+            return _NoSelector()
+        return selectors.DefaultSelector()
+
+
 def keeping_alive(base: type) -> type:
     """A request handler class: `base` (werkzeug's WSGIRequestHandler or a subclass) that keeps
     HTTP/1.1 connections open between requests when that is safe. `close_idle(cls)` closes the
     connections it holds (the server is stopping)."""
+    werkzeug.serving.selectors = _Selectors  # type: ignore[attr-defined]
 
     class KeepAliveHandler(base):  # type: ignore[misc, valid-type]
         timeout = IDLE_TIMEOUT_S
@@ -87,6 +154,7 @@ def keeping_alive(base: type) -> type:
             # (40 ms on Linux). A closed connection flushed it; an open one must not wait.
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._socket = self.connection  # a CONNECT tunnel replaces self.connection
+            self.wfile = _Coalescing(self.connection)
             with self._open_lock:
                 self.open_connections.add(self._socket)
 
@@ -111,6 +179,13 @@ def keeping_alive(base: type) -> type:
                     environ["wsgi.input"] = self._body
             return environ
 
+        def flush_headers(self) -> None:
+            if isinstance(self.wfile, _Coalescing) and hasattr(self, "_headers_buffer"):
+                self.wfile.hold(b"".join(self._headers_buffer))
+                self._headers_buffer = []
+                return
+            super().flush_headers()  # a tunnel's writer
+
         def send_header(self, keyword: str, value: str) -> None:
             # werkzeug sends `Connection: close` on every answer; drop it when the connection
             # can carry the next request (http.server then keeps it open, as HTTP/1.1 does).
@@ -123,9 +198,11 @@ def keeping_alive(base: type) -> type:
         def handle_one_request(self) -> None:
             self._body = None
             self._chunked = self._wsgi = False
+            _serving.handler = self
             try:
                 super().handle_one_request()
             finally:
+                _serving.handler = None
                 if self._wsgi:
                     self.rfile = self._reader
             body = self._body

@@ -1,21 +1,33 @@
 """SageMaker Runtime's data path: InvokeEndpoint forwards the request to a serving process of
 the endpoint (the data plane's `Endpoints`) and answers what the model answered;
 InvokeEndpointWithResponseStream answers the same in SageMaker's event-stream framing
-(`application/vnd.amazon.eventstream` messages, one `PayloadPart` event per chunk)."""
+(`application/vnd.amazon.eventstream` messages, one `PayloadPart` event per chunk).
+
+`DataPath` answers both right behind the gateway's guard (the signature is checked first), off
+moto's dispatch and flask's request objects, which cost more than the forward itself; what it
+cannot answer as moto would (an error, a request moto routes elsewhere) goes on to moto, which
+gives the error its shape from the service's model, as before."""
 
 from __future__ import annotations
 
 import functools
+import io
 import json
+import re
 import struct
+import threading
 import zlib
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import moto.sagemakerruntime.urls as runtime_urls
 from moto.core.common_types import TYPE_RESPONSE
+from moto.core.responses import BaseResponse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+from moto.utilities.aws_headers import gen_amzn_requestid_long
+from werkzeug.datastructures import EnvironHeaders
 
 from localcloud.shared.errors import ValidationError
 
@@ -65,6 +77,11 @@ def install(endpoints: Endpoints) -> None:
 
     def forward(self: SageMakerRuntimeResponse) -> tuple[bytes, dict[str, Any]]:
         from moto.sagemaker.models import sagemaker_backends
+
+        failure = getattr(_answered, "failure", None)
+        if failure is not None:  # `DataPath` ran this request: its error, in moto's shape
+            _answered.failure = None
+            raise failure
 
         # /endpoints/{EndpointName}/invocations
         name = unquote(self.path.split("?")[0].split("/")[2])
@@ -159,3 +176,128 @@ def _route_stream_to_runtime() -> None:
 
     infer_hook._streams = True  # type: ignore[attr-defined]
     DomainDispatcherApplication.infer_service_region_host = infer_hook  # type: ignore[method-assign]
+
+
+# --- the data path -----------------------------------------------------------------------------
+_INVOCATION = re.compile(r"/endpoints/([^/]+)/invocations(-response-stream)?")
+_RUNTIME_HOST = "runtime.sagemaker."
+# A body moto would not hand over as sent: form bodies are parsed, gzip ones inflated.
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# An error raised by the data path, for moto's answer to the same request (same thread) to raise.
+_answered = threading.local()
+
+
+class _Request:
+    """What moto's response class reads of a request to find its account and region; its own
+    methods do the reading, so the data path lands where moto's dispatch would."""
+
+    access_key_regex = BaseResponse.access_key_regex
+    region_regex = BaseResponse.region_regex
+    region_from_useragent_regex = BaseResponse.region_from_useragent_regex
+    default_region = BaseResponse.default_region
+    get_access_key = BaseResponse.get_access_key
+    get_current_account = BaseResponse.get_current_account
+    get_region_from_url = BaseResponse.get_region_from_url
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.headers = EnvironHeaders(environ)
+        self.querystring: dict[str, list[str]] = {}
+
+
+class DataPath:
+    """WSGI middleware behind the guard: InvokeEndpoint and InvokeEndpointWithResponseStream
+    go straight to the data plane (`endpoints`, set once it exists); every other request, and
+    the error of one of these, goes on to `app` (moto). A request is taken only when moto's
+    `dispatcher` would route it to the runtime."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], dispatcher: Any) -> None:
+        self.app = app
+        self.dispatcher = dispatcher
+        self.endpoints: Endpoints | None = None
+        self.service_name = SageMakerRuntimeResponse().service_name
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        match = _INVOCATION.fullmatch(path)
+        if (
+            match is None
+            or self.endpoints is None
+            or environ.get("REQUEST_METHOD") != "POST"
+            or environ.get("HTTP_CONTENT_ENCODING")
+            or environ.get("CONTENT_TYPE", "").startswith(_FORM_TYPES)
+            or not environ.get("HTTP_AUTHORIZATION")
+        ):
+            return self.app(environ, start_response)
+        try:
+            scope = self._scope(environ, path)
+        except Exception:  # moto answers what it makes of such a request, as before
+            scope = None
+        if scope is None:
+            return self.app(environ, start_response)
+        account, region, name, endpoint = scope
+        stream = environ["wsgi.input"]
+        body = stream.read()
+        environ["wsgi.input"] = io.BytesIO(body)  # for moto, if it answers after all
+        headers = EnvironHeaders(environ)
+        forwarded = {
+            "Content-Type": headers.get("Content-Type") or "application/octet-stream",
+            "Accept": headers.get("Accept") or "application/json",
+        }
+        custom = headers.get("X-Amzn-SageMaker-Custom-Attributes")
+        if custom:
+            forwarded["X-Amzn-SageMaker-Custom-Attributes"] = custom
+        try:
+            answer, reply = self.endpoints.invoke(
+                (account, region, name),
+                endpoint,
+                body,
+                forwarded,
+                target_variant=headers.get("X-Amzn-SageMaker-Target-Variant"),
+                inference_id=headers.get("X-Amzn-SageMaker-Inference-Id"),
+            )
+        except Exception as err:  # moto serialises it from the service's model
+            _answered.failure = err
+            try:
+                return self.app(environ, start_response)
+            finally:
+                _answered.failure = None
+        if match.group(2):  # the response stream: the model's type in its own header
+            reply["X-Amzn-SageMaker-Content-Type"] = reply.pop("Content-Type")
+            reply["Content-Type"] = "application/vnd.amazon.eventstream"
+            answer = payload_parts(answer)
+        # The headers moto's dispatch adds to an answer, in its order.
+        sent = [("server", "amazon.com"), *reply.items()]
+        sent += [
+            ("x-amzn-requestid", gen_amzn_requestid_long()),
+            ("Content-Length", str(len(answer))),
+        ]
+        start_response("200 OK", sent)
+        return [answer]
+
+    def _scope(self, environ: dict[str, Any], path: str) -> tuple[str, str, str, Any] | None:
+        """(account, region, name, endpoint record) as moto's runtime sees them; None when
+        moto would not route this request to the runtime."""
+        from moto.iam.models import mark_account_as_visited
+        from moto.sagemaker.models import sagemaker_backends
+
+        host = self.dispatcher.infer_service_region_host(environ, path)
+        if not isinstance(host, str) or not host.startswith(_RUNTIME_HOST):
+            return None
+        request = _Request(environ)
+        if request.access_key_regex.search(request.headers.get("Authorization", "")) is None:
+            return None
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or path
+        if not raw.startswith("/"):  # an absolute-form target: moto reads it its own way
+            return None
+        scheme = environ.get("wsgi.url_scheme", "http")
+        url = f"{scheme}://{environ.get('HTTP_HOST', '')}{raw}"
+        region = request.get_region_from_url(request, url)
+        account = request.get_current_account()
+        access_key = request.get_access_key()
+        mark_account_as_visited(
+            account_id=account, access_key=access_key, service=self.service_name, region=region
+        )
+        # /endpoints/{EndpointName}/invocations, read from the path as sent, as `forward` reads it
+        name = unquote(raw.split("?")[0].split("/")[2])
+        endpoint = sagemaker_backends[account][region].endpoints.get(name)
+        return account, region, name, endpoint

@@ -109,7 +109,7 @@ class LocalCloud:
         )
         self.port = front.port = self._server.server_address[1]
         self.jobs = TrainingJobs(self.state_dir, self.endpoint_url, self.store)
-        self.endpoints = Endpoints(self.state_dir, self.store, self.endpoint_url)
+        self.endpoints = Endpoints(self.state_dir, self.store, self.endpoint_url, self.clock)
         self.transforms = TransformJobs(self.state_dir, self.endpoint_url, self.store)
         self.processing = ProcessingJobs(self.state_dir, self.endpoint_url, self.store)
         self.tuning = TuningJobs(self.state_dir, self.endpoint_url, self.store)

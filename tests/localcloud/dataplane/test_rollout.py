@@ -1,4 +1,4 @@
-"""Deployment guardrails through boto3, on a cloud whose clock runs at FAST x: UpdateEndpoint's
+"""Deployment guardrails through boto3, on the cloud whose clock runs at 60x: UpdateEndpoint's
 DeploymentConfig shifts traffic (canary, all at once), bakes, and rolls back when its
 CloudWatch alarm (5xx errors of the variant) goes into ALARM; the old model then serves."""
 
@@ -18,14 +18,12 @@ from tests.helpers.cloud import (
     create_model_and_config,
     poll,
     put_model,
-    running_cloud,
     wait_endpoint,
 )
 from tests.helpers.models import model_archive
 
 pytestmark = pytest.mark.slow
 
-FAST = 60.0  # a one-minute alarm period lasts a real second
 ENDPOINT = "guarded"
 ALARM = "guarded-5xx-errors"
 # A model that answers its own name, or fails every request (a broken predict_fn).
@@ -47,17 +45,12 @@ def output_fn(prediction, accept):
 
 
 @pytest.fixture(scope="module")
-def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    with running_cloud(tmp_path_factory.mktemp("rollout-cloud"), clock_speed=FAST) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def clients(fast: Cloud) -> dict[str, Any]:
+def clients(fast_cloud: Cloud) -> Iterator[dict[str, Any]]:
     """Models blue, green and broken, each with its config; endpoint `guarded` serving blue;
-    the rollback alarm: any 5xx of its variant in a minute."""
-    s3, sagemaker = fast.client("s3"), fast.client("sagemaker")
-    cloudwatch = fast.client("cloudwatch")
+    the rollback alarm: any 5xx of its variant in a minute. The endpoint and the alarm go at
+    the end (the fast cloud serves the other packages' tests too)."""
+    s3, sagemaker = fast_cloud.client("s3"), fast_cloud.client("sagemaker")
+    cloudwatch = fast_cloud.client("cloudwatch")
     s3.create_bucket(Bucket=BUCKET)
     for name in ("blue", "green", "broken"):
         archive = model_archive(NAMED.format(name=name), weights=False)
@@ -79,11 +72,13 @@ def clients(fast: Cloud) -> dict[str, Any]:
         ComparisonOperator="GreaterThanThreshold",
         TreatMissingData="notBreaching",
     )
-    return {
+    yield {
         "sagemaker": sagemaker,
-        "runtime": fast.client("sagemaker-runtime", retries=1),
+        "runtime": fast_cloud.client("sagemaker-runtime", retries=1),
         "cloudwatch": cloudwatch,
     }
+    sagemaker.delete_endpoint(EndpointName=ENDPOINT)
+    cloudwatch.delete_alarms(AlarmNames=[ALARM])
 
 
 def policy(routing: dict[str, Any], bake_s: int) -> dict[str, Any]:
@@ -178,7 +173,7 @@ def test_a_healthy_canary_completes_and_the_new_model_serves(clients):
     deployment = policy(
         {
             "Type": "CANARY",
-            "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1},
+            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
             "WaitIntervalInSeconds": 120,
         },
         bake_s=60,

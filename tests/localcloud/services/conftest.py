@@ -1,7 +1,6 @@
-"""A second local cloud for the services that act on the clock (CloudWatch alarms, Application
-Auto Scaling): its clock runs at FAST x, so a one-minute period lasts a real second. Started
-once, only when a test asks for it, and stopped leaving no process behind; with it, one
-endpoint of the smallest model, for the scaling tests to scale."""
+"""The services that act on the clock (CloudWatch alarms, Application Auto Scaling) use the
+second local cloud, `fast_cloud` (tests/localcloud/conftest.py), whose clock runs at FAST x;
+here, one endpoint of the smallest model on it, for the scaling tests to scale."""
 
 from __future__ import annotations
 
@@ -14,12 +13,10 @@ from tests.helpers.cloud import (
     Cloud,
     create_model_and_config,
     put_model,
-    running_cloud,
     wait_endpoint,
 )
 from tests.helpers.models import model_archive
 
-FAST = 60.0
 SCALED = "scaled"
 # The smallest model the serving process loads: no torch weights to read.
 ECHO = """
@@ -30,12 +27,6 @@ def model_fn(model_dir):
 def predict_fn(data, model):
     return data
 """
-
-
-@pytest.fixture(scope="session")
-def fast_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    with running_cloud(tmp_path_factory.mktemp("fast-cloud"), clock_speed=FAST) as running:
-        yield running
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from localcloud.dataplane import rollout
 from tests.helpers.cloud import (
     BUCKET,
     Cloud,
@@ -249,3 +250,37 @@ def test_a_deployment_config_sagemaker_refuses_is_refused_and_nothing_changes(
     after = sagemaker.describe_endpoint(EndpointName=ENDPOINT)
     assert after["EndpointStatus"] == "InService"
     assert after["EndpointConfigName"] == before["EndpointConfigName"]
+
+
+def test_the_traffic_steps_of_each_mode() -> None:
+    def routing(kind: str, **extra: Any) -> dict[str, Any]:
+        return policy({"Type": kind, "WaitIntervalInSeconds": 30, **extra}, bake_s=300)
+
+    linear = rollout.parse(routing("LINEAR", LinearStepSize={"Type": "INSTANCE_COUNT", "Value": 1}))
+    assert linear is not None
+    assert [(share, hold) for share, hold, _ in rollout.steps(linear, 4)] == [
+        (0.25, 30),
+        (0.5, 30),
+        (0.75, 30),
+        (1.0, 300),
+    ]
+    canary = rollout.parse(routing("CANARY", CanarySize={"Type": "CAPACITY_PERCENT", "Value": 10}))
+    assert canary is not None
+    assert [(share, hold) for share, hold, _ in rollout.steps(canary, 1)] == [
+        (0.1, 30),
+        (1.0, 300),
+    ]
+    at_once = rollout.parse(routing("ALL_AT_ONCE"))
+    assert at_once is not None and at_once.alarms == (ALARM,)
+    assert [(share, hold) for share, hold, _ in rollout.steps(at_once, 3)] == [(1.0, 300)]
+    rolling = rollout.parse(
+        {
+            "RollingUpdatePolicy": {
+                "MaximumBatchSize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+                "WaitIntervalInSeconds": "60",  # as a CloudFormation template may carry it
+            }
+        }
+    )
+    assert rolling is not None and rolling.mode == "ROLLING" and rolling.wait_s == 60
+    assert rolling.size is not None and rolling.size.count(3) == 2
+    assert rolling.raw["RollingUpdatePolicy"]["WaitIntervalInSeconds"] == 60

@@ -518,8 +518,9 @@ class Endpoints:
             baking = share >= 1.0
             phase = "baking period" if baking else "traffic shift"
             status = "Baking" if baking else "ActivatingTraffic"
+            # Not persisted here: a CloudFormation update waiting for this deployment holds the
+            # state store (shared) until it ends, and a snapshot needs it exclusively.
             self._pending(runtime, config_name, deployment, status, started, what)
-            self._persist()
             reason = watch.hold(hold_s, phase)
             if reason is not None:
                 return reason
@@ -544,41 +545,34 @@ class Endpoints:
         blue = dict(runtime.fleets)
         original = {name: f.variant.instance_count for name, f in blue.items()}
         batch = {name: policy.size.count(count) for name, count in targets.items()}
-        while True:
-            new = sum(len(f.live()) for f in fleets.values())
-            old = sum(len(f.live()) for f in blue.values())
+
+        def share() -> None:  # by the instances each side has (or is about to have)
+            new = sum(f.variant.instance_count for f in fleets.values())
+            old = sum(f.variant.instance_count for f in blue.values())
             self._set_share(runtime, fleets, new / max(1, new + old))
-            self._pending(
-                runtime,
-                deployment.config_name,
-                deployment,
-                "Baking",
-                started,
-                f"rolling: {new} new and {old} old instances",
-            )
-            self._persist()
+
+        while True:
+            share()
+            message = f"rolling: {sum(len(f.live()) for f in fleets.values())} new instances"
+            self._pending(runtime, deployment.config_name, deployment, "Updating", started, message)
             reason = watch.hold(policy.wait_s, "rolling deployment")
             if reason is not None:
                 self._restore(runtime, blue, original, policy)
                 return reason
+            done = all(f.variant.instance_count >= targets[n] for n, f in fleets.items())
             for name, fleet in blue.items():  # the batch the new instances replace
-                step = batch.get(name, fleet.variant.instance_count)
+                step = fleet.variant.instance_count if done else batch.get(name, 0)
                 fleet.variant.instance_count = max(0, fleet.variant.instance_count - step)
+            share()  # before they stop, so no request goes to a stopping instance
+            for fleet in blue.values():
                 self._reconcile(runtime, fleet)
-            growing = [
-                f for f in fleets.values() if f.variant.instance_count < targets[f.variant.name]
-            ]
-            if not growing:
+            if done:
                 break
-            for fleet in growing:
+            for name, fleet in fleets.items():
                 fleet.variant.instance_count = min(
-                    targets[fleet.variant.name],
-                    fleet.variant.instance_count + batch[fleet.variant.name],
+                    targets[name], fleet.variant.instance_count + batch[name]
                 )
                 self._reconcile(runtime, fleet)
-        for fleet in blue.values():  # old instances beyond the new count
-            fleet.variant.instance_count = 0
-            self._reconcile(runtime, fleet)
         return None
 
     def _restore(

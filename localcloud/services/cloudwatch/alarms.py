@@ -405,6 +405,7 @@ class AlarmEvaluator:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last: dict[str, float] = {}  # alarm ARN -> end of the window last evaluated
+        self._flushing = threading.Lock()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="alarm-evaluator", daemon=True)
@@ -471,7 +472,23 @@ class AlarmEvaluator:
             with self.store.changing():
                 changed = _run_action(alarm, action, repeat=repeat) or changed
         if changed:
-            self.store.flush()
+            self._flush()
+
+    def _flush(self) -> None:
+        """Snapshot in a thread of its own: a request may hold the store for long (a
+        CloudFormation update waiting for an endpoint deployment), and evaluation must go on
+        meanwhile (an alarm it evaluates may be what rolls that deployment back). One waiting
+        snapshot covers every change made before it runs."""
+        if not self._flushing.acquire(blocking=False):
+            return
+
+        def flush() -> None:
+            try:
+                self.store.flush()
+            finally:
+                self._flushing.release()
+
+        threading.Thread(target=flush, name="alarm-snapshot", daemon=True).start()
 
 
 def _drain() -> Iterator[tuple[Alarm, str]]:

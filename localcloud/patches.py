@@ -95,6 +95,7 @@ def install(
     resources.install()
     cfn_autoscaling.install()
     alarms.install(on_action=scaling.alarm_action)
+    endpoints.alarm_state = alarms.state_of  # deployments roll back on their alarms
     scaling.install(clock)
     simulate.install()
     unimplemented.install()

@@ -3,7 +3,9 @@
 moto keeps the records (FakeEndpoint); this module keeps what runs. CreateEndpoint starts the
 model in the background (Creating → InService | Failed); UpdateEndpoint starts the new model
 first, switches new requests to it once /ping answers, then stops the old process when its
-in-flight requests are done, so no request fails during an update.
+in-flight requests are done, so no request fails during an update. An UpdateEndpoint with a
+DeploymentConfig shifts traffic as it says (canary, linear, all at once, rolling batches),
+bakes, and rolls back when one of its alarms goes into ALARM (`rollout`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from localcloud.dataplane import rollout
 from localcloud.dataplane.batch import s3_client
 from localcloud.dataplane.capture import CaptureSettings, CaptureWriter, capture_line
 from localcloud.dataplane.serving import (
@@ -103,10 +106,14 @@ class Fleet:
 @dataclass
 class Runtime:
     """What runs for one endpoint. `fleets` take new requests; `settled` is set when no
-    create or update is in progress."""
+    create or update is in progress. During a deployment with a DeploymentConfig, `green`
+    (the new config's fleets) takes `green_share` of the requests."""
 
     key: Key
     fleets: dict[str, Fleet] = field(default_factory=dict)
+    green: dict[str, Fleet] = field(default_factory=dict)
+    green_share: float = 0.0
+    watch: rollout.Watch | None = None
     deployment: Deployment | None = None
     generation: int = 0
     deleted: bool = False
@@ -259,8 +266,10 @@ class Endpoints:
         self, state_dir: Path, store: Any, endpoint_url: str, clock: Clock | None = None
     ) -> None:
         self.root = Path(state_dir) / "endpoints"
-        self.clock = clock or Clock()  # async requests' time to live is counted in its seconds
+        self.clock = clock or Clock()  # waits, bakes and async time to live run on it
         self._store = store
+        # What an alarm's state is; the cloud hands in CloudWatch's (see `localcloud.patches`).
+        self.alarm_state: rollout.AlarmState = lambda _account, _region, _name: None
         self._state_dir = Path(state_dir)
         self._endpoint_url = endpoint_url
         self._s3_clients: dict[tuple[str, str], Any] = {}
@@ -320,8 +329,20 @@ class Endpoints:
         )
         return runtime
 
-    def update(self, backend: Any, endpoint: Any, config_name: str) -> Runtime:
-        """UpdateEndpoint: the new config is validated now, deployed in the background."""
+    def update(
+        self,
+        backend: Any,
+        endpoint: Any,
+        config_name: str,
+        deployment_config: dict[str, Any] | None = None,
+        *,
+        retain: bool = False,
+    ) -> Runtime:
+        """UpdateEndpoint: the new config and DeploymentConfig (or, with `retain`, the last
+        one) are validated now, deployed in the background as the policy says."""
+        if not deployment_config and retain:
+            deployment_config = getattr(endpoint, "last_deployment_config", None)
+        policy = rollout.parse(deployment_config)
         resolve(backend, config_name)
         key = (backend.account_id, backend.region_name, endpoint.endpoint_name)
         runtime = self._runtime(key)
@@ -329,6 +350,8 @@ class Endpoints:
         if endpoint.endpoint_status in ("Creating", "Updating"):
             raise ValidationError(f'Cannot update in-progress endpoint "{endpoint.arn}".')
         endpoint.endpoint_status = "Updating"
+        if policy is not None:
+            endpoint.last_deployment_config = policy.raw
         runtime.settled.clear()
         self._background(
             f"endpoint-update-{endpoint.endpoint_name}",
@@ -337,6 +360,7 @@ class Endpoints:
             endpoint,
             runtime,
             config_name,
+            policy,
         )
         return runtime
 
@@ -412,6 +436,8 @@ class Endpoints:
             runtime.deleted = True
             fleets, runtime.fleets = runtime.fleets, {}
             queue, runtime.queue = runtime.queue, None
+        if runtime.watch is not None:
+            runtime.watch.stop.set()  # a deployment under way ends now
         if queue is not None:  # queued async invocations of a deleted endpoint are dropped
             queue.shutdown(wait=False, cancel_futures=True)
         self._retire(list(fleets.values()), drain=True)
@@ -421,24 +447,48 @@ class Endpoints:
     def _background(name: str, target: Any, *args: Any) -> None:
         threading.Thread(target=target, args=args, name=name, daemon=True).start()
 
-    def _deploy(self, backend: Any, endpoint: Any, runtime: Runtime, config_name: str) -> None:
+    def _deploy(
+        self,
+        backend: Any,
+        endpoint: Any,
+        runtime: Runtime,
+        config_name: str,
+        policy: rollout.Policy | None = None,
+    ) -> None:
         creating = not runtime.fleets
+        guarded = policy is not None and not creating
+        started = datetime.now(UTC)
+        deployment = None
         try:
-            fleets, deployment = self._start(backend, runtime, config_name, None)
+            if guarded:
+                deployment = resolve(backend, config_name)
+                self._pending(runtime, config_name, deployment, "Creating", started)
+                if policy.mode == "ROLLING" and policy.size is not None:
+                    for variant in deployment.variants:  # the first batch only
+                        variant.instance_count = policy.size.count(variant.instance_count)
+            fleets, deployment = self._start(backend, runtime, config_name, deployment)
         except (StartError, ValidationError) as err:
             reason = clip_reason(str(getattr(err, "message", None) or err))
             log.warning("endpoint %s: %s", endpoint.endpoint_name, reason)
             endpoint.failure_reason = reason
+            endpoint.pending_deployment_summary = None
             # A failed update leaves the old model serving, as SageMaker rolls back.
             endpoint.endpoint_status = "Failed" if creating else "InService"
             runtime.settled.set()
             self._persist()
             return
+        if guarded and not runtime.deleted:
+            assert policy is not None
+            reason = self._shift(backend, runtime, fleets, deployment, policy, started)
+            if reason is not None:
+                self._roll_back(runtime, reason)
+                return
         with runtime.lock:
             deleted = runtime.deleted
             if not deleted:
                 old, runtime.fleets, runtime.deployment = runtime.fleets, fleets, deployment
                 runtime.capture = CaptureSettings.from_config(deployment.capture)
+                runtime.green, runtime.green_share, runtime.watch = {}, 0.0, None
         if deleted:  # deleted while starting: nothing may keep running
             self._retire(list(fleets.values()), drain=False)
             runtime.settled.set()
@@ -456,6 +506,7 @@ class Endpoints:
         endpoint.endpoint_config_name = config_name
         self.describe(runtime)
         endpoint.failure_reason = None
+        endpoint.pending_deployment_summary = None
         endpoint.endpoint_status = "InService"
         runtime.settled.set()
         self._persist()
@@ -464,6 +515,176 @@ class Endpoints:
             self._retire(list(old.values()), drain=True)
             for fleet in old.values():
                 shutil.rmtree(fleet.workdir, ignore_errors=True)
+
+    # --- deployment guardrails (`rollout`) ----------------------------------------------------
+    def _pending(
+        self,
+        runtime: Runtime,
+        config_name: str,
+        deployment: Deployment,
+        status: str,
+        started: datetime,
+        message: str = "",
+    ) -> None:
+        """DescribeEndpoint's PendingDeploymentSummary: the new config's variants, what of them
+        runs and takes traffic, and the step the deployment is in."""
+        endpoint = runtime.endpoint
+        if endpoint is None:
+            return
+        step_started = datetime.now(UTC)
+        variants = []
+        for variant in deployment.variants:
+            if variant.shadow:
+                continue
+            fleet = runtime.green.get(variant.name)
+            summary: dict[str, Any] = {
+                "VariantName": variant.name,
+                "DeployedImages": [
+                    {
+                        "SpecifiedImage": variant.image,
+                        "ResolvedImage": variant.image,
+                        "ResolutionTime": started,
+                    }
+                ],
+                "CurrentWeight": variant.weight * runtime.green_share,
+                "DesiredWeight": variant.weight,
+                "VariantStatus": [
+                    {
+                        "Status": status,
+                        "StatusMessage": message or status,
+                        "StartTime": step_started,
+                    }
+                ],
+            }
+            if not variant.serverless:
+                summary["CurrentInstanceCount"] = len(fleet.live()) if fleet else 0
+                summary["DesiredInstanceCount"] = variant.instance_count
+            variants.append(summary)
+        endpoint.pending_deployment_summary = {
+            "EndpointConfigName": config_name,
+            "ProductionVariants": variants,
+            "StartTime": started,
+        }
+
+    def _set_share(self, runtime: Runtime, fleets: dict[str, Fleet], share: float) -> None:
+        with runtime.lock:
+            runtime.green, runtime.green_share = fleets, share
+
+    def _shift(
+        self,
+        backend: Any,
+        runtime: Runtime,
+        fleets: dict[str, Fleet],
+        deployment: Deployment,
+        policy: rollout.Policy,
+        started: datetime,
+    ) -> str | None:
+        """Move the traffic from the serving fleets (blue) to `fleets` (green) as `policy` says,
+        watching its alarms; None when green may take over, else the rollback's reason."""
+        account, region, _name = runtime.key
+        watch = runtime.watch = rollout.Watch(
+            self.clock, self.alarm_state, account, region, policy, self.clock.now()
+        )
+        config_name = deployment.config_name
+        if policy.mode == "ROLLING":
+            return self._roll(backend, runtime, fleets, deployment, policy, watch, started)
+        instances = sum(f.variant.instance_count for f in fleets.values())
+        for share, hold_s, what in rollout.steps(policy, instances):
+            self._set_share(runtime, fleets, share)
+            baking = share >= 1.0
+            phase = "baking period" if baking else "traffic shift"
+            status = "Baking" if baking else "ActivatingTraffic"
+            # Not persisted here: a CloudFormation update waiting for this deployment holds the
+            # state store (shared) until it ends, and a snapshot needs it exclusively.
+            self._pending(runtime, config_name, deployment, status, started, what)
+            reason = watch.hold(hold_s, phase)
+            if reason is not None:
+                return reason
+        return None
+
+    def _roll(
+        self,
+        backend: Any,
+        runtime: Runtime,
+        fleets: dict[str, Fleet],
+        deployment: Deployment,
+        policy: rollout.Policy,
+        watch: rollout.Watch,
+        started: datetime,
+    ) -> str | None:
+        """RollingUpdatePolicy: a batch of new instances takes its share of the traffic, is
+        watched for the wait, then as many old instances stop; again until all are new."""
+        assert policy.size is not None
+        targets = {
+            v.name: v.instance_count for v in resolve(backend, deployment.config_name).variants
+        }
+        blue = dict(runtime.fleets)
+        original = {name: f.variant.instance_count for name, f in blue.items()}
+        batch = {name: policy.size.count(count) for name, count in targets.items()}
+
+        def share() -> None:  # by the instances each side has (or is about to have)
+            new = sum(f.variant.instance_count for f in fleets.values())
+            old = sum(f.variant.instance_count for f in blue.values())
+            self._set_share(runtime, fleets, new / max(1, new + old))
+
+        while True:
+            share()
+            message = f"rolling: {sum(len(f.live()) for f in fleets.values())} new instances"
+            self._pending(runtime, deployment.config_name, deployment, "Updating", started, message)
+            reason = watch.hold(policy.wait_s, "rolling deployment")
+            if reason is not None:
+                self._restore(runtime, blue, original, policy)
+                return reason
+            done = all(f.variant.instance_count >= targets[n] for n, f in fleets.items())
+            for name, fleet in blue.items():  # the batch the new instances replace
+                step = fleet.variant.instance_count if done else batch.get(name, 0)
+                fleet.variant.instance_count = max(0, fleet.variant.instance_count - step)
+            share()  # before they stop, so no request goes to a stopping instance
+            for fleet in blue.values():
+                self._reconcile(runtime, fleet)
+            if done:
+                break
+            for name, fleet in fleets.items():
+                fleet.variant.instance_count = min(
+                    targets[name], fleet.variant.instance_count + batch[name]
+                )
+                self._reconcile(runtime, fleet)
+        return None
+
+    def _restore(
+        self,
+        runtime: Runtime,
+        blue: dict[str, Fleet],
+        original: dict[str, int],
+        policy: rollout.Policy,
+    ) -> None:
+        """A rolling deployment's rollback: the old instances back, RollbackMaximumBatchSize
+        at a time (all at once without it), before the new ones lose their traffic."""
+        for name, fleet in blue.items():
+            want = original[name]
+            size = policy.rollback_size.count(want) if policy.rollback_size else want
+            while fleet.variant.instance_count < want:
+                fleet.variant.instance_count = min(want, fleet.variant.instance_count + size)
+                self._reconcile(runtime, fleet)
+
+    def _roll_back(self, runtime: Runtime, reason: str) -> None:
+        """Every request back on the old fleets; the new ones drained and stopped; the update
+        ends InService on the old config with `reason`."""
+        with runtime.lock:
+            green, runtime.green, runtime.green_share = runtime.green, {}, 0.0
+            runtime.watch = None
+        log.warning("endpoint %s: %s", runtime.key[2], reason)
+        endpoint = runtime.endpoint
+        if endpoint is not None:
+            endpoint.pending_deployment_summary = None
+            endpoint.failure_reason = clip_reason(reason)
+            self.describe(runtime)
+            endpoint.endpoint_status = "InService"
+        runtime.settled.set()
+        self._persist()
+        self._retire(list(green.values()), drain=True)
+        for fleet in green.values():
+            shutil.rmtree(fleet.workdir, ignore_errors=True)
 
     def _start(
         self, backend: Any, runtime: Runtime, config_name: str, deployment: Deployment | None
@@ -959,13 +1180,18 @@ class Endpoints:
 
     @staticmethod
     def _route(runtime: Runtime, name: str, target_variant: str | None) -> Fleet:
-        """The variant that takes a request: the target, else weighted random by CurrentWeight."""
+        """The variant that takes a request: the target, else weighted random by CurrentWeight;
+        from the new fleets for their share of the requests while a deployment shifts."""
+        pool = runtime.fleets
+        # A deployment under way: the new fleets take their share, chosen per request.
+        if runtime.green and random.random() < runtime.green_share:
+            pool = runtime.green
         if target_variant is not None:
-            fleet = runtime.fleets.get(target_variant)
+            fleet = pool.get(target_variant) or runtime.fleets.get(target_variant)
             if fleet is None or fleet.variant.shadow:
                 raise ValidationError(f"Variant {target_variant} not found for endpoint {name}.")
             return fleet
-        fleets = [f for f in runtime.fleets.values() if not f.variant.shadow]
+        fleets = [f for f in pool.values() if not f.variant.shadow]
         weights = [f.variant.weight for f in fleets]
         if sum(weights) <= 0:
             raise ValidationError(

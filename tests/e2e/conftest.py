@@ -33,9 +33,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
+# prod's deployment policy bakes 300 s and its alarms have one-minute periods: at 60x a bake
+# lasts 5 real seconds and an alarm evaluates every second (nothing else here waits on it).
+CLOCK_SPEED = 60.0
+
+
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    with running_cloud(tmp_path_factory.mktemp("cloud")) as local:
+    with running_cloud(tmp_path_factory.mktemp("cloud"), clock_speed=CLOCK_SPEED) as local:
         running = Cloud(local.state_dir, local.port)
         running.env = {**client_environment(running.port, running.state_dir), "COLUMNS": "200"}
         sts = running.client("sts")

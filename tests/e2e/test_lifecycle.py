@@ -1,7 +1,8 @@
 """The stacks' whole life with the real CDK CLI on the local cloud: deploy dev (serverless) and
 prod (provisioned, autoscaled, data capture on) side by side, prod's capture files and metrics
-after predictions, update to a new model under load, switch kinds, a failed deploy and its
-repair, promotion to another account, and destroy.
+after predictions, update to a new model under load, switch kinds, a bad model on prod rolled
+back by its alarm (a canary; the cloud's clock at 60x), a failed deploy and its repair,
+promotion to another account, and destroy.
 
 The tests share one deployment (cdk deploys are the slow part) and run in file order; each one
 sets up the manifests it needs, so it also runs alone after the module's first deploy.
@@ -10,9 +11,12 @@ sets up the manifests it needs, so it also runs alone after the module's first d
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
 import json
 import re
 import subprocess
+import tarfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -47,6 +51,13 @@ PROVISIONED = {
 }
 BUCKET = "sagemaker-us-east-1-123456789012"
 STABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+# Appended to a good artifact's code/inference.py: it loads and answers /ping, every
+# prediction fails (a 500 from the container, a ModelError to the caller).
+BROKEN_PREDICT = """
+
+def predict_fn(data, model):
+    raise RuntimeError("a broken model: predict_fn always fails")
+"""
 
 
 def status(cloud: Cloud, repo: Repo, env: str, **kw) -> subprocess.CompletedProcess:
@@ -63,6 +74,34 @@ def assert_serves(cloud: Cloud, env: str, pin, models: Models, *, other: bool = 
     assert url == pin.model_data_url
     answers = ask(cloud, endpoint, models, other=other)
     np.testing.assert_allclose(answers, expected(cloud, pin, models, other=other), atol=1e-5)
+
+
+def broken_copy(cloud: Cloud, good):
+    """A pin of a copy of `good`'s artifact whose predict_fn always fails (same bucket)."""
+    assert good.model_data_url is not None
+    bucket, key = good.model_data_url[5:].split("/", 1)
+    s3 = cloud.client("s3")
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    out = io.BytesIO()
+    with (
+        tarfile.open(fileobj=io.BytesIO(body)) as old,
+        tarfile.open(fileobj=out, mode="w:gz") as new,
+    ):
+        for member in old.getmembers():
+            data = old.extractfile(member).read() if member.isfile() else None
+            if member.name.lstrip("./") == "code/inference.py":
+                data += BROKEN_PREDICT.encode()
+                member.size = len(data)
+            new.addfile(member, io.BytesIO(data) if data is not None else None)
+    broken_key = key.replace("/output/", "/broken-output/")
+    s3.put_object(Bucket=bucket, Key=broken_key, Body=out.getvalue())
+    return good.model_copy(
+        update={
+            "model_data_url": f"s3://{bucket}/{broken_key}",
+            "sha256": hashlib.sha256(out.getvalue()).hexdigest(),
+            "training_job": "broken-predict",
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -258,6 +297,60 @@ def test_switching_between_provisioned_and_serverless_deploys(cloud, repo, model
     cdk(cloud, repo, "deploy", endpoint_stack_name("dev"), endpoint_stack_name("prod"))
     for env in ("dev", "prod"):
         assert f"{env} is in sync with its manifest" in status(cloud, repo, env).output
+
+
+def test_a_bad_model_on_prod_is_rolled_back_by_its_alarm_and_the_good_one_serves(
+    cloud, repo, models, deployed
+):
+    prod = endpoint_stack_name("prod")
+    endpoint = endpoint_name(cloud, "prod")
+    good = repo.model("prod")
+    cfn = cloud.client("cloudformation")
+    template_before = cfn.get_template(StackName=prod)["TemplateBody"]
+    config_before, _ = deployed_model_url(cloud, endpoint)
+    # A canary this time (the stack's DeploymentConfig changes in the same update): a quarter
+    # of the requests go to the new model for 600 s (10 s at 60x), the alarm trips in 3-5 s.
+    canary = {"traffic": "canary", "canary_percent": 25, "wait_seconds": 600}
+    repo.set_endpoint("prod", "provisioned", {**PROVISIONED, "deployment": canary})
+    repo.pin("prod", broken_copy(cloud, good))
+    answers = {"good": 0, "failed": 0}
+    others: list[str] = []
+    stop = threading.Event()
+
+    def loop() -> None:  # a client that keeps asking while the update shifts and rolls back
+        while not stop.is_set():
+            try:
+                ask(cloud, endpoint, models)
+                answers["good"] += 1
+            except Exception as err:  # the broken model's ModelError, nothing else
+                if "ModelError" in str(err):
+                    answers["failed"] += 1
+                else:
+                    others.append(f"{type(err).__name__}: {err}")
+
+    client = threading.Thread(target=loop)
+    client.start()
+    try:
+        failed = cdk(cloud, repo, "deploy", prod, check=False)
+    finally:
+        stop.set()
+        client.join()
+        repo.set_endpoint("prod", "provisioned", PROVISIONED)  # the manifest as the stack is
+        repo.pin("prod", good)
+
+    alarms = cloud.client("cloudwatch").describe_alarms(AlarmNamePrefix=prod)["MetricAlarms"]
+    states = {a["AlarmName"]: a["StateValue"] for a in alarms}
+    assert failed.returncode != 0, (answers, states, failed.output[-2000:])
+    assert f"{prod}-5xx-errors" in failed.output
+    stack = cfn.describe_stacks(StackName=prod)["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert cfn.get_template(StackName=prod)["TemplateBody"] == template_before
+    assert deployed_model_url(cloud, endpoint) == (config_before, good.model_data_url)
+    # Only the canary's share of the requests made during the canary failed, no other.
+    assert others == []
+    assert 0 < answers["failed"] < answers["good"], answers
+    assert_serves(cloud, "prod", good, models)
+    assert "prod is in sync with its manifest" in status(cloud, repo, "prod").output
 
 
 def test_a_missing_artifact_fails_the_deploy_with_the_reason_and_a_good_one_repairs_it(

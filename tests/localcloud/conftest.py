@@ -1,6 +1,9 @@
 """One local cloud per session, started as its own process on a free port, driven through boto3
 only, as a user's code would; it is stopped at the end and must leave no process behind. This
-conftest serves every subfolder (gateway/, services/, dataplane/, shared/)."""
+conftest serves every subfolder (gateway/, services/, dataplane/, shared/). A second one,
+`fast_cloud`, runs its clock at FAST x (a one-minute period lasts a real second) for what acts
+on the clock (alarms, Application Auto Scaling, deployment guardrails); it starts only when a
+test asks for it."""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from tests.helpers.cloud import (
     wait_job,
 )
 
+FAST = 60.0
+
 
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
@@ -25,14 +30,11 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         yield running
 
 
-FAST = 60.0
-
-
 @pytest.fixture(scope="session")
 def fast_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    """A second cloud for what acts on the clock (alarms, scaling, async requests' time to
-    live): its clock runs at FAST x, so a one-minute period lasts a real second. Started once,
-    only when a test asks for it."""
+    """A second cloud for what acts on the clock (alarms, scaling, deployment guardrails, async
+    requests' time to live): its clock runs at FAST x, so a one-minute period lasts a real
+    second. Started once, only when a test asks for it."""
     with running_cloud(tmp_path_factory.mktemp("fast-cloud"), clock_speed=FAST) as running:
         yield running
 

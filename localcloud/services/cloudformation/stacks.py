@@ -7,8 +7,12 @@ moto's CloudFormation is synchronous (CreateStack returns when every resource ex
 - `ModelName` / `EndpointConfigName` / `EndpointName` properties name the resources (moto would
   invent `{stack}-{logical}-{random}` names);
 - an update re-creates the dependents of a replaced resource (a new Model means a new
-  EndpointConfig) and re-points the Endpoint in place through UpdateEndpoint (blue/green),
+  EndpointConfig) and re-points the Endpoint in place through UpdateEndpoint (blue/green, with
+  the resource's DeploymentConfig: an update its alarms roll back fails the stack update),
   instead of deleting and re-creating it;
+- a failed update rolls the stack back to what it was: its template, parameters, outputs and
+  resource map are the old ones again, resources the update added are deleted
+  (UPDATE_ROLLBACK_COMPLETE);
 - change sets go through the same create / update paths (`change_sets`);
 - a stack delete that a resource refuses (S3: a bucket that still holds objects) ends
   DELETE_FAILED with the reason, the resources that could go gone, the rest kept.
@@ -33,7 +37,8 @@ from localcloud.shared.errors import SageMakerValidation
 if TYPE_CHECKING:
     from localcloud.dataplane.endpoints import Endpoints
 
-# CloudFormation waits at most this long for an endpoint (model download + /ping is 3 min).
+# CloudFormation waits at most this long for an endpoint (model download + /ping is 3 min); a
+# deployment's own waits (traffic shifting, bake, at the cloud's clock) come on top.
 ENDPOINT_WAIT_S = 240.0
 _SAGEMAKER_TYPES = {
     "AWS::SageMaker::Model",
@@ -78,12 +83,27 @@ def install(endpoints: Endpoints) -> None:
     _wrap_delete()
 
 
+def _deployment_s(endpoint: FakeEndpoint) -> float:
+    """Cloud seconds an update's DeploymentConfig may take (its timeout, else its waits)."""
+    config = getattr(endpoint, "last_deployment_config", None) or {}
+    policy = config.get("BlueGreenUpdatePolicy") or config.get("RollingUpdatePolicy") or {}
+    routing = policy.get("TrafficRoutingConfiguration") or policy
+    limit = policy.get("MaximumExecutionTimeoutInSeconds")
+    if limit is not None:
+        return float(limit)
+    # Without a timeout: every step's wait and the bake (at most 100 steps of a linear shift).
+    return 100 * float(routing.get("WaitIntervalInSeconds") or 0) + float(
+        policy.get("TerminationWaitInSeconds") or 0
+    )
+
+
 def _wait(endpoints: Endpoints, account_id: str, region_name: str, endpoint: FakeEndpoint) -> None:
     """Block until the endpoint's create/update settles; raise if it did not end InService."""
     runtime = endpoints.get((account_id, region_name, endpoint.endpoint_name))
-    if runtime is not None and not runtime.settled.wait(ENDPOINT_WAIT_S):
+    limit = ENDPOINT_WAIT_S + endpoints.clock.real(_deployment_s(endpoint))
+    if runtime is not None and not runtime.settled.wait(limit):
         raise SageMakerValidation(
-            f"endpoint {endpoint.endpoint_name} did not stabilise within {ENDPOINT_WAIT_S:g} s"
+            f"endpoint {endpoint.endpoint_name} did not stabilise within {limit:g} s"
         )
     if endpoint.endpoint_status != "InService" or endpoint.failure_reason:
         raise SageMakerValidation(
@@ -140,9 +160,21 @@ def _update_endpoint(
         return endpoint
     config_name = properties["EndpointConfigName"]
     endpoint = backend.endpoints[name]
+    # moto retries a failed resource update in further passes; an endpoint update that failed
+    # (or was rolled back by its alarms) fails them again without deploying again.
+    failed: dict[str, Exception] | None = getattr(_replaced, "failed", None)
+    if failed is not None and name in failed:
+        raise failed[name]
     if config_name != endpoint.endpoint_config_name:
-        backend.update_endpoint(name, config_name)  # type: ignore[attr-defined]
-        wait(account_id, region_name, endpoint)
+        try:
+            backend.update_endpoint(  # type: ignore[attr-defined]
+                name, config_name, properties.get("DeploymentConfig")
+            )
+            wait(account_id, region_name, endpoint)
+        except SageMakerValidation as err:
+            if failed is not None:
+                failed[name] = err
+            raise
     return endpoint
 
 
@@ -294,13 +326,18 @@ def _wrap_stack() -> None:
     @functools.wraps(update)
     def update_hook(self: FakeStack, *args: Any, **kwargs: Any) -> None:
         _replaced.pending = pending = []
+        _replaced.failed = {}
+        before = _Before.of(self)
         try:
             update(self, *args, **kwargs)
         except Exception as err:
             reason = getattr(err, "message", None) or str(err)
             self._add_stack_event("UPDATE_FAILED", resource_status_reason=reason)
+            self.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+            self._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
+            before.restore(self)
             self.status = "UPDATE_ROLLBACK_COMPLETE"
-            self._add_stack_event("UPDATE_ROLLBACK_COMPLETE", resource_status_reason=reason)
+            self._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
             # The stack goes back to the resources it had, so the next update replaces (and
             # later deletes) those, and nothing is left behind by `cdk destroy`.
             parsed = self.resource_map._parsed_resources
@@ -313,12 +350,58 @@ def _wrap_stack() -> None:
             cleanup = [r.delete_original for r in pending]
         finally:
             _replaced.pending = None
+            _replaced.failed = None
         for delete in reversed(cleanup):  # configs before the models they refer to
             with contextlib.suppress(Exception):  # already gone: nothing to clean up
                 delete()
 
     FakeStack.create_resources = create_resources_hook  # type: ignore[method-assign]
     FakeStack.update = update_hook  # type: ignore[method-assign]
+
+
+@dataclass
+class _Before:
+    """What a stack update changes besides its resources, kept to roll a failed one back."""
+
+    stack: dict[str, Any]
+    resource_map: dict[str, Any]
+    parameters: dict[str, Any]
+
+    _STACK = ("template", "template_dict", "description", "parameters", "role_arn", "tags")
+    _MAP = (
+        "_template",
+        "_resource_json_map",
+        "input_parameters",
+        "no_echo_parameter_keys",
+        "lazy_condition_map",
+    )
+
+    @classmethod
+    def of(cls, stack: FakeStack) -> _Before:
+        resource_map = stack.resource_map
+        return cls(
+            stack={k: getattr(stack, k, None) for k in (*cls._STACK, "output_map")},
+            resource_map={k: getattr(resource_map, k, None) for k in cls._MAP},
+            parameters=dict(resource_map.resolved_parameters),
+        )
+
+    def restore(self, stack: FakeStack) -> None:
+        """The stack as it was before the update: GetTemplate, parameters and outputs are
+        the old ones; resources only the new template had are deleted, as a rollback does."""
+        resource_map = stack.resource_map
+        new_resources = dict(resource_map._resource_json_map)
+        old_resources = self.resource_map["_resource_json_map"] or {}
+        for name in set(new_resources) - set(old_resources):
+            resource = resource_map._parsed_resources.pop(name, None)
+            if resource is not None and not isinstance(resource, str):
+                with contextlib.suppress(Exception):  # what cannot go stays, as on AWS
+                    resource_map._delete_resource(resource, new_resources[name])
+        for key, value in self.stack.items():
+            setattr(stack, key, value)
+        for key, value in self.resource_map.items():
+            setattr(resource_map, key, value)
+        resource_map.resolved_parameters = dict(self.parameters)
+        resource_map._parsed_resources.update(self.parameters)
 
 
 class _DeleteFailed(Exception):

@@ -61,6 +61,10 @@ _COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {
     "LessThanOrEqualToThreshold": (lambda v, t: v <= t, "less than or equal to"),
 }
 INITIAL_REASON = "Unchecked: Initial alarm creation"
+# Real seconds a window waits after its end before it is evaluated: the endpoint metrics reach
+# CloudWatch up to ~2 s after their request (one-second buckets, put once a second), and at a
+# fast clock a window evaluated at once would miss them (at 60x a period is one real second).
+INGEST_LAG_S = 2.0
 MAX_HISTORY = 1000  # per alarm; AWS keeps 30 days
 _on_action: ActionRunner | None = None
 _pending: queue.Queue[tuple[Alarm, str]] = queue.Queue()
@@ -193,6 +197,14 @@ def _run_action(alarm: Alarm, action: str, *, repeat: bool = False) -> bool:
     return True
 
 
+def state_of(account_id: str, region_name: str, name: str) -> str | None:
+    """The state of alarm `name` (None when there is no such alarm); what an endpoint's
+    deployment reads to roll back (`localcloud.patches` hands it to the data plane)."""
+    regions = cloudwatch_backends.get(account_id)
+    alarm = regions[region_name].alarms.get(name) if regions is not None else None
+    return None if alarm is None else alarm.state_value
+
+
 def _describe_alarm_history(self: CloudWatchResponse) -> ActionResult:
     """DescribeAlarmHistory: one alarm's items or every alarm's, newest first unless
     ScanBy=TimestampAscending, filtered by type and dates, paged by MaxRecords / NextToken."""
@@ -296,12 +308,16 @@ def statistic(datums: list[MetricDatumBase], stat: str) -> float | None:
     return None
 
 
+def window_end(clock: Clock, step: int) -> float:
+    """The end (cloud seconds) of the newest window whose datapoints are all in by now."""
+    return math.floor((clock.now() - clock.speed * INGEST_LAG_S) / step) * step
+
+
 def evaluate(alarm: Alarm, datums: list[MetricDatumBase], clock: Clock) -> tuple[str, str, str]:
     """(state, StateReason, StateReasonData) of `alarm` now, from the metric datapoints (all of
     them, or those of its metric's name)."""
     target = _Target(alarm)
-    step = min(target.period, 60)
-    end = math.floor(clock.now() / step) * step
+    end = window_end(clock, min(target.period, 60))
     periods = int(alarm.evaluation_periods or 1)
     needed = int(alarm.datapoints_to_alarm or periods)
     breaches, label = _COMPARISONS[alarm.comparison_operator]
@@ -389,6 +405,7 @@ class AlarmEvaluator:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last: dict[str, float] = {}  # alarm ARN -> end of the window last evaluated
+        self._flushing = threading.Lock()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="alarm-evaluator", daemon=True)
@@ -428,8 +445,7 @@ class AlarmEvaluator:
                     ):
                         continue  # composite and anomaly-band alarms are not evaluated here
                     period = int(_Target(alarm).period)
-                    step = min(period, 60)
-                    end = math.floor(self.clock.now() / step) * step
+                    end = window_end(self.clock, min(period, 60))
                     if self._last.get(alarm.alarm_arn) == end:
                         continue
                     first = alarm.alarm_arn not in self._last
@@ -456,7 +472,23 @@ class AlarmEvaluator:
             with self.store.changing():
                 changed = _run_action(alarm, action, repeat=repeat) or changed
         if changed:
-            self.store.flush()
+            self._flush()
+
+    def _flush(self) -> None:
+        """Snapshot in a thread of its own: a request may hold the store for long (a
+        CloudFormation update waiting for an endpoint deployment), and evaluation must go on
+        meanwhile (an alarm it evaluates may be what rolls that deployment back). One waiting
+        snapshot covers every change made before it runs."""
+        if not self._flushing.acquire(blocking=False):
+            return
+
+        def flush() -> None:
+            try:
+                self.store.flush()
+            finally:
+                self._flushing.release()
+
+        threading.Thread(target=flush, name="alarm-snapshot", daemon=True).start()
 
 
 def _drain() -> Iterator[tuple[Alarm, str]]:

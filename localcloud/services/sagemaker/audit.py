@@ -25,7 +25,10 @@ _RUNS: dict[str, str] = {
     "CreateEndpoint": "starts `inference.server` for the first variant",
     "DescribeEndpoint": "the serving process's status",
     "ListEndpoints": "",
-    "UpdateEndpoint": "blue/green switch to the new config",
+    "UpdateEndpoint": (
+        "blue/green switch to the new config; `DeploymentConfig` shifts traffic, bakes and rolls "
+        "back on its alarms"
+    ),
     "DeleteEndpoint": "stops the serving process",
     "CreateTransformJob": "serves the model in a transient process, `<key>.out` per input",
     "DescribeTransformJob": "",

@@ -3,7 +3,8 @@ moto's backend and response *classes* (so they cover every account, region and r
 
 - CreateTrainingJob runs the job, StopTrainingJob stops it (the data plane's `TrainingJobs`);
 - CreateEndpoint / UpdateEndpoint / DeleteEndpoint start, switch and stop serving processes
-  (the data plane's `Endpoints`); UpdateEndpointWeightsAndCapacities (the API's or Application
+  (the data plane's `Endpoints`; UpdateEndpoint's DeploymentConfig shifts traffic and rolls
+  back on its alarms); UpdateEndpointWeightsAndCapacities (the API's or Application
   Auto Scaling's) changes the weights and starts or stops instance processes;
 - every name is checked with AWS's rules first (`names`), before a folder is built from it.
 The wrapped moto methods keep their validation and records; the hooks add the behaviour.
@@ -96,7 +97,11 @@ def _wrap_backend(jobs: TrainingJobs, endpoints: Endpoints) -> None:
         endpoints.delete((self.account_id, self.region_name, endpoint_name))
 
     def update_endpoint(
-        self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str
+        self: SageMakerModelBackend,
+        endpoint_name: str,
+        endpoint_config_name: str,
+        deployment_config: dict[str, Any] | None = None,
+        retain_deployment_config: bool = False,
     ) -> FakeEndpoint:
         names.check(
             "UpdateEndpoint", EndpointName=endpoint_name, EndpointConfigName=endpoint_config_name
@@ -106,7 +111,13 @@ def _wrap_backend(jobs: TrainingJobs, endpoints: Endpoints) -> None:
             arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
             raise SageMakerValidation(f"Could not find endpoint '{arn}'.")
         try:
-            endpoints.update(self, endpoint, endpoint_config_name)
+            endpoints.update(
+                self,
+                endpoint,
+                endpoint_config_name,
+                deployment_config,
+                retain=retain_deployment_config,
+            )
         except ValidationError as err:
             raise SageMakerValidation(err.message) from None
         return endpoint
@@ -169,8 +180,12 @@ def _keep_shadow_variants() -> None:
 def _update_endpoint_action(self: SageMakerResponse) -> Any:
     from moto.core.responses import ActionResult
 
+    # moto has no UpdateEndpoint; its DeploymentConfig is read from the request here.
     endpoint = self.sagemaker_backend.update_endpoint(  # type: ignore[attr-defined]
-        self._get_param("EndpointName"), self._get_param("EndpointConfigName")
+        self._get_param("EndpointName"),
+        self._get_param("EndpointConfigName"),
+        self._get_param("DeploymentConfig"),
+        bool(self._get_param("RetainDeploymentConfig")),
     )
     return ActionResult({"EndpointArn": endpoint.arn})
 

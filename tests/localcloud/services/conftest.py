@@ -1,5 +1,6 @@
-"""One endpoint of the smallest model on the fast cloud (tests/localcloud/conftest.py), for the
-scaling tests to scale."""
+"""The services that act on the clock (CloudWatch alarms, Application Auto Scaling) use the
+second local cloud, `fast_cloud` (tests/localcloud/conftest.py), whose clock runs at FAST x;
+here, one endpoint of the smallest model on it, for the scaling tests to scale."""
 
 from __future__ import annotations
 

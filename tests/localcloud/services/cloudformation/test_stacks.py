@@ -3,6 +3,7 @@ the endpoint serving when the stack is complete, updated in place, a broken mode
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -37,6 +38,19 @@ def test_stack_creates_updates_in_place_and_deletes(
     ][0]["ModelName"]
     assert sagemaker.describe_model(ModelName=model_name)["PrimaryContainer"]["ModelDataUrl"] == v2
     assert predict(runtime) != first
+    second = predict(runtime)
+
+    # An update that fails rolls the stack back: its template is v2's again, v2 serves.
+    missing = f"s3://{BUCKET}/cfn/missing/model.tar.gz"
+    cfn.update_stack(StackName="served", TemplateBody=template(missing, "config-v3"))
+    assert stack_status(cfn, "served") == "UPDATE_ROLLBACK_COMPLETE"
+    body = cfn.get_template(StackName="served")["TemplateBody"]
+    assert (json.loads(body) if isinstance(body, str) else body) == json.loads(
+        template(v2, "config-v2")
+    )
+    assert cfn.describe_stacks(StackName="served")["Stacks"][0]["Outputs"] == outputs
+    assert sagemaker.describe_endpoint(EndpointName="stacked")["EndpointConfigName"] == "config-v2"
+    assert predict(runtime) == second
 
     cfn.delete_stack(StackName="served")
     endpoints = sagemaker.list_endpoints()["Endpoints"]

@@ -118,8 +118,9 @@ class Deployment(_Strict):
     deployment 600–14400 s. The default shifts all at once, then bakes 5 minutes."""
 
     traffic: Literal["all_at_once", "canary", "linear"] = "all_at_once"
-    canary_percent: Annotated[int, Field(ge=1, le=99)] | None = None
-    """canary: the share of the new fleet's capacity that takes traffic first."""
+    canary_percent: Annotated[int, Field(ge=1, le=50)] | None = None
+    """canary: the share of the new fleet's capacity that takes traffic first (SageMaker
+    refuses a canary of more than half the fleet)."""
     linear_step_percent: Annotated[int, Field(ge=1, le=99)] | None = None
     """linear: the share of capacity each step moves."""
     wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 0

@@ -316,8 +316,8 @@ def test_deployment_defaults_to_all_at_once_with_a_bake(tmp_path: Path) -> None:
         ),
         ({"wait_seconds": 30}, "wait_seconds applies to traffic canary and linear only, got 30"),
         (
-            {"traffic": "canary", "canary_percent": 100, "wait_seconds": 60},
-            "canary_percent: Input should be less than or equal to 99",
+            {"traffic": "canary", "canary_percent": 51, "wait_seconds": 60},
+            "canary_percent: Input should be less than or equal to 50",
         ),
         ({"traffic": "blue"}, "traffic: Input should be 'all_at_once', 'canary' or 'linear'"),
         (

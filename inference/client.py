@@ -123,14 +123,19 @@ def invoke(
             EndpointName=endpoint_name, Body=body, ContentType=content_type, Accept=content_type
         )
     except ClientError as err:
-        error = err.response.get("Error", {})
-        raise PredictError(
-            f"endpoint {endpoint_name} refused the request: {error.get('Code', '?')}: "
-            f"{error.get('Message', err)}"
-        ) from None
+        raise _refused(endpoint_name, err) from None
     raw = response["Body"].read()
     answered = codecs.media_type(response.get("ContentType") or content_type)
     return _result(endpoint_name, indices, labels, raw, answered)
+
+
+def _refused(endpoint_name: str, err: Any) -> PredictError:
+    """The one-line error for a request the endpoint (or SageMaker before it) refused."""
+    error = err.response.get("Error", {})
+    return PredictError(
+        f"endpoint {endpoint_name} refused the request: {error.get('Code', '?')}: "
+        f"{error.get('Message', err)}"
+    )
 
 
 def _result(
@@ -181,11 +186,7 @@ def invoke_async(
             **options,
         )
     except ClientError as err:
-        error = err.response.get("Error", {})
-        raise PredictError(
-            f"endpoint {endpoint_name} refused the request: {error.get('Code', '?')}: "
-            f"{error.get('Message', err)}"
-        ) from None
+        raise _refused(endpoint_name, err) from None
     wait_s = (timeout_s or ASYNC_DEFAULT_TIMEOUT_S) + ASYNC_GRACE_S
     output, failure = response["OutputLocation"], response.get("FailureLocation")
     deadline = time.monotonic() + wait_s

@@ -113,3 +113,21 @@ def test_npy_answer_is_a_probability_array() -> None:
     buffer = io.BytesIO()
     np.save(buffer, np.full((2, 10), 0.1, dtype=np.float32))
     assert client.parse_probabilities(buffer.getvalue(), "application/x-npy").shape == (2, 10)
+
+
+def test_a_refused_request_is_one_line_naming_the_endpoint_and_aws_code() -> None:
+    import boto3
+    from botocore.stub import Stubber
+
+    runtime = boto3.client(
+        "sagemaker-runtime",
+        region_name="us-east-1",
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret",
+    )
+    message = "Endpoint nope of account 123456789012 not found."
+    with Stubber(runtime) as stub:
+        stub.add_client_error("invoke_endpoint", "ValidationError", message, 400)
+        with pytest.raises(PredictError) as caught:
+            client.invoke(runtime, "nope", np.arange(1), IMAGES[:1], np.zeros(1, dtype=int))
+    assert str(caught.value) == f"endpoint nope refused the request: ValidationError: {message}"

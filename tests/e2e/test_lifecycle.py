@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import itertools
 import json
 import re
 import subprocess
@@ -400,13 +401,13 @@ def test_load_on_prod_scales_it_out_and_idle_brings_it_back_to_its_minimum(
     clients = [threading.Thread(target=load) for _ in range(3)]
     for client in clients:
         client.start()
-    try:
+    try:  # till the high alarm scales it out; the new instances start once the load is off
         poll(
             variant,
-            lambda v: v["status"] == "InService" and v["CurrentInstanceCount"] >= 2,
+            lambda v: v["DesiredInstanceCount"] >= 2,
             lambda v: f"under load ({calls[0]} calls): {counts(v)}",
             timeout_s=120,
-            interval_s=0.5,
+            interval_s=0.3,
         )
     finally:
         stop.set()
@@ -440,6 +441,13 @@ def test_load_on_prod_scales_it_out_and_idle_brings_it_back_to_its_minimum(
     assert out[2].startswith(f"{alarm}-AlarmHigh in state ALARM triggered policy "), steps
     assert back[:2] == ("Setting desired instance count to 1.", "Successful"), steps
     assert back[2].startswith(f"{alarm}-AlarmLow in state ALARM triggered policy "), steps
+    # The new instances really ran: each instance's output goes to its own log stream.
+    streams = cloud.client("logs").describe_log_streams(
+        logGroupName=f"/aws/sagemaker/Endpoints/{endpoint}"
+    )["logStreams"]
+    started = [s["logStreamName"] for s in streams if s["creationTime"] >= began.timestamp() * 1000]
+    sizes = [1, *(int(d.split()[-1].rstrip(".")) for d, _, _ in steps)]
+    assert len(started) == sum(max(0, b - a) for a, b in itertools.pairwise(sizes)), steps
 
 
 def test_a_missing_artifact_fails_the_deploy_with_the_reason_and_a_good_one_repairs_it(

@@ -68,6 +68,7 @@ class Telemetry:
         self._clock = clock or Clock()
         self._live = live  # the provisioned variants in service now, which report idle minutes
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()  # the tick's flush and a caller's run one at a time
         self._buckets: dict[tuple[Where, int], dict[str, list[float]]] = {}
         # Per live variant: the last cloud minute reported, and the minutes that had requests.
         self._reported: dict[Where, int] = {}
@@ -249,11 +250,12 @@ class Telemetry:
     def flush(self) -> None:
         """Write what was gathered now (metrics and log lines); errors are logged, not raised:
         telemetry must never fail a request or an endpoint."""
-        for step in (self._put_metrics, self._ship_logs):
-            try:
-                step()
-            except Exception:
-                log.exception("endpoint telemetry: %s failed", step.__name__)
+        with self._flushing:
+            for step in (self._put_metrics, self._ship_logs):
+                try:
+                    step()
+                except Exception:
+                    log.exception("endpoint telemetry: %s failed", step.__name__)
 
     def close(self) -> None:
         self._stop.set()

@@ -274,7 +274,7 @@ class Endpoints:
         self._endpoint_url = endpoint_url
         self._s3_clients: dict[tuple[str, str], Any] = {}
         self._persist = store.flush  # called after a background status change
-        self.telemetry = Telemetry(store)
+        self.telemetry = Telemetry(store, clock=self.clock, live=self._provisioned_variants)
         self.capture = CaptureWriter(self._s3_client)
         # Shadow copies run off the caller's request; a few threads are plenty on one machine.
         self._shadow_pool = ThreadPoolExecutor(4, thread_name_prefix="shadow")
@@ -298,6 +298,17 @@ class Endpoints:
             if runtime is None or runtime.deleted:
                 runtime = self._runtimes[key] = Runtime(key)
             return runtime
+
+    def _provisioned_variants(self) -> list[tuple[str, str, str, str]]:
+        """(account, region, endpoint, variant) of each provisioned fleet taking requests."""
+        with self._lock:
+            runtimes = [r for r in self._runtimes.values() if not r.deleted]
+        return [
+            (*r.key, name)
+            for r in runtimes
+            for name, fleet in list(r.fleets.items())
+            if not fleet.retired and not fleet.variant.serverless and fleet.instances
+        ]
 
     def get(self, key: Key) -> Runtime | None:
         with self._lock:

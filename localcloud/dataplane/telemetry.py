@@ -2,7 +2,10 @@
 
 Metrics: namespace `AWS/SageMaker`, dimensions EndpointName + VariantName. A request only adds
 to an in-memory bucket (per second, per variant); once a second the buckets go into moto's
-CloudWatch as statistic sets, so no request waits for a put. Logs: each instance's output file
+CloudWatch as statistic sets, so no request waits for a put. As SageMaker does, a provisioned
+variant in service reports 0 `Invocations` and `InvocationsPerInstance` for each (cloud)
+minute it got no request: without them an idle endpoint's target tracking low alarm would see
+missing data, go INSUFFICIENT_DATA and never scale it in. Logs: each instance's output file
 is read from where it was left and written to `/aws/sagemaker/Endpoints/<endpoint>`, stream
 `<variant>/<instance-id>`, on the same tick.
 """
@@ -13,10 +16,13 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from localcloud.shared.clock import Clock
 
 log = logging.getLogger("localcloud.dataplane.telemetry")
 
@@ -33,6 +39,8 @@ _UNITS = {
     "ModelSetupTime": "Microseconds",
 }
 Where = tuple[str, str, str, str]  # account, region, endpoint, variant
+IDLE_METRICS = ("Invocations", "InvocationsPerInstance")  # the ones that count 0 when idle
+MINUTE_S = 60
 
 
 @dataclass
@@ -49,10 +57,22 @@ class _Tail:
 class Telemetry:
     """Endpoint metrics and instance logs, written once a second by one thread."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(
+        self,
+        store: Any,
+        *,
+        clock: Clock | None = None,
+        live: Callable[[], Iterable[Where]] = tuple,
+    ) -> None:
         self._store = store  # its `changing()` keeps a snapshot from seeing a half-made change
+        self._clock = clock or Clock()
+        self._live = live  # the provisioned variants in service now, which report idle minutes
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()  # the tick's flush and a caller's run one at a time
         self._buckets: dict[tuple[Where, int], dict[str, list[float]]] = {}
+        # Per live variant: the last cloud minute reported, and the minutes that had requests.
+        self._reported: dict[Where, int] = {}
+        self._busy: dict[Where, set[int]] = {}
         self._tails: dict[str, _Tail] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="endpoint-telemetry", daemon=True)
@@ -97,6 +117,21 @@ class Telemetry:
         with self._lock:
             buckets, self._buckets = self._buckets, {}
         by_backend: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for (account, region, endpoint, variant), stamp in self._idle_minutes(buckets):
+            dimensions = [
+                {"Name": "EndpointName", "Value": endpoint},
+                {"Name": "VariantName", "Value": variant},
+            ]
+            for name in IDLE_METRICS:
+                by_backend.setdefault((account, region), []).append(
+                    {
+                        "MetricName": name,
+                        "Dimensions": dimensions,
+                        "Timestamp": stamp,
+                        "Unit": _UNITS[name],
+                        "Value": 0.0,
+                    }
+                )
         for ((account, region, endpoint, variant), second), metrics in buckets.items():
             # Naive UTC, as moto keeps every metric timestamp (it compares them).
             stamp = datetime.fromtimestamp(second, UTC).replace(tzinfo=None)
@@ -124,6 +159,33 @@ class Telemetry:
         with self._store.changing():
             for (account, region), data in by_backend.items():
                 cloudwatch_backends[account][region].put_metric_data(NAMESPACE, data)
+
+    def _idle_minutes(
+        self, buckets: dict[tuple[Where, int], dict[str, list[float]]]
+    ) -> list[tuple[Where, datetime]]:
+        """(variant, timestamp) of a 0 for each ended cloud minute of a live variant that had no
+        request: the minute's middle, so that any alarm period of a minute or more holds it."""
+        for (where, second), metrics in buckets.items():
+            if "Invocations" in metrics:
+                minute = int(self._clock.cloud(datetime.fromtimestamp(second, UTC)) // MINUTE_S)
+                self._busy.setdefault(where, set()).add(minute)
+        ended = int(self._clock.now() // MINUTE_S) - 1
+        live = set(self._live())
+        for gone in set(self._reported) - live:
+            self._reported.pop(gone, None)
+            self._busy.pop(gone, None)
+        idle = []
+        for where in live:
+            last = self._reported.setdefault(where, ended)  # from now on, not back in time
+            busy = self._busy.get(where, set())
+            for minute in range(last + 1, ended + 1):
+                if minute not in busy:
+                    # Naive UTC, as moto keeps every metric timestamp (it compares them).
+                    wall = self._clock.wall(minute * MINUTE_S + MINUTE_S / 2)
+                    idle.append((where, wall.astimezone(UTC).replace(tzinfo=None)))
+            self._reported[where] = max(last, ended)
+            self._busy[where] = {m for m in busy if m > ended}
+        return idle
 
     # --- logs ----------------------------------------------------------------------------------
     def follow(self, account: str, region: str, endpoint: str, stream: str, path: Path) -> None:
@@ -188,11 +250,12 @@ class Telemetry:
     def flush(self) -> None:
         """Write what was gathered now (metrics and log lines); errors are logged, not raised:
         telemetry must never fail a request or an endpoint."""
-        for step in (self._put_metrics, self._ship_logs):
-            try:
-                step()
-            except Exception:
-                log.exception("endpoint telemetry: %s failed", step.__name__)
+        with self._flushing:
+            for step in (self._put_metrics, self._ship_logs):
+                try:
+                    step()
+                except Exception:
+                    log.exception("endpoint telemetry: %s failed", step.__name__)
 
     def close(self) -> None:
         self._stop.set()

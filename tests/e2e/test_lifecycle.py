@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import itertools
 import json
 import re
 import subprocess
@@ -26,6 +27,7 @@ import pytest
 
 from localcloud.shared.processes import processes_under
 from smlocal.core.naming import endpoint_stack_name
+from tests.helpers.cloud import poll
 from tests.helpers.e2e import (
     OTHER_ACCOUNT,
     OTHER_PLATFORM,
@@ -351,6 +353,101 @@ def test_a_bad_model_on_prod_is_rolled_back_by_its_alarm_and_the_good_one_serves
     assert 0 < answers["failed"] < answers["good"], answers
     assert_serves(cloud, "prod", good, models)
     assert "prod is in sync with its manifest" in status(cloud, repo, "prod").output
+
+
+def test_load_on_prod_scales_it_out_and_idle_brings_it_back_to_its_minimum(
+    cloud, repo, models, deployed
+):
+    from inference.client import encode_images
+
+    # prod's 200 invocations per instance per minute would need 200 calls/s at 60x; a target of
+    # 5 is crossed by a few client threads. Its cooldowns (60 s out, 300 s in) and the low
+    # alarm's 15 one-minute periods last 1 s, 5 s and 15 s here. The manifest stays as deployed.
+    low_target = {
+        **PROVISIONED,
+        "autoscaling": {"min": 1, "max": 3, "target_invocations_per_instance": 5},
+    }
+    repo.set_endpoint("prod", "provisioned", low_target)
+    cdk(cloud, repo, "deploy", endpoint_stack_name("prod"))
+    endpoint = endpoint_name(cloud, "prod")
+    resource = f"endpoint/{endpoint}/variant/AllTraffic"
+    sm, scaling = cloud.client("sagemaker"), cloud.client("application-autoscaling")
+
+    def variant() -> dict:
+        described = sm.describe_endpoint(EndpointName=endpoint)
+        return {**described["ProductionVariants"][0], "status": described["EndpointStatus"]}
+
+    def counts(v: dict) -> str:
+        desired, running = v.get("DesiredInstanceCount"), v.get("CurrentInstanceCount")
+        return f"{v['status']}, {desired} desired, {running} running"
+
+    assert (variant()["DesiredInstanceCount"], variant()["CurrentInstanceCount"]) == (1, 1)
+    began = datetime.now(UTC)
+    body = encode_images(models.images[:1], "application/json")
+    calls, errors = [0], []
+    stop = threading.Event()
+
+    def load() -> None:  # one client of a few, asking as fast as the endpoint answers
+        runtime = cloud.client("sagemaker-runtime", attempts=1)
+        while not stop.is_set():
+            try:
+                runtime.invoke_endpoint(
+                    EndpointName=endpoint, Body=body, ContentType="application/json"
+                )
+                calls[0] += 1
+            except Exception as err:  # every failure counts: scaling out loses no request
+                errors.append(f"{type(err).__name__}: {err}")
+
+    clients = [threading.Thread(target=load) for _ in range(3)]
+    for client in clients:
+        client.start()
+    try:  # till the high alarm scales it out; the new instances start once the load is off
+        poll(
+            variant,
+            lambda v: v["DesiredInstanceCount"] >= 2,
+            lambda v: f"under load ({calls[0]} calls): {counts(v)}",
+            timeout_s=120,
+            interval_s=0.3,
+        )
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+    assert errors == []
+
+    poll(  # idle: the endpoint's 0 invocations a minute trip the low alarm
+        variant,
+        lambda v: (
+            (v["status"], v["DesiredInstanceCount"], v["CurrentInstanceCount"])
+            == ("InService", 1, 1)
+        ),
+        lambda v: f"idle: {counts(v)}",
+        timeout_s=120,
+        interval_s=0.5,
+    )
+    activities = scaling.describe_scaling_activities(
+        ServiceNamespace="sagemaker", ResourceId=resource
+    )["ScalingActivities"]
+    steps = [
+        (a["Description"], a["StatusCode"], re.sub(r"-[0-9a-f-]{36} ", " ", a["Cause"]))
+        for a in reversed(activities)  # oldest first
+        if a["StartTime"] >= began
+    ]
+    alarm = f"monitor alarm TargetTracking-{resource}"
+    assert len(steps) >= 2, steps
+    out, back = steps[0], steps[-1]
+    assert re.fullmatch(r"Setting desired instance count to [23]\.", out[0]), steps
+    assert out[1] == "Successful", steps
+    assert out[2].startswith(f"{alarm}-AlarmHigh in state ALARM triggered policy "), steps
+    assert back[:2] == ("Setting desired instance count to 1.", "Successful"), steps
+    assert back[2].startswith(f"{alarm}-AlarmLow in state ALARM triggered policy "), steps
+    # The new instances really ran: each instance's output goes to its own log stream.
+    streams = cloud.client("logs").describe_log_streams(
+        logGroupName=f"/aws/sagemaker/Endpoints/{endpoint}"
+    )["logStreams"]
+    started = [s["logStreamName"] for s in streams if s["creationTime"] >= began.timestamp() * 1000]
+    sizes = [1, *(int(d.split()[-1].rstrip(".")) for d, _, _ in steps)]
+    assert len(started) == sum(max(0, b - a) for a, b in itertools.pairwise(sizes)), steps
 
 
 def test_a_missing_artifact_fails_the_deploy_with_the_reason_and_a_good_one_repairs_it(

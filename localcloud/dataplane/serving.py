@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from localcloud.dataplane.wire import Connection, Disconnected
 from training.hosts import spawn
 
 # SageMaker gives a container this long to download its model and answer /ping.
@@ -95,7 +96,7 @@ class ServingProcess:
     _cond: threading.Condition = field(default_factory=threading.Condition)
     # Kept-alive connections to the server, idle between requests: a new TCP connection per call
     # (and a new connection task on the server's side) was the largest cost of the cloud's hop.
-    _idle: list[http.client.HTTPConnection] = field(default_factory=list)
+    _idle: list[Connection] = field(default_factory=list)
     _idle_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -193,50 +194,33 @@ class ServingProcess:
     ) -> tuple[int, dict[str, str], bytes]:
         """POST /invocations; (status, headers, body). NotReached when no connection could be
         made (nothing was sent), another OSError when the process did not answer."""
-        conn = self._connection(timeout_s)
-        while conn is not None:  # a kept-alive connection; the server may have closed it idle
+        while True:  # a kept-alive connection first; the server may have closed it idle
+            with self._idle_lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                break
             try:
                 return self._exchange(conn, body, headers, timeout_s)
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            except Disconnected:
                 # Closed before any byte of an answer: the server ended an idle keep-alive
                 # connection, and so never read this request. Try the next one, then a new one.
-                conn.close()
-                conn = self._connection(timeout_s)
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout_s)
+                continue
         try:
-            conn.connect()
+            conn = Connection(self.port, timeout_s)
         except OSError as err:
             raise NotReached(str(err)) from None
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self._exchange(conn, body, headers, timeout_s)
 
-    def _connection(self, timeout_s: float) -> http.client.HTTPConnection | None:
-        with self._idle_lock:
-            conn = self._idle.pop() if self._idle else None
-        if conn is not None and conn.sock is not None:
-            conn.sock.settimeout(timeout_s)
-        return conn
-
     def _exchange(
-        self,
-        conn: http.client.HTTPConnection,
-        body: bytes,
-        headers: dict[str, str],
-        timeout_s: float,
+        self, conn: Connection, body: bytes, headers: dict[str, str], timeout_s: float
     ) -> tuple[int, dict[str, str], bytes]:
-        kept = False
-        try:
-            conn.request("POST", "/invocations", body=body, headers=headers)
-            response = conn.getresponse()
-            answer = response.read()
-            if not response.will_close:
-                with self._idle_lock:
-                    self._idle.append(conn)
-                kept = True
-            return response.status, dict(response.getheaders()), answer
-        finally:
-            if not kept:
-                conn.close()
+        status, answer_headers, answer, reusable = conn.post(
+            "/invocations", body, headers, timeout_s
+        )
+        if reusable:
+            with self._idle_lock:
+                self._idle.append(conn)
+        return status, answer_headers, answer
 
     def _close_idle(self) -> None:
         with self._idle_lock:

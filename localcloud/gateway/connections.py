@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import selectors
 import socket
 import threading
@@ -20,6 +21,7 @@ from typing import Any
 
 import werkzeug.serving
 
+_access_log = logging.getLogger("werkzeug")
 IDLE_TIMEOUT_S = 60.0  # an idle kept-alive connection closes after this (its thread ends)
 DRAIN_LIMIT = 64 * 1024  # unread body left at the answer that is read and dropped, not closed
 
@@ -208,6 +210,12 @@ def keeping_alive(base: type) -> type:
             body = self._body
             if self._wsgi and not self.close_connection and (body is None or not body.drain()):
                 self.close_connection = True  # what is left of the body is not a request
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            # werkzeug formats every request's access line (the path back to an IRI, a date)
+            # before its logger drops it; the cloud logs werkzeug at WARNING.
+            if _access_log.isEnabledFor(logging.INFO):
+                super().log_request(code, size)
 
         def log_error(self, format: str, *args: Any) -> None:
             if format.startswith("Request timed out"):

@@ -3,7 +3,6 @@ closed while idle is replaced without failing the request."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import threading
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from localcloud.dataplane.serving import NotReached, ServingProcess
+from localcloud.dataplane.wire import Connection
 from tests.helpers.models import build_model_dir
 from tests.helpers.ports import free_port
 
@@ -55,8 +55,7 @@ def test_a_connection_closed_while_idle_is_replaced(serving: ServingProcess) -> 
 
     thread = threading.Thread(target=close_one, daemon=True)
     thread.start()
-    stale = http.client.HTTPConnection("127.0.0.1", closer.getsockname()[1], timeout=5)
-    stale.connect()
+    stale = Connection(closer.getsockname()[1], timeout_s=5)
     thread.join(5)
     serving._close_idle()
     serving._idle.append(stale)
@@ -65,7 +64,7 @@ def test_a_connection_closed_while_idle_is_replaced(serving: ServingProcess) -> 
     finally:
         closer.close()
     assert status == 200, answer
-    assert stale.sock is None  # dropped, not handed out again
+    assert not stale.open  # dropped, not handed out again
     assert len(serving._idle) == 1 and serving._idle[0] is not stale
 
 

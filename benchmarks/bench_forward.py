@@ -26,22 +26,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import numpy as np  # noqa: E402
+from profile_paths import cpu_s  # noqa: E402
 
 from localcloud.dataplane.serving import ServingProcess  # noqa: E402
 from localcloud.dataplane.wire import Connection  # noqa: E402
 from tests.helpers.models import build_model_dir  # noqa: E402
 
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
-
-
-def process_cpu_s(pid: int) -> float:
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 class HttpClient:
@@ -92,7 +86,7 @@ class Wire:
 
 def measure(call: Callable[[], int], serving_pid: int, calls: int) -> dict[str, float]:
     latencies = []
-    serving_before, cpu_before = process_cpu_s(serving_pid), time.thread_time()
+    serving_before, cpu_before = cpu_s(serving_pid), time.thread_time()
     for _ in range(calls):
         start = time.perf_counter()
         if call() != 200:
@@ -100,7 +94,7 @@ def measure(call: Callable[[], int], serving_pid: int, calls: int) -> dict[str, 
         latencies.append(time.perf_counter() - start)
     return {
         "forward_ms": (time.thread_time() - cpu_before) / calls * 1e3,
-        "serving_ms": (process_cpu_s(serving_pid) - serving_before) / calls * 1e3,
+        "serving_ms": (cpu_s(serving_pid) - serving_before) / calls * 1e3,
         "p50_ms": statistics.median(latencies) * 1e3,
     }
 

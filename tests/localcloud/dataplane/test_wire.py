@@ -106,29 +106,25 @@ def test_an_answer_that_closes_the_connection_is_not_reused(peer) -> None:
     assert not conn.open
 
 
-def test_closed_before_any_answer_is_disconnected_and_mid_answer_is_bad(peer) -> None:
-    conn = Connection(peer(lambda c: read_request(c)), timeout_s=5)
-    with pytest.raises(Disconnected):
-        conn.post("/invocations", b"x", {}, 5)
-    assert not conn.open
-
-    def half(conn: socket.socket) -> None:
-        read_request(conn)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
-
-    conn = Connection(peer(half), timeout_s=5)
-    with pytest.raises(BadAnswer, match="mid-answer"):
-        conn.post("/invocations", b"x", {}, 5)
-    assert not conn.open
-
-
-def test_an_answer_that_is_not_http_is_refused(peer) -> None:
+@pytest.mark.parametrize(
+    ("answer", "error", "match"),
+    [
+        # Closed before any byte of an answer: the request was never read, it may go again.
+        (b"", Disconnected, "closed the connection"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", BadAnswer, "mid-answer"),
+        (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", BadAnswer, "no HTTP"),
+    ],
+    ids=["closed-before-answering", "closed-mid-answer", "not-http"],
+)
+def test_a_broken_answer_is_an_error_and_the_connection_is_closed(
+    peer, answer: bytes, error: type[Exception], match: str
+) -> None:
     def script(conn: socket.socket) -> None:
         read_request(conn)
-        conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+        conn.sendall(answer)
 
     conn = Connection(peer(script), timeout_s=5)
-    with pytest.raises(BadAnswer, match="no HTTP"):
+    with pytest.raises(error, match=match):
         conn.post("/invocations", b"x", {}, 5)
     assert not conn.open
 

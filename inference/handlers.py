@@ -1,13 +1,16 @@
 """Load a model and its user script the way the SageMaker inference toolkit does.
 
 The script is `SAGEMAKER_PROGRAM` (default `inference.py`) in `SAGEMAKER_SUBMIT_DIRECTORY`
-(default `<model dir>/code`). Each handler is taken with `getattr(module, name, default)`:
-`model_fn` is required; `input_fn`, `predict_fn`, `output_fn` fall back to the toolkit's
-defaults (JSON / CSV / npy codecs, a forward pass under `torch.inference_mode()`); a lone
-`transform_fn(model, body, content_type, accept)` replaces the three. A handler that takes one
-more argument (or one named `context`) gets the toolkit's `context`: the request's headers
-(`X-Amzn-SageMaker-Custom-Attributes` among them) and the response headers it sets. Every
-problem is found at start, as a `ModelLoadError`, never at the first request.
+(default `<model dir>/code`). Each handler is taken with `getattr(module, name, default)`, and
+the defaults are the SageMaker PyTorch inference toolkit's (`default_pytorch_inference_handler`):
+`model_fn` loads a TorchScript `model.pt` (or the one `.pt` / `.pth` file); `input_fn` decodes
+JSON / CSV / npy into a tensor on the device; `predict_fn` puts the model on the device, calls
+`model.eval()` and runs the forward pass under `torch.no_grad()`; `output_fn` encodes JSON /
+CSV / npy. A lone `transform_fn(model, body, content_type, accept)` replaces the three; a
+model without any script is served with the defaults alone, as the toolkit serves it. A handler
+that takes one more argument (or one named `context`) gets the toolkit's `context`: the
+request's headers (`X-Amzn-SageMaker-Custom-Attributes` among them) and the response headers it
+sets. Every problem is found at start, as a `ModelLoadError`, never at the first request.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +40,7 @@ from smlocal.core import archives
 from smlocal.core.archives import ArchiveError
 
 DEFAULT_PROGRAM = "inference.py"
+DEFAULT_MODEL_FILENAME = "model.pt"  # what the toolkit's default model_fn loads first
 # SageMaker sets this path inside the container; here it means the local model directory.
 CONTAINER_MODEL_DIR = "/opt/ml/model"
 
@@ -86,24 +91,65 @@ def _with_context(fn: Callable, arity: int) -> Callable:
 # --- the toolkit's default handlers (PyTorch flavour) -----------------------------------------
 
 
+def _device() -> torch.device:
+    # The toolkit's choice, made per call: CUDA when the serving host has it.
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _model_file(directory: Path) -> Path:
+    """`model.pt`, else the one `.pt` / `.pth` file: what the toolkit's default model_fn loads."""
+    path = directory / DEFAULT_MODEL_FILENAME
+    if path.is_file():
+        return path
+    found = sorted(p.name for p in directory.iterdir() if p.suffix in (".pt", ".pth"))
+    if len(found) != 1:
+        raise ModelLoadError(
+            f"the default model_fn needs exactly one .pt or .pth file in {directory}, "
+            f"found {found or 'none'}"
+        )
+    return directory / found[0]
+
+
+def default_model_fn(model_dir: str) -> Any:
+    """A TorchScript model: `model.pt`, else the one `.pt` / `.pth` file in `model_dir`, loaded
+    onto the device (the PyTorch toolkit's default). ModelLoadError otherwise."""
+    path = _model_file(Path(model_dir))
+    device = _device()
+    try:
+        with warnings.catch_warnings():  # torch deprecates TorchScript; the toolkit loads it
+            warnings.simplefilter("ignore", DeprecationWarning)
+            model = torch.jit.load(str(path), map_location=device)
+    except Exception as err:  # a state_dict or pickled module is not TorchScript
+        raise ModelLoadError(
+            f"the default model_fn cannot load {path} as TorchScript ({type(err).__name__}); "
+            "save it with torch.jit.save or define model_fn(model_dir)"
+        ) from None
+    return model.to(device)
+
+
 def default_input_fn(
     body: bytes, content_type: str, limits: codecs.Limits | None = None
 ) -> torch.Tensor:
     """JSON / CSV → a float32 tensor (as the PyTorch container does); npy / npz keep their
-    dtype. 413 for a body that decodes to more than `limits` (default: the environment's)."""
+    dtype; on the device. 413 for a body that decodes to more than `limits` (default: the
+    environment's)."""
     array = codecs.decode(body, content_type, limits)
     if codecs.media_type(content_type) in (codecs.JSON, codecs.CSV):
         array = array.astype(np.float32, copy=False)
-    return torch.from_numpy(np.ascontiguousarray(array))
+    return torch.from_numpy(np.ascontiguousarray(array)).to(_device())
 
 
 def default_predict_fn(data: Any, model: Any) -> Any:
-    """`model(data)` on the model's device, under `torch.inference_mode()`."""
+    """As the toolkit's: the model and the data on the device, `model.eval()` (a model_fn may
+    return a model in training mode: dropout off, batch norm on its running statistics), then
+    `model(data)` under `torch.no_grad()`."""
+    device = _device()
     if isinstance(model, torch.nn.Module):
-        parameter = next(model.parameters(), None)
-        if parameter is not None and isinstance(data, torch.Tensor):
-            data = data.to(parameter.device)
-    with torch.inference_mode():
+        model = model.to(device)
+        model.eval()
+    if isinstance(data, torch.Tensor):
+        data = data.to(device)
+    with torch.no_grad():
         return model(data)
 
 
@@ -120,7 +166,7 @@ class Handlers:
     """A loaded model and the one call that answers a request with it."""
 
     model: Any
-    program: Path
+    program: Path  # the script; without one, the model file the defaults serve
     transform: Transform
 
 
@@ -215,19 +261,10 @@ def load(
     code = _submit_dir(directory, submit_dir or os.environ.get("SAGEMAKER_SUBMIT_DIRECTORY"))
     script = code / program
     if not script.is_file():
-        present = sorted(p.name for p in code.glob("*.py")) if code.is_dir() else []
-        raise ModelLoadError(
-            f"program {program} not found in {code} (python files there: "
-            f"{', '.join(present) or 'none'}); set SAGEMAKER_PROGRAM or add code/{program}"
-        )
+        return _defaults_only(directory, code, program, limits)
     module = _import(script)
 
     model_fn = getattr(module, "model_fn", None)
-    if not callable(model_fn):
-        raise ModelLoadError(
-            f"program {script} defines no model_fn(model_dir); "
-            "the inference toolkit needs it to load the model"
-        )
     transform_fn = getattr(module, "transform_fn", None)
     separate = [n for n in ("input_fn", "predict_fn", "output_fn") if hasattr(module, n)]
     if transform_fn is not None and separate:
@@ -235,12 +272,15 @@ def load(
             f"program {script} defines transform_fn and {', '.join(separate)}; "
             "define transform_fn alone or the separate handlers, not both"
         )
-    try:
-        model = model_fn(str(directory))
-    except Exception as err:
-        raise ModelLoadError(
-            f"model_fn({directory}) of {script} failed: {type(err).__name__}: {err}"
-        ) from None
+    if not callable(model_fn):
+        model = _default_model(directory, f"program {script} defines no model_fn(model_dir)")
+    else:
+        try:
+            model = model_fn(str(directory))
+        except Exception as err:
+            raise ModelLoadError(
+                f"model_fn({directory}) of {script} failed: {type(err).__name__}: {err}"
+            ) from None
 
     if transform_fn is not None:
         return Handlers(model, script, _lone_transform(model, transform_fn, limits))
@@ -255,6 +295,26 @@ def load(
             limits,
         ),
     )
+
+
+def _default_model(directory: Path, missing: str) -> Any:
+    """The toolkit's default model_fn, its refusal prefixed with what made it the fallback."""
+    try:
+        return default_model_fn(str(directory))
+    except ModelLoadError as err:
+        raise ModelLoadError(f"{missing}, and {err}") from None
+
+
+def _defaults_only(directory: Path, code: Path, program: str, limits: codecs.Limits) -> Handlers:
+    # As the toolkit does when it finds no user module: every handler is the default one.
+    present = sorted(p.name for p in code.glob("*.py")) if code.is_dir() else []
+    missing = (
+        f"program {program} not found in {code} (python files there: "
+        f"{', '.join(present) or 'none'}; set SAGEMAKER_PROGRAM or add code/{program})"
+    )
+    model = _default_model(directory, missing)
+    transform = _pipeline(model, default_input_fn, default_predict_fn, default_output_fn, limits)
+    return Handlers(model, _model_file(directory), transform)
 
 
 def _as_response(result: Any, accept: str) -> tuple[bytes, str]:

@@ -175,3 +175,67 @@ def test_handlers_that_take_context_read_and_set_custom_attributes(tmp_path: Pat
     # Without a context (batch transform, older callers) the handler still gets an empty one.
     body, _ = handlers.transform(b"[2]", "application/json", "application/json")
     assert json.loads(body) == [2]
+
+
+# The SageMaker examples' pattern: model_fn returns a DataParallel model in training mode and
+# relies on the toolkit's default predict_fn to call eval() (dropout off).
+DROPOUT_MODEL_FN = """
+    import torch
+
+    def model_fn(model_dir):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(
+            torch.nn.Linear(4, 64), torch.nn.Dropout(0.5), torch.nn.Linear(64, 3)
+        )
+        return torch.nn.DataParallel(net)  # training mode, as built
+"""
+
+
+def test_default_predict_fn_runs_a_train_mode_model_in_eval_mode(tmp_path: Path) -> None:
+    import torch
+
+    handlers = load(build_model_dir(tmp_path, DROPOUT_MODEL_FN))
+    body = b"[[1.0, 2.0, 3.0, 4.0]]"
+    answers = {handlers.transform(body, "application/json", "application/json") for _ in range(3)}
+    assert len(answers) == 1, answers  # dropout off: identical requests, identical answers
+    net = handlers.model.module
+    with torch.no_grad():
+        expected = net(torch.tensor([[1.0, 2.0, 3.0, 4.0]]))
+    assert json.loads(answers.pop()[0])[0] == pytest.approx(expected.tolist()[0])
+    assert not handlers.model.training and not net[1].training
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # the toolkit's format
+def test_a_torchscript_model_without_any_script_is_served_with_the_defaults(
+    tmp_path: Path,
+) -> None:
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Dropout(0.5)).train()
+    torch.jit.save(torch.jit.script(net), str(tmp_path / "model.pt"))
+    handlers = load(tmp_path)  # no code/ at all: the toolkit serves it with its defaults
+    assert handlers.program == tmp_path.resolve() / "model.pt"
+    body, content_type = handlers.transform(b"[[1, 2, 3]]", "application/json", "")
+    with torch.no_grad():
+        expected = net.eval()(torch.tensor([[1.0, 2.0, 3.0]]))
+    assert json.loads(body)[0] == pytest.approx(expected.tolist()[0])
+    assert content_type == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("files", "says"),
+    [
+        ({}, r"program inference\.py not found .* exactly one \.pt or \.pth file .* found none"),
+        ({"a.pt": b"x", "b.pth": b"y"}, r"found \['a\.pt', 'b\.pth'\]"),
+        ({"model.pth": b"not torchscript"}, r"cannot load .*model\.pth as TorchScript"),
+    ],
+    ids=["no-model-file", "two-model-files", "not-torchscript"],
+)
+def test_without_model_fn_the_default_needs_one_torchscript_file(
+    tmp_path: Path, files: dict[str, bytes], says: str
+) -> None:
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    with pytest.raises(ModelLoadError, match=says):
+        load(tmp_path)

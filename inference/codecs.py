@@ -35,6 +35,8 @@ NPZ = "application/x-npz"
 DECODES = (JSON, CSV, NPY, NPZ)
 ENCODES = (JSON, CSV, NPY)
 DEFAULT = JSON
+# The toolkit's answer type for a request without Accept (or `*/*`), per model.
+DEFAULT_ACCEPT_ENV = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
 
 # Per model, as environment variables of its container (CreateModel's Environment).
 MAX_BATCH_ENV = "SMLOCAL_MAX_BATCH_SIZE"
@@ -162,8 +164,9 @@ def media_type(header: str | None) -> str:
 
 
 def negotiate(accept: str | None) -> str:
-    """Pick the response type from an Accept header: the first one an encoder produces, JSON for
-    a missing header or `*/*`; otherwise the first listed, so the encoder can refuse it (406)."""
+    """Pick the response type from an Accept header: the first one an encoder produces; for a
+    missing header or `*/*` the model's `SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT` (default JSON),
+    as the toolkit does; otherwise the first listed, so the encoder can refuse it (406)."""
     weighted: list[tuple[float, str]] = []
     for part in (accept or "").split(","):
         kind, *params = (piece.strip() for piece in part.split(";"))
@@ -181,7 +184,7 @@ def negotiate(accept: str | None) -> str:
         if kind in ENCODES:
             return kind
     if not listed or "*/*" in listed or "application/*" in listed:
-        return DEFAULT
+        return media_type(os.environ.get(DEFAULT_ACCEPT_ENV))
     return listed[0]
 
 
@@ -247,7 +250,8 @@ def encode(prediction: Any, accept: str) -> tuple[bytes, str]:
     array = np.asarray(prediction)
     if accept == CSV:
         buffer = io.StringIO()
-        np.savetxt(buffer, np.atleast_2d(array), delimiter=",", fmt="%s")
+        # As the toolkit's encoder: a row per item, so a 1-D batch is one value per line.
+        np.savetxt(buffer, np.atleast_1d(array), delimiter=",", fmt="%s")
         return buffer.getvalue().encode(), CSV
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)

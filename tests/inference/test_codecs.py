@@ -67,6 +67,12 @@ def test_encode_each_type_from_tensor_array_or_list() -> None:
     assert np.array_equal(np.load(io.BytesIO(body)), ARRAY)
 
 
+def test_csv_has_a_line_per_item_as_the_toolkit_writes_it() -> None:
+    assert codecs.encode(np.array([7, 1, 3]), "text/csv")[0] == b"7\n1\n3\n"
+    assert codecs.encode(np.array([[7, 1], [3, 4]]), "text/csv")[0] == b"7,1\n3,4\n"
+    assert codecs.encode(5, "text/csv")[0] == b"5\n"
+
+
 def test_encode_refuses_unknown_accept_with_406() -> None:
     with pytest.raises(UnsupportedAccept, match="text/html") as caught:
         codecs.encode(ARRAY, "text/html")
@@ -90,3 +96,12 @@ def test_encode_refuses_unknown_accept_with_406() -> None:
 )
 def test_negotiate(accept: str | None, chosen: str) -> None:
     assert codecs.negotiate(accept) == chosen
+
+
+@pytest.mark.parametrize("accept", [None, "", "*/*", "image/png, */*;q=0.1"])
+def test_a_model_sets_the_default_accept_as_the_toolkit_reads_it(
+    accept: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "text/csv")
+    assert codecs.negotiate(accept) == "text/csv"
+    assert codecs.negotiate("application/x-npy") == "application/x-npy"  # a listed type wins

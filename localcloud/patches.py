@@ -10,8 +10,11 @@ and refuses a second, different set of parts. The order matters where patches me
    the data plane, the actions moto lacks, the shapes of its answers, and (`validation`, on
    the request, before any of them) duplicate names and instance types refused,
    (`listing`) ListTrainingJobs filtered, sorted and paged as AWS does, the actions moto fakes
-   refused (`refusals`, from the audit table), the requests moto crashes on checked (`checks`);
-3. SageMaker Runtime's data path (`services.runtime`);
+   refused (`refusals`, from the audit table), the requests moto crashes on checked (`checks`),
+   images that cannot run here and JumpStart's model data refused where a model would use
+   them (`images`, inside the model registry's resolution, so it sees a package's image);
+3. SageMaker Runtime's data path (`services.runtime`), and S3's answer for JumpStart's buckets
+   (`services.s3`);
 4. CloudFormation (`services.cloudformation`): SageMaker resources waited for in the data
    plane, change sets, then the resource types moto's CloudFormation lacks (its cached model
    lists are cleared last, once every type is in place);
@@ -64,9 +67,11 @@ def install(
     from localcloud.services.cloudwatch import alarms
     from localcloud.services.iam import simulate
     from localcloud.services.runtime import invoke
+    from localcloud.services.s3 import jumpstart
     from localcloud.services.sagemaker import (
         checks,
         hooks,
+        images,
         listing,
         packages,
         refusals,
@@ -81,6 +86,7 @@ def install(
     persistence.install_key_hooks()
     hooks.install(jobs, endpoints)
     checks.install()
+    images.install()
     packages.install()
     batch.install(transforms)
     processing_hooks.install(processing)
@@ -90,6 +96,7 @@ def install(
     listing.install()
     refusals.install()
     invoke.install(endpoints)
+    jumpstart.install()
     stacks.install(endpoints)
     change_sets.install()
     resources.install()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.helpers.cloud import ROLE_ARN, poll, put_model
+from tests.helpers.cloud import PYTORCH_IMAGE, ROLE_ARN, poll, put_model
 from tests.helpers.models import model_archive
 
 
@@ -20,7 +20,7 @@ def template(model_data_url: str, config_name: str) -> str:
                     "Properties": {
                         "ExecutionRoleArn": ROLE_ARN,
                         "PrimaryContainer": {
-                            "Image": "pytorch-inference:2.5-cpu-py311",
+                            "Image": PYTORCH_IMAGE,
                             "ModelDataUrl": model_data_url,
                             "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
                         },

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from tests.helpers.cloud import (
     BUCKET,
+    PYTORCH_IMAGE,
     ROLE_ARN,
     create_model_and_config,
     put_model,
@@ -221,7 +222,7 @@ def test_traversal_endpoint_names_are_refused_and_remove_nothing(
 
 
 def test_invalid_model_and_config_names_are_refused(sagemaker: Any) -> None:
-    container = {"Image": "img", "ModelDataUrl": f"s3://{BUCKET}/m.tar.gz"}
+    container = {"Image": PYTORCH_IMAGE, "ModelDataUrl": f"s3://{BUCKET}/m.tar.gz"}
     with pytest.raises(ClientError) as caught:
         sagemaker.create_model(
             ModelName="../model", ExecutionRoleArn=ROLE_ARN, PrimaryContainer=container

@@ -1,0 +1,1 @@
+"""S3 where the local cloud answers otherwise than moto (JumpStart's buckets)."""

@@ -125,23 +125,31 @@ def install() -> None:
 
     @functools.wraps(create_endpoint)
     def create_endpoint_hook(
-        self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, *args: Any
+        self: SageMakerModelBackend,
+        endpoint_name: str,
+        endpoint_config_name: str,
+        *args: Any,
+        **kwargs: Any,
     ) -> Any:
         names.check(
             "CreateEndpoint", EndpointName=endpoint_name, EndpointConfigName=endpoint_config_name
         )
         check_config(self, endpoint_config_name)
-        return create_endpoint(self, endpoint_name, endpoint_config_name, *args)
+        return create_endpoint(self, endpoint_name, endpoint_config_name, *args, **kwargs)
 
     @functools.wraps(update_endpoint)
     def update_endpoint_hook(
-        self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, *args: Any
+        self: SageMakerModelBackend,
+        endpoint_name: str,
+        endpoint_config_name: str,
+        *args: Any,
+        **kwargs: Any,
     ) -> Any:
         names.check(
             "UpdateEndpoint", EndpointName=endpoint_name, EndpointConfigName=endpoint_config_name
         )
         check_config(self, endpoint_config_name)
-        return update_endpoint(self, endpoint_name, endpoint_config_name, *args)
+        return update_endpoint(self, endpoint_name, endpoint_config_name, *args, **kwargs)
 
     @functools.wraps(create_transform_job)
     def create_transform_job_hook(self: SageMakerModelBackend, **kwargs: Any) -> Any:

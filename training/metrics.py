@@ -33,8 +33,10 @@ class MetricParser:
             self._patterns.append((d["Name"], pattern))
         self._last: dict[str, dict[str, Any]] = {}
 
-    def feed(self, line: str, when: datetime | None = None) -> None:
-        """Match one log line; a match whose group is not a number is ignored, as SageMaker does."""
+    def feed(self, line: str, when: datetime | None = None) -> list[dict[str, Any]]:
+        """Match one log line; the data points it holds (`MetricName`, `Value`, `Timestamp`).
+        A match whose group is not a number is ignored, as SageMaker does."""
+        points = []
         for name, pattern in self._patterns:
             match = pattern.search(line)
             if match is None:
@@ -43,11 +45,10 @@ class MetricParser:
                 value = float(match.group(1))
             except (TypeError, ValueError):
                 continue
-            self._last[name] = {
-                "MetricName": name,
-                "Value": value,
-                "Timestamp": when or datetime.now(UTC),
-            }
+            point = {"MetricName": name, "Value": value, "Timestamp": when or datetime.now(UTC)}
+            self._last[name] = point
+            points.append(dict(point))
+        return points
 
     @property
     def final_metrics(self) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.dataplane.batch import s3_client
+from localcloud.dataplane.training_metrics import MetricPublisher
 from localcloud.shared.errors import SageMakerValidation
 from smlocal.core.archives import ArchiveError, inside
 
@@ -117,6 +118,7 @@ class TrainingJobs:
         self._runs: dict[Key, Any] = {}
         self._lock = threading.Lock()
         self._logs = _LogWriter(store)
+        self._metrics = MetricPublisher(store)  # MetricDefinitions' matches into CloudWatch
         self._shutting_down = False
 
     def _s3_client(self, account: str, region: str) -> Any:
@@ -136,6 +138,7 @@ class TrainingJobs:
         def on_log(host: str, line: str) -> None:
             stream = streams.setdefault(host, f"{name}/{host}-{epoch}")
             self._logs.put(account, region, stream, line)
+            publish(host, line)
 
         request = _request(kwargs, job.algorithm_specification)
         # AWS answers KmsKeyId "" when none was given; the SDK's Estimator.attach reads it.
@@ -149,6 +152,7 @@ class TrainingJobs:
             del backend.training_jobs[name]
             raise SageMakerValidation(str(err)) from None
         try:
+            publish = self._metrics.watch(account, region, name, request["AlgorithmSpecification"])
             run = TrainingRun(
                 request,
                 work_dir=work_dir,
@@ -266,3 +270,4 @@ class TrainingJobs:
         for run in runs:
             run.wait(max(0.0, deadline - time.monotonic()))
         self._logs.close()
+        self._metrics.close()

@@ -24,11 +24,18 @@ def data_prepare(
         help="digits: scikit-learn's digits upscaled to 28×28 (no network); "
         "mnist: download real MNIST, falling back to digits",
     ),
+    layout: str = typer.Option(
+        "flat",
+        "--layout",
+        help="flat: the 4 .gz files in --out (this project's mnist.py, the SageMaker examples' "
+        "channel); torchvision: --out/MNIST/raw/, uncompressed, where "
+        "torchvision.datasets.MNIST(root=--out) reads them",
+    ),
 ) -> None:
     """Write an MNIST-format training channel (4 IDX files) into --out."""
     from training.data import prepare
 
-    prepare(out, source)  # type: ignore[arg-type]  # prepare validates the value
+    prepare(out, source, layout=layout)  # type: ignore[arg-type]  # prepare validates the values
 
 
 def train(

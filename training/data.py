@@ -1,14 +1,18 @@
 """MNIST in the IDX format: write it, read it back, and build it without network.
 
 `prepare(out_dir)` writes the four files every MNIST loader knows (`train-images-idx3-ubyte.gz`,
-`train-labels-idx1-ubyte.gz`, `t10k-images-idx3-ubyte.gz`, `t10k-labels-idx1-ubyte.gz`). By
-default they are built from scikit-learn's bundled handwritten digits (1,797 real 8×8 scans),
-upscaled the way MNIST was made: the digit fills a 20×20 box centred in a 28×28 frame, 0–255.
-`source="mnist"` downloads the real data set from the mirror the SageMaker examples use and
-falls back to the digits when the network is unreachable.
+`train-labels-idx1-ubyte.gz`, `t10k-images-idx3-ubyte.gz`, `t10k-labels-idx1-ubyte.gz`), in
+`out_dir` itself (`layout="flat"`, what this project's `mnist.py` and the SageMaker examples'
+channel read), or where `torchvision.datasets.MNIST(root=out_dir)` reads them
+(`layout="torchvision"`: `out_dir/MNIST/raw/`, uncompressed, as its download leaves them
+extracted; it checks for and reads only the names without `.gz`). By default they are built
+from scikit-learn's bundled handwritten digits (1,797 real 8×8 scans), upscaled the way MNIST
+was made: the digit fills a 20×20 box centred in a 28×28 frame, 0–255. `source="mnist"`
+downloads the real data set from the mirror the SageMaker examples use and falls back to the
+digits when the network is unreachable.
 
-`load_split(directory, "train" | "test")` reads either, gzipped or plain. numpy only, so that
-the inference room and the benchmarks can use it without torch.
+`load_split(directory, "train" | "test")` reads either, gzipped or plain, in either layout.
+numpy only, so that the inference room and the benchmarks can use it without torch.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ from smlocal.core.errors import UserError
 
 Split = Literal["train", "test"]
 Source = Literal["digits", "mnist"]
+Layout = Literal["flat", "torchvision"]
+LAYOUTS: tuple[Layout, ...] = ("flat", "torchvision")
+# Where torchvision's MNIST(root) looks: root/<class name>/raw (torchvision/datasets/mnist.py).
+TORCHVISION_RAW = Path("MNIST", "raw")
 
 DEFAULT_DIR = Path("data/mnist")
 FILES: dict[Split, tuple[str, str]] = {
@@ -84,11 +92,13 @@ def decode_idx(data: bytes, *, name: str = "<bytes>") -> np.ndarray:
 
 
 def _find(directory: Path, stem: str) -> Path:
-    for candidate in (directory / f"{stem}.gz", directory / stem):
-        if candidate.is_file():
-            return candidate
+    for folder in (directory, directory / TORCHVISION_RAW):
+        for candidate in (folder / f"{stem}.gz", folder / stem):
+            if candidate.is_file():
+                return candidate
     raise DataError(
-        f"{directory}: no {stem}.gz or {stem}; run `smlocal data prepare --out {directory}`"
+        f"{directory}: no {stem}.gz or {stem} (nor in {TORCHVISION_RAW}); "
+        f"run `smlocal data prepare --out {directory}`"
     )
 
 
@@ -116,11 +126,29 @@ def load_split(directory: Path | str, split: Split) -> tuple[np.ndarray, np.ndar
     return images, labels
 
 
-def write_split(directory: Path, split: Split, images: np.ndarray, labels: np.ndarray) -> None:
-    """Write one split as gzipped IDX files, each atomically (temp file + rename)."""
+def layout_dir(out_dir: Path | str, layout: Layout) -> Path:
+    """The folder a layout's files go in: `out_dir`, or torchvision's `out_dir/MNIST/raw`."""
+    if layout not in LAYOUTS:
+        raise DataError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    return Path(out_dir) / TORCHVISION_RAW if layout == "torchvision" else Path(out_dir)
+
+
+def write_split(
+    directory: Path,
+    split: Split,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    gzipped: bool = True,
+) -> None:
+    """Write one split as IDX files (gzipped `.gz`, or plain), each atomically."""
     directory.mkdir(parents=True, exist_ok=True)
     for stem, array in zip(FILES[split], (images, labels), strict=True):
-        _atomic_write(directory / f"{stem}.gz", gzip.compress(encode_idx(array), mtime=0))
+        raw = encode_idx(array)
+        if gzipped:
+            _atomic_write(directory / f"{stem}.gz", gzip.compress(raw, mtime=0))
+        else:
+            _atomic_write(directory / stem, raw)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -176,9 +204,14 @@ def digits_splits() -> dict[Split, tuple[np.ndarray, np.ndarray]]:
 
 
 def download_mnist(
-    out_dir: Path, *, mirrors: Sequence[str] = MNIST_MIRRORS, timeout_s: float = 30.0
+    out_dir: Path,
+    *,
+    mirrors: Sequence[str] = MNIST_MIRRORS,
+    timeout_s: float = 30.0,
+    gzipped: bool = True,
 ) -> str:
-    """Fetch the four MNIST files, checking MD5s; returns the mirror used. OSError if none works."""
+    """Fetch the four MNIST files, checking MD5s, and write them as they came (`.gz`) or
+    extracted; returns the mirror used. OSError if none works."""
     errors = []
     for mirror in mirrors:
         try:
@@ -194,7 +227,10 @@ def download_mnist(
             continue
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, blob in blobs.items():
-            _atomic_write(out_dir / name, blob)
+            if gzipped:
+                _atomic_write(out_dir / name, blob)
+            else:
+                _atomic_write(out_dir / name.removesuffix(".gz"), gzip.decompress(blob))
         return mirror
     raise OSError("; ".join(errors))
 
@@ -203,27 +239,34 @@ def prepare(
     out_dir: Path | str = DEFAULT_DIR,
     source: Source = "digits",
     *,
+    layout: Layout = "flat",
     echo: Callable[[str], None] = print,
     mirrors: Sequence[str] = MNIST_MIRRORS,
 ) -> Source:
-    """Write an MNIST-format channel into `out_dir`; returns the source actually used."""
-    out_dir = Path(out_dir)
+    """Write an MNIST-format channel into `out_dir` in `layout`; returns the source actually
+    used."""
     if source not in ("digits", "mnist"):
         raise DataError(f"source must be 'digits' or 'mnist', got {source!r}")
+    root = Path(out_dir)
+    out_dir = layout_dir(root, layout)
+    gzipped = layout == "flat"
+    where = f"{out_dir}" + (
+        f" (torchvision.datasets.MNIST(root={str(root)!r}))" if not gzipped else ""
+    )
     if source == "mnist":
         try:
-            mirror = download_mnist(out_dir, mirrors=mirrors)
+            mirror = download_mnist(out_dir, mirrors=mirrors, gzipped=gzipped)
         except OSError as err:
             echo(f"MNIST download failed ({err}); falling back to scikit-learn's digits")
         else:
-            echo(f"downloaded MNIST (60,000 train / 10,000 test) from {mirror} into {out_dir}")
+            echo(f"downloaded MNIST (60,000 train / 10,000 test) from {mirror} into {where}")
             return "mnist"
     splits = digits_splits()
     for split, (images, labels) in splits.items():
-        write_split(out_dir, split, images, labels)
+        write_split(out_dir, split, images, labels, gzipped=gzipped)
     n_train, n_test = len(splits["train"][1]), len(splits["test"][1])
     echo(
         f"wrote scikit-learn's handwritten digits (not MNIST: {n_train} train / {n_test} test, "
-        f"8×8 upscaled to 28×28) in MNIST IDX format into {out_dir}"
+        f"8×8 upscaled to 28×28) in MNIST IDX format into {where}"
     )
     return "digits"

@@ -78,3 +78,40 @@ def test_missing_and_malformed_files_are_user_errors(tmp_path: Path) -> None:
         decode_idx(b"PK\x03\x04rest")
     with pytest.raises(DataError, match="split must be 'train' or 'test', got 'val'"):
         load_split(tmp_path, "val")  # type: ignore[arg-type]
+
+
+# torchvision.datasets.MNIST(root) checks for and reads these, in root/MNIST/raw/, without .gz
+# (its `resources` names with the extension dropped; torchvision/datasets/mnist.py).
+TORCHVISION_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+def test_torchvision_layout_puts_the_files_where_torchvision_mnist_reads_them(
+    tmp_path: Path,
+) -> None:
+    messages: list[str] = []
+    assert prepare(tmp_path, layout="torchvision", echo=messages.append) == "digits"
+    raw = tmp_path / "MNIST" / "raw"
+    assert sorted(p.name for p in raw.iterdir()) == sorted(TORCHVISION_FILES)
+    assert [p.name for p in tmp_path.iterdir()] == ["MNIST"]  # nothing flat beside it
+    # Plain IDX, as torchvision's reader opens them (no gzip): image magic 0x803, label 0x801.
+    assert (raw / "train-images-idx3-ubyte").read_bytes()[:4] == bytes([0, 0, 8, 3])
+    assert (raw / "t10k-labels-idx1-ubyte").read_bytes()[:4] == bytes([0, 0, 8, 1])
+    # Same data as the flat layout, and this project's loader reads either from the root.
+    prepare(tmp_path / "flat", echo=messages.append)
+    for split in ("train", "test"):
+        for ours, flat in zip(
+            load_split(tmp_path, split), load_split(tmp_path / "flat", split), strict=True
+        ):
+            assert np.array_equal(ours, flat)
+    assert f"torchvision.datasets.MNIST(root='{tmp_path}')" in messages[0]
+
+
+def test_an_unknown_layout_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="layout must be one of flat, torchvision, got 'keras'"):
+        prepare(tmp_path, layout="keras")  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []

@@ -70,15 +70,17 @@ def upload_file(
 
 
 def upload_data(s3: Any, directory: Path, bucket: str, prefix: str, console: Console) -> str:
-    """Upload the files of a local data folder under `prefix/`; returns the s3:// prefix."""
-    files = sorted(p for p in directory.iterdir() if p.is_file())
+    """Upload the files of a local data folder, its subfolders too (torchvision's
+    `MNIST/raw/`), under `prefix/`; returns the s3:// prefix."""
+    files = sorted(p for p in directory.rglob("*") if p.is_file()) if directory.is_dir() else []
     if not files:
         raise SubmitError(
             f"data folder {directory} is empty or missing; run `smlocal data prepare "
             f"--out {directory}` or pass --data s3://…"
         )
     for path in files:
-        upload_file(s3, path, bucket, f"{prefix}/{path.name}", console=console)
+        key = f"{prefix}/{path.relative_to(directory).as_posix()}"
+        upload_file(s3, path, bucket, key, console=console)
     return f"s3://{bucket}/{prefix}/"
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -115,3 +117,18 @@ def test_an_unknown_layout_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="layout must be one of flat, torchvision, got 'keras'"):
         prepare(tmp_path, layout="keras")  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_smlocal_train_uploads_a_torchvision_layout_with_its_tree(s3: Any, tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from training.submit import upload_data
+
+    prepare(tmp_path, layout="torchvision", echo=lambda _line: None)
+    bucket = "sagemaker-us-east-1-123456789012"  # the `s3` fixture's
+    uri = upload_data(s3, tmp_path, bucket, "data/torchvision", Console(file=io.StringIO()))
+    assert uri == f"s3://{bucket}/data/torchvision/"
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="data/torchvision/")["Contents"]
+    assert sorted(o["Key"] for o in listed) == sorted(
+        f"data/torchvision/MNIST/raw/{name}" for name in TORCHVISION_FILES
+    )

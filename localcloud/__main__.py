@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from localcloud.control import DEFAULT_PORT, DEFAULT_STATE_DIR
+from localcloud.control import DEFAULT_PORT, state_dir
 from localcloud.server import serve
 
 
@@ -17,8 +17,9 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument(
         "--state-dir",
         type=Path,
-        default=DEFAULT_STATE_DIR,
-        help="[default: .smlocal/cloud in the project's root]",
+        default=None,
+        help="[default: $SMLOCAL_STATE_DIR, else .smlocal/cloud in the checkout, else "
+        "$XDG_STATE_HOME/smlocal/cloud]",
     )
     run.add_argument(
         "--cors-origin",
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
         help="periods, alarm evaluation and cooldowns run N times faster [default: 1]",
     )
     args = parser.parse_args(argv)
-    serve(args.state_dir, args.port, tuple(args.cors_origin), args.clock_speed)
+    serve(state_dir(args.state_dir), args.port, tuple(args.cors_origin), args.clock_speed)
 
 
 if __name__ == "__main__":

@@ -115,6 +115,19 @@ def _log_tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
+def start_failure(status: int, log_path: Path) -> CloudError:
+    """Why a cloud exited while starting: the one line it said when it refused to start
+    (status 2, `error: ...`, e.g. a state dir it cannot use), else its log's last lines."""
+    if status == 2:
+        lines = _log_tail(log_path).splitlines()
+        if lines and lines[-1].startswith("error: "):
+            return CloudError(lines[-1].removeprefix("error: "))
+    return CloudError(
+        f"the local cloud exited with status {status} while starting; "
+        f"{log_path}:\n{_log_tail(log_path)}"
+    )
+
+
 def _check_can_start(state_dir: Path, port: int) -> None:
     record = running(state_dir)
     if record is not None:
@@ -183,10 +196,7 @@ def start_detached(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise CloudError(
-                f"the local cloud exited with status {proc.returncode} while starting; "
-                f"{log_path}:\n{_log_tail(log_path)}"
-            )
+            raise start_failure(proc.returncode, log_path)
         record = read_record(state_dir)
         if record is not None and record.get("pid") == proc.pid and answers(record["port"]):
             return record

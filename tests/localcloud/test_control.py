@@ -161,3 +161,23 @@ def test_start_refuses_a_second_cloud_on_the_same_state_dir(tmp_path: Path) -> N
         sleeper.kill()
         sleeper.wait()
     assert os.path.exists(tmp_path / control.PID_FILE)
+
+
+def test_a_cloud_that_refuses_to_start_says_why_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "credentials.json").write_text("not json")  # a state dir it cannot use
+    done = subprocess.run(
+        [sys.executable, "-m", "localcloud", "serve", "--port", "0", "--state-dir", tmp_path],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"error: {tmp_path}/credentials.json: not the local cloud's credentials; "
+        "delete it to make new ones"
+    ]
+    # `cloud start --detach` relays that line, and only that line, from the cloud's log.
+    log = tmp_path / "server.log"
+    log.write_text("starting\n" + done.stderr)
+    assert str(control.start_failure(2, log)) == done.stderr.strip().removeprefix("error: ")
+    assert "status 1 while starting" in str(control.start_failure(1, log))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import io
@@ -152,16 +153,16 @@ def tunnelling(base: type, authority: Authority) -> type:
                 )
             try:
                 upstream = relay.open_upstream(host, port)
-                with upstream:
+                self.close_connection = True
+                with upstream, contextlib.suppress(OSError):  # either end went away
                     self.send_response(200, "Connection Established")
                     self.end_headers()
                     self.wfile.flush()
-                    self.close_connection = True
                     # What the client sent right after its CONNECT may sit in our read buffer.
                     self.connection.setblocking(False)
                     try:
                         early = self.rfile.read1(65536) or b""
-                    except OSError:
+                    except BlockingIOError:
                         early = b""
                     self.connection.setblocking(True)
                     if early:

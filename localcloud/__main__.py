@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from localcloud.control import DEFAULT_PORT, DEFAULT_STATE_DIR
+from localcloud.control import DEFAULT_PORT, state_dir
 from localcloud.server import serve
+from smlocal.core.errors import UserError
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,8 +19,9 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument(
         "--state-dir",
         type=Path,
-        default=DEFAULT_STATE_DIR,
-        help="[default: .smlocal/cloud in the project's root]",
+        default=None,
+        help="[default: $SMLOCAL_STATE_DIR, else .smlocal/cloud in the checkout, else "
+        "$XDG_STATE_HOME/smlocal/cloud]",
     )
     run.add_argument(
         "--cors-origin",
@@ -33,7 +36,12 @@ def main(argv: list[str] | None = None) -> None:
         help="periods, alarm evaluation and cooldowns run N times faster [default: 1]",
     )
     args = parser.parse_args(argv)
-    serve(args.state_dir, args.port, tuple(args.cors_origin), args.clock_speed)
+    try:
+        serve(state_dir(args.state_dir), args.port, tuple(args.cors_origin), args.clock_speed)
+    except UserError as err:
+        # One line and status 2, as smlocal's CLI: `cloud start --detach` relays it as is.
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

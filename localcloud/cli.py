@@ -15,14 +15,16 @@ cloud_app = typer.Typer(
 )
 
 _STATE_DIR_HELP = (
-    "where the state and the pid file live [default: .smlocal/cloud in the project's root]"
+    "where the state and the pid file live [default: $SMLOCAL_STATE_DIR, else .smlocal/cloud "
+    "in the checkout smlocal runs from, else $XDG_STATE_HOME/smlocal/cloud "
+    "(~/.local/state/smlocal/cloud)]"
 )
 
 
 def _state_dir(state_dir: Path | None) -> Path:
-    from localcloud.control import DEFAULT_STATE_DIR
+    from localcloud.control import state_dir as resolve
 
-    return (state_dir or DEFAULT_STATE_DIR).resolve()
+    return resolve(state_dir)
 
 
 @cloud_app.command("start")
@@ -57,7 +59,8 @@ def start(
         return
     record = control.start_detached(directory, port, cors_origins=origins, clock_speed=clock_speed)
     typer.echo(f"local cloud serving on {record['endpoint_url']} (pid {record['pid']})")
-    typer.echo(f'point clients at it: eval "$(smlocal cloud env --state-dir {directory})"')
+    where = "" if directory == control.default_state_dir() else f" --state-dir {directory}"
+    typer.echo(f'point clients at it: eval "$(smlocal cloud env{where})"')
 
 
 @cloud_app.command("stop")
@@ -108,8 +111,8 @@ def env(
     ),
 ) -> None:
     """Print `export …` lines for clients: eval "$(smlocal cloud env)" (the cloud's URL, the
-    key it issued, the cloud as HTTPS proxy of AWS's names and its CA); exit 2 when no cloud
-    answers."""
+    key it issued, the cloud as HTTPS proxy with its CA bundle, SMLOCAL_STATE_DIR); exit 2 when
+    no cloud answers."""
     from localcloud import control
 
     variables = control.running_environment(_state_dir(state_dir), port)

@@ -10,12 +10,16 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from localcloud.gateway.authority import ca_path, ensure_ca
+from localcloud.gateway.authority import ensure_ca
 from localcloud.gateway.guard import HEALTH_PATH
+from localcloud.gateway.proxy import proxy_url
+from localcloud.gateway.trust import TRUST_VARIABLES, write_bundle
 from localcloud.shared.credentials import credentials
 from localcloud.shared.processes import (
     PID_FILE,
@@ -28,8 +32,10 @@ from smlocal.core.environments import PROJECT_ROOT
 from smlocal.core.errors import UserError
 
 DEFAULT_PORT = 4566
-# The project's own, wherever a command runs from (every clone has its own cloud).
-DEFAULT_STATE_DIR = PROJECT_ROOT / ".smlocal" / "cloud"
+# Read by every command that finds a cloud, exported by `cloud env`. (Not the cloud's own mark
+# on its processes, processes.STATE_DIR_ENV: a shell carrying that would be taken for a
+# leftover of the cloud and ended.)
+STATE_DIR_ENV = "SMLOCAL_STATE_DIR"
 LOG_FILE = "server.log"
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -41,6 +47,40 @@ MAX_CLOCK_SPEED = 600.0
 
 class CloudError(UserError):
     """The local cloud cannot be started, found or stopped as asked."""
+
+
+def _is_checkout(root: Path) -> bool:
+    """Whether `root` is a source tree of this project (a clone, or an editable install of
+    one): its pyproject.toml names the project. Installed into site-packages, the packages'
+    parent holds no such file."""
+    try:
+        with open(root / "pyproject.toml", "rb") as f:
+            return tomllib.load(f).get("project", {}).get("name") == "smlocal"
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
+def default_state_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where a cloud lives unless told: `.smlocal/cloud` in the checkout smlocal runs from
+    (every clone has its own cloud, whatever the current directory), else the user's state
+    folder, `$XDG_STATE_HOME/smlocal/cloud` (`~/.local/state/smlocal/cloud`): never inside
+    site-packages."""
+    if _is_checkout(PROJECT_ROOT):
+        return PROJECT_ROOT / ".smlocal" / "cloud"
+    xdg = environ.get("XDG_STATE_HOME", "")
+    if os.path.isabs(xdg):
+        return Path(xdg) / "smlocal" / "cloud"
+    # (The XDG spec: a relative XDG_STATE_HOME is invalid and to be ignored.)
+    home = Path(environ.get("HOME") or Path.home())
+    return home / ".local" / "state" / "smlocal" / "cloud"
+
+
+def state_dir(given: Path | None = None, environ: Mapping[str, str] = os.environ) -> Path:
+    """The state dir a command acts on: `given` (--state-dir), else $SMLOCAL_STATE_DIR, else
+    `default_state_dir()`; absolute."""
+    if given is None and environ.get(STATE_DIR_ENV):
+        given = Path(environ[STATE_DIR_ENV]).expanduser()
+    return Path(given or default_state_dir(environ)).resolve()
 
 
 def answers(port: int, timeout_s: float = 2.0) -> bool:
@@ -73,6 +113,19 @@ def _log_tail(path: Path, lines: int = 15) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+def start_failure(status: int, log_path: Path) -> CloudError:
+    """Why a cloud exited while starting: the one line it said when it refused to start
+    (status 2, `error: ...`, e.g. a state dir it cannot use), else its log's last lines."""
+    if status == 2:
+        lines = _log_tail(log_path).splitlines()
+        if lines and lines[-1].startswith("error: "):
+            return CloudError(lines[-1].removeprefix("error: "))
+    return CloudError(
+        f"the local cloud exited with status {status} while starting; "
+        f"{log_path}:\n{_log_tail(log_path)}"
+    )
 
 
 def _check_can_start(state_dir: Path, port: int) -> None:
@@ -143,10 +196,7 @@ def start_detached(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise CloudError(
-                f"the local cloud exited with status {proc.returncode} while starting; "
-                f"{log_path}:\n{_log_tail(log_path)}"
-            )
+            raise start_failure(proc.returncode, log_path)
         record = read_record(state_dir)
         if record is not None and record.get("pid") == proc.pid and answers(record["port"]):
             return record
@@ -201,21 +251,28 @@ def stop(state_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> dict[str, Any] |
     return record
 
 
-def environment(port: int, state_dir: Path) -> dict[str, str]:
+def environment(
+    port: int, state_dir: Path, environ: Mapping[str, str] = os.environ
+) -> dict[str, str]:
     """What a client (boto3, the CDK CLI, the SageMaker SDKs, the AWS CLI) needs to reach the
-    local cloud of `state_dir`: its URL, the key it issued, and the cloud as the HTTPS proxy of
-    AWS's host names with its CA, for clients that name an AWS endpoint themselves."""
+    local cloud of `state_dir`, for a shell whose environment is `environ`: its URL, the key it
+    issued, the cloud as the HTTPS proxy (AWS's names served, other hosts relayed) and a CA
+    bundle that trusts the cloud for AWS's names and what `environ` trusted for the rest."""
+    state_dir = Path(state_dir).resolve()
     key = credentials(state_dir)
     url = f"http://localhost:{port}"
-    # Both spellings: Python and curl prefer the lowercase one when a user already set it.
-    proxy = {"HTTPS_PROXY": url, "https_proxy": url}
+    proxy = proxy_url(port, state_dir)
+    bundle = str(write_bundle(state_dir, environ))
     direct = "localhost,127.0.0.1,::1"
     return {
         "AWS_ENDPOINT_URL": url,
-        **proxy,
+        # Both spellings: Python and curl prefer the lowercase one when a user already set it.
+        "HTTPS_PROXY": proxy,
+        "https_proxy": proxy,
         "NO_PROXY": direct,
         "no_proxy": direct,
-        "AWS_CA_BUNDLE": str(ca_path(Path(state_dir).resolve())),
+        # Each client family reads its own variable; each replaces that client's default CAs.
+        **{name: bundle for name in TRUST_VARIABLES},
         "AWS_ACCESS_KEY_ID": key.access_key_id,
         "AWS_SECRET_ACCESS_KEY": key.secret_access_key,
         "AWS_REGION": REGION,
@@ -224,6 +281,7 @@ def environment(port: int, state_dir: Path) -> dict[str, str]:
         "CDK_DEFAULT_REGION": REGION,
         "CDK_DISABLE_VERSION_CHECK": "1",
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        STATE_DIR_ENV: str(state_dir),
     }
 
 
@@ -234,7 +292,7 @@ def running_environment(state_dir: Path, port: int | None = None) -> dict[str, s
         record = running(state_dir)
         port = int(record["port"]) if record else DEFAULT_PORT
     if not answers(port):
-        where = "" if Path(state_dir) == DEFAULT_STATE_DIR else f" --state-dir {state_dir}"
+        where = "" if Path(state_dir) == default_state_dir() else f" --state-dir {state_dir}"
         raise CloudError(
             f"no local cloud answers on http://localhost:{port}; start one with "
             f"`smlocal cloud start --detach{where}`"

@@ -5,8 +5,9 @@
 One process serves every AWS API on 127.0.0.1:P (clients use http://localhost:P). It writes
 `server.json` (pid, port) into the state dir once it answers, and removes it on a clean exit.
 Only requests signed with keys the cloud issued, to its own host names, get in
-(`localcloud.gateway.guard`). The same port is an HTTPS proxy for `*.amazonaws.com` only
-(`localcloud.gateway.proxy`): clients that hard-code AWS's endpoints reach the cloud too.
+(`localcloud.gateway.guard`). The same port is its user's HTTPS proxy (`localcloud.gateway.proxy`):
+`*.amazonaws.com` served here, so clients that hard-code AWS's endpoints reach the cloud too,
+other hosts relayed to their public addresses.
 SIGTERM / SIGINT: stop accepting requests, stop training jobs and serving processes, write a
 final snapshot, exit. `--clock-speed N` runs the cloud's clock (`localcloud.shared.clock`) N
 times faster: CloudWatch alarm evaluation and Application Auto Scaling act on it.
@@ -98,7 +99,7 @@ class LocalCloud:
         # InvokeEndpoint takes the data path once the guard checked it; the rest goes to moto.
         data_path = DataPath(persisting(dispatcher, self.store), dispatcher)
         front = guard.Guard(data_path, credentials(self.state_dir), self.cors_origins)
-        # The same port is the HTTPS proxy for AWS's host names (HTTPS_PROXY in `cloud env`).
+        # The same port is the HTTPS proxy (HTTPS_PROXY in `cloud env`): AWS's names served.
         # Connections stay open between requests (`connections`): boto3 reuses them.
         handler = proxy.tunnelling(keeping_alive(MotoRequestHandler), Authority(self.state_dir))
         self._handler = handler

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping
 from typing import Any, NoReturn
 from urllib.parse import urlparse
 
@@ -72,15 +74,66 @@ _flags_take_no_placeholder()
 _register()
 
 
-def unreachable_message(url: str) -> str:
-    """What to say when nothing answers at an AWS endpoint URL."""
-    message = f"cannot reach {url}: nothing answers there"
-    if urlparse(url).hostname in ("localhost", "127.0.0.1", "::1"):
-        message += (
-            "; start the local cloud with `smlocal cloud start --detach` and point clients "
-            'at it with `eval "$(smlocal cloud env)"`'
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+_START = 'smlocal cloud start --detach; eval "$(smlocal cloud env)"'
+_POINT = 'eval "$(smlocal cloud env)"'
+
+
+def _answering_cloud() -> str | None:
+    """The URL of the local cloud of this shell's state dir ($SMLOCAL_STATE_DIR or the
+    default) when it answers, else None."""
+    from localcloud import control
+
+    record = control.running(control.state_dir())
+    if record is not None and control.answers(int(record["port"]), timeout_s=1.0):
+        return f"http://localhost:{record['port']}"
+    return None
+
+
+def _origin(url: str) -> str:
+    """scheme://host:port of `url`, without a path or the password a proxy URL carries."""
+    parts = urlparse(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}" if parts.netloc else url
+
+
+def access_message(problem: Exception, environ: Mapping[str, str] = os.environ) -> str | None:
+    """One line naming why this shell cannot reach AWS or the local cloud (`problem`, from
+    `smlocal.core.aws.access_problem`) and the fix; None when there is nothing to add."""
+    from botocore.exceptions import ClientError, ConnectionError
+
+    from localcloud.control import DEFAULT_PORT
+
+    cloud = _answering_cloud()
+    if isinstance(problem, ClientError):
+        endpoint = environ.get("AWS_ENDPOINT_URL", "")
+        if urlparse(endpoint).hostname not in _LOOPBACK:
+            return None  # AWS's own refusal: its message says it
+        code = problem.response["Error"]["Code"]
+        where = f"the cloud on {cloud}" if cloud else "the cloud there (with its --state-dir)"
+        return (
+            f"{endpoint} does not know this shell's key ({code}), which another local cloud "
+            f"issued; point this shell at {where}: {_POINT}"
         )
-    return message
+    if isinstance(problem, ConnectionError):
+        proxy = problem.kwargs.get("proxy_url")
+        url = _origin(proxy or problem.kwargs.get("endpoint_url") or "the endpoint")
+        what = f"the proxy {url}" if proxy else url
+        if cloud is not None and url == cloud:  # it answers, yet this call failed
+            return f"cannot reach {what} ({type(problem).__name__})"
+        if cloud is not None:
+            return (
+                f"cannot reach {what}: nothing answers there; the local cloud answers on "
+                f"{cloud}: {_POINT}"
+            )
+        if urlparse(url).hostname in _LOOPBACK:
+            return f"cannot reach {what}: no local cloud answers there ({_START})"
+        return f"cannot reach {what}: nothing answers there; for the local cloud: {_START}"
+    if cloud is not None:
+        return f"no AWS credentials in this shell; the local cloud answers on {cloud}: {_POINT}"
+    return (
+        f"no AWS credentials, and no local cloud answers at http://localhost:{DEFAULT_PORT} "
+        f"(for the local cloud: {_START}; for AWS: a profile or AWS_ACCESS_KEY_ID)"
+    )
 
 
 def _fail(message: str) -> NoReturn:
@@ -89,14 +142,18 @@ def _fail(message: str) -> NoReturn:
 
 
 def main() -> None:
-    """Entry point: expected mistakes print one clear line and exit 2, without a traceback."""
+    """Entry point: expected mistakes print one clear line and exit 2, without a traceback:
+    a user's error, and a shell that cannot reach AWS or the local cloud (no credentials,
+    nothing answering, a key the cloud does not know), whichever command met it."""
     try:
         app()
-    except UserError as err:
-        _fail(str(err))
     except Exception as err:
-        from botocore.exceptions import EndpointConnectionError
+        from smlocal.core.aws import access_problem
 
-        if not isinstance(err, EndpointConnectionError):
-            raise
-        _fail(unreachable_message(err.kwargs["endpoint_url"]))
+        problem = access_problem(err)
+        message = access_message(problem) if problem is not None else None
+        if message is not None:
+            _fail(message)
+        if isinstance(err, UserError):
+            _fail(str(err))
+        raise

@@ -1,33 +1,48 @@
-"""The local cloud as an HTTPS proxy for AWS's own host names, so that a client finds the cloud
-by its environment alone, even one that hard-codes an AWS endpoint (the SageMaker SDK v2
-builds its STS client with `endpoint_url=https://sts.<region>.amazonaws.com`).
+"""The local cloud as the HTTPS proxy of a shell with its environment: AWS's own host names
+are served by the cloud itself, every other host is relayed, so a client finds the cloud by its
+environment alone (even one that hard-codes an AWS endpoint: the SageMaker SDK v2 builds its
+STS client with `endpoint_url=https://sts.<region>.amazonaws.com`) while pip, curl, npm and a
+notebook's downloads still reach the internet.
 
-`smlocal cloud env` exports HTTPS_PROXY=http://localhost:P and AWS_CA_BUNDLE=<state>/ca.pem.
-A client then sends `CONNECT sts.us-east-1.amazonaws.com:443` to the cloud's own port; the
-cloud answers 200, terminates TLS with a certificate for that name signed by its CA
-(`authority`), and reads the requests inside the tunnel as any other: through the same WSGI
-app, so the guard checks their signatures with the cloud's keys. Inside a tunnel the Host must
-be the tunnel's (`guard.TUNNEL_HOST` marks such requests); moto routes AWS's names itself.
+`smlocal cloud env` exports HTTPS_PROXY=http://smlocal:<password>@localhost:P and a CA bundle
+holding the cloud's CA. Every CONNECT must carry that password (Proxy-Authorization, Basic;
+407 otherwise): it is derived from the cloud's own secret key (`proxy_password`), so only who
+can read the state dir can use the proxy, and no other local user gets a relay. Then:
+- `*.amazonaws.com:443`: the cloud answers 200, terminates TLS with a certificate for that name
+  signed by its CA (`authority`), and reads the requests inside the tunnel as any other:
+  through the same WSGI app, so the guard checks their signatures with the cloud's keys. Inside
+  a tunnel the Host must be the tunnel's (`guard.TUNNEL_HOST` marks such requests); moto routes
+  AWS's names itself. Any other port of an AWS name is refused: nothing of AWS's is relayed.
+- any other host: relayed as a plain TCP stream to a public address of that host (`relay`);
+  loopback and private destinations are refused, so the relay is no way into a local service.
 
-Only `*.amazonaws.com:443` is tunnelled: any other CONNECT is answered 403 and nothing is
-relayed anywhere, so the cloud is no open proxy. Bounds: the CONNECT line and headers are
-http.server's (64 KiB a line, 100 headers), the TLS handshake must finish within 10 s, and a
-tunnel idle for 60 s is closed.
+Bounds: the CONNECT line and headers are http.server's (64 KiB a line, 100 headers), the TLS
+handshake must finish within 10 s, a tunnel idle for 60 s is closed; the relay's in `relay`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
+import hashlib
+import hmac
 import io
 import re
 import socket
 import ssl
+import threading
+from pathlib import Path
 from typing import Any
 
+from localcloud.gateway import relay
 from localcloud.gateway.authority import Authority
 from localcloud.gateway.guard import TUNNEL_HOST
+from localcloud.shared.credentials import credentials
 
 HANDSHAKE_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 60.0
+PROXY_USER = "smlocal"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _AWS_HOST = re.compile(rf"(?:{_LABEL}\.)+amazonaws\.com")
 
@@ -38,6 +53,18 @@ def aws_host(target: str) -> str | None:
     if not colon or port != "443" or len(host) > 253 or not _AWS_HOST.fullmatch(host):
         return None
     return host
+
+
+def proxy_password(state_dir: Path) -> str:
+    """The proxy's password for the cloud of `state_dir`: derived from the cloud's secret key
+    (so it needs no file of its own and reveals nothing of the key)."""
+    secret = credentials(state_dir).secret_access_key.encode()
+    return hmac.new(secret, b"smlocal proxy", hashlib.sha256).hexdigest()[:32]
+
+
+def proxy_url(port: int, state_dir: Path) -> str:
+    """HTTPS_PROXY for clients of the cloud of `state_dir` on `port`, its password inside."""
+    return f"http://{PROXY_USER}:{proxy_password(state_dir)}@localhost:{port}"
 
 
 class _SocketWriter(io.BufferedIOBase):
@@ -57,18 +84,51 @@ class _SocketWriter(io.BufferedIOBase):
 
 def tunnelling(base: type, authority: Authority) -> type:
     """A request handler class: `base` (werkzeug's WSGIRequestHandler or a subclass) that also
-    answers CONNECT to AWS names by serving the tunnel's requests itself."""
+    answers CONNECT: AWS names by serving the tunnel's requests itself, other hosts relayed."""
+    expected = f"{PROXY_USER}:{proxy_password(authority.state_dir)}".encode()
+    relays = threading.BoundedSemaphore(relay.MAX_RELAYS)
 
     class TunnellingHandler(base):  # type: ignore[misc, valid-type]
         tunnel_host: str | None = None
 
         def do_CONNECT(self) -> None:
-            host = aws_host(self.path)
-            if host is None or self.tunnel_host is not None:
+            if self.tunnel_host is not None:
+                self._refuse(403, "a CONNECT inside a tunnel is not proxied")
+                return
+            if not self._authorized():
                 self._refuse(
-                    f"the local cloud proxies *.amazonaws.com:443 only, not {self.path[:200]!r}"
+                    407,
+                    "the local cloud's proxy needs the password in its URL "
+                    '(HTTPS_PROXY from `eval "$(smlocal cloud env)"`)',
                 )
                 return
+            host = aws_host(self.path)
+            if host is not None:
+                self._terminate(host)
+                return
+            try:
+                target, port = relay.split_target(self.path)
+                if relay.is_aws_name(target):
+                    raise relay.Refusal(
+                        403,
+                        f"the local cloud serves *.amazonaws.com:443 itself and relays nothing "
+                        f"of AWS's, not {self.path[:200]!r}",
+                    )
+                self._relay(target, port)
+            except relay.Refusal as refusal:
+                self._refuse(refusal.status, str(refusal))
+
+        def _authorized(self) -> bool:
+            scheme, _, value = self.headers.get("Proxy-Authorization", "").partition(" ")
+            if scheme.lower() != "basic":
+                return False
+            try:
+                given = base64.b64decode(value.strip(), validate=True)
+            except (binascii.Error, ValueError):
+                return False
+            return hmac.compare_digest(given, expected)
+
+        def _terminate(self, host: str) -> None:
             context = authority.context(host)
             self.send_response(200, "Connection Established")
             self.end_headers()
@@ -86,9 +146,36 @@ def tunnelling(base: type, authority: Authority) -> type:
             self.tunnel_host = host
             self.close_connection = False
 
-        def _refuse(self, message: str) -> None:
+        def _relay(self, host: str, port: int) -> None:
+            if not relays.acquire(blocking=False):
+                raise relay.Refusal(
+                    503, f"the local cloud relays {relay.MAX_RELAYS} connections at most at once"
+                )
+            try:
+                upstream = relay.open_upstream(host, port)
+                self.close_connection = True
+                with upstream, contextlib.suppress(OSError):  # either end went away
+                    self.send_response(200, "Connection Established")
+                    self.end_headers()
+                    self.wfile.flush()
+                    # What the client sent right after its CONNECT may sit in our read buffer.
+                    self.connection.setblocking(False)
+                    try:
+                        early = self.rfile.read1(65536) or b""
+                    except BlockingIOError:
+                        early = b""
+                    self.connection.setblocking(True)
+                    if early:
+                        upstream.sendall(early)
+                    relay.pump(self.connection, upstream)
+            finally:
+                relays.release()
+
+        def _refuse(self, status: int, message: str) -> None:
             body = (message + "\n").encode()
-            self.send_response(403)
+            self.send_response(status)
+            if status == 407:
+                self.send_header("Proxy-Authenticate", 'Basic realm="smlocal local cloud"')
             self.send_header("Content-Type", "text/plain; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Connection", "close")

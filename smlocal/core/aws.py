@@ -52,3 +52,41 @@ def describe_endpoint_stack(cloudformation: Any, env_name: str) -> DeployedStack
 def stack_outputs(env: Environment) -> dict[str, str]:
     """Outputs of the environment's EndpointStack; a UserError if it is not deployed."""
     return describe_endpoint_stack(client("cloudformation", env), env.name).outputs
+
+
+# What a client answers when the key it signed with is not one the endpoint issued.
+_KEY_REFUSED = frozenset(
+    {
+        "InvalidAccessKeyId",
+        "InvalidClientTokenId",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "UnrecognizedClientException",
+    }
+)
+
+
+def access_problem(err: BaseException) -> Exception | None:
+    """The botocore error behind `err` (itself, or one it was raised from or while handling)
+    that says this shell cannot reach AWS: no credentials found, nothing answering at the
+    endpoint or the proxy, or a key the endpoint does not know; None for anything else."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionError,
+        NoCredentialsError,
+        PartialCredentialsError,
+    )
+
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, NoCredentialsError | PartialCredentialsError | ConnectionError):
+            return current
+        if (
+            isinstance(current, ClientError)
+            and current.response.get("Error", {}).get("Code") in _KEY_REFUSED
+        ):
+            return current
+        current = current.__cause__ or current.__context__
+    return None

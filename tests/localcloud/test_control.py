@@ -17,7 +17,7 @@ CLI = "from smlocal.cli import main; main()"
 
 def test_env_fails_in_one_line_when_no_cloud_answers(tmp_path: Path) -> None:
     # (The exports of a running cloud: tests/sdk/test_sdk.py, which starts one.)
-    port = control.DEFAULT_PORT + 1 if control.answers(control.DEFAULT_PORT) else 4999
+    port = _silent_port()
     done = subprocess.run(
         [
             sys.executable,
@@ -44,10 +44,63 @@ def test_the_default_state_dir_is_the_projects_wherever_a_command_runs(tmp_path:
 
     code = "from localcloud.cli import _state_dir; print(_state_dir(None))"
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop(control.STATE_DIR_ENV, None)
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert out.stdout.strip() == str(PROJECT_ROOT / ".smlocal" / "cloud"), out.stderr
+
+
+def test_outside_a_checkout_the_default_is_the_users_state_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smlocal.core.environments import PROJECT_ROOT
+
+    assert control._is_checkout(PROJECT_ROOT)  # this clone (an editable install is one too)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "another"\n')
+    assert not control._is_checkout(tmp_path)
+    site = tmp_path / "site-packages"  # where pip puts the packages: no pyproject.toml
+    monkeypatch.setattr(control, "PROJECT_ROOT", site)
+    home = tmp_path / "home"
+    default = home / ".local" / "state" / "smlocal" / "cloud"
+    assert control.default_state_dir({"HOME": str(home)}) == default
+    # XDG_STATE_HOME when it is absolute (a relative one is invalid, the spec says: ignored).
+    xdg = {"HOME": str(home), "XDG_STATE_HOME": str(tmp_path / "state")}
+    assert control.default_state_dir(xdg) == tmp_path / "state" / "smlocal" / "cloud"
+    assert control.default_state_dir({"HOME": str(home), "XDG_STATE_HOME": "rel"}) == default
+    # --state-dir, else SMLOCAL_STATE_DIR, else the default.
+    chosen = {"HOME": str(home), control.STATE_DIR_ENV: str(tmp_path / "chosen")}
+    assert control.state_dir(None, chosen) == tmp_path / "chosen"
+    assert control.state_dir(tmp_path / "flag", chosen) == tmp_path / "flag"
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("status", "the local cloud of {dir} is not running"),
+        ("env", "start one with `smlocal cloud start --detach --state-dir {dir}`"),
+        ("stop", "the local cloud is not running"),
+    ],
+)
+def test_every_cloud_command_finds_the_state_dir_in_smlocal_state_dir(
+    tmp_path: Path, command: str, says: str
+) -> None:
+    # A pid file a crashed cloud left there: `stop` clears the state dir it was pointed at.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    write_atomically(tmp_path / control.PID_FILE, f'{{"pid": {dead.pid}, "port": 1}}'.encode())
+    env = {**os.environ, control.STATE_DIR_ENV: str(tmp_path)}
+    args = ["cloud", command] + (["-p", str(_silent_port())] if command == "env" else [])
+    done = subprocess.run(
+        [sys.executable, "-c", CLI, *args], env=env, capture_output=True, text=True
+    )
+    assert says.format(dir=tmp_path) in done.stdout + done.stderr
+    if command == "stop":
+        assert not (tmp_path / control.PID_FILE).exists()
+
+
+def _silent_port() -> int:
+    return control.DEFAULT_PORT + 1 if control.answers(control.DEFAULT_PORT) else 4999
 
 
 def test_a_port_in_time_wait_is_free_to_start_on(tmp_path: Path) -> None:
@@ -108,3 +161,23 @@ def test_start_refuses_a_second_cloud_on_the_same_state_dir(tmp_path: Path) -> N
         sleeper.kill()
         sleeper.wait()
     assert os.path.exists(tmp_path / control.PID_FILE)
+
+
+def test_a_cloud_that_refuses_to_start_says_why_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "credentials.json").write_text("not json")  # a state dir it cannot use
+    done = subprocess.run(
+        [sys.executable, "-m", "localcloud", "serve", "--port", "0", "--state-dir", tmp_path],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"error: {tmp_path}/credentials.json: not the local cloud's credentials; "
+        "delete it to make new ones"
+    ]
+    # `cloud start --detach` relays that line, and only that line, from the cloud's log.
+    log = tmp_path / "server.log"
+    log.write_text("starting\n" + done.stderr)
+    assert str(control.start_failure(2, log)) == done.stderr.strip().removeprefix("error: ")
+    assert "status 1 while starting" in str(control.start_failure(1, log))

@@ -78,7 +78,7 @@ def test_the_notebook_runs_against_the_local_cloud(cloud: tuple[Path, int], tmp_
         room.mkdir(exist_ok=True)
         shutil.copy(path, room / name)
     # No SDK config file either: its telemetry GETs (to an amazonaws.com name) reach the
-    # cloud's proxy too and fail there, without leaving the machine.
+    # cloud's proxy too and are answered by the cloud's S3, without leaving the machine.
     env = {
         "PATH": f"{SDK_PYTHON.parent}:/usr/bin:/bin",
         "HOME": str(tmp_path),

@@ -6,17 +6,21 @@ they need no torch: they only talk to the cloud."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
 import ssl
 import subprocess
+import sys
 from pathlib import Path
 
 import boto3
 import pytest
 
 from localcloud import control
+from localcloud.gateway.proxy import proxy_password
+from localcloud.gateway.trust import TRUST_VARIABLES
 from tests.helpers.sdk import SDK_PYTHON, mnist_inputs, run_script
 
 SDK_BIN = SDK_PYTHON.parent
@@ -28,24 +32,32 @@ needs_sdk_venv = pytest.mark.skipif(
 )
 
 
-def test_env_exports_the_url_the_key_and_the_proxy(
+def test_env_exports_the_url_the_key_the_proxy_and_the_ca_bundle(
     cloud: tuple[Path, int], cloud_env: dict[str, str]
 ) -> None:
     state_dir, port = cloud
-    url = f"http://localhost:{port}"
-    assert cloud_env["AWS_ENDPOINT_URL"] == cloud_env["HTTPS_PROXY"] == url
-    assert cloud_env["https_proxy"] == url
+    assert cloud_env["AWS_ENDPOINT_URL"] == f"http://localhost:{port}"
+    # The proxy with its password inside: every client below honours credentials in the URL.
+    proxy = f"http://smlocal:{proxy_password(state_dir)}@localhost:{port}"
+    assert cloud_env["HTTPS_PROXY"] == cloud_env["https_proxy"] == proxy
     assert cloud_env["NO_PROXY"] == cloud_env["no_proxy"] == "localhost,127.0.0.1,::1"
     assert cloud_env["CDK_DEFAULT_ACCOUNT"] == "123456789012"
     assert cloud_env["AWS_REGION"] == cloud_env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert cloud_env["SMLOCAL_STATE_DIR"] == str(state_dir)
     # The key the cloud of that state dir issued, and its CA: owner-only files.
     key = json.loads((state_dir / "credentials.json").read_text())
     assert cloud_env["AWS_ACCESS_KEY_ID"] == key["AccessKeyId"]
     assert cloud_env["AWS_SECRET_ACCESS_KEY"] == key["SecretAccessKey"]
-    assert cloud_env["AWS_CA_BUNDLE"] == str(state_dir / "ca.pem")
-    for name in ("credentials.json", "ca.pem", "ca-key.pem"):
+    # One bundle for every client family: the cloud's CA, then what the shell trusted.
+    bundle = state_dir / "ca-bundle.pem"
+    assert {name: cloud_env[name] for name in TRUST_VARIABLES} == dict.fromkeys(
+        TRUST_VARIABLES, str(bundle)
+    )
+    assert (state_dir / "ca.pem").read_text().strip() in bundle.read_text()
+    assert bundle.read_text().count("-----BEGIN CERTIFICATE-----") > 1
+    for name in ("credentials.json", "ca.pem", "ca-key.pem", "ca-bundle.pem"):
         assert (state_dir / name).stat().st_mode & 0o777 == 0o600, name
-    assert "PRIVATE KEY" not in (state_dir / "ca.pem").read_text()
+    assert "PRIVATE KEY" not in bundle.read_text()
 
 
 def test_a_client_that_names_an_aws_endpoint_reaches_the_cloud(cloud_env: dict[str, str]) -> None:
@@ -65,21 +77,65 @@ def test_a_client_that_names_an_aws_endpoint_reaches_the_cloud(cloud_env: dict[s
     assert "through-the-proxy" in [b["Name"] for b in direct.list_buckets()["Buckets"]]
 
 
-def _connect(port: int, target: str) -> bytes:
+def _connect(port: int, target: str, password: str | None = None) -> bytes:
+    head = f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n"
+    if password is not None:
+        token = base64.b64encode(f"smlocal:{password}".encode()).decode()
+        head += f"Proxy-Authorization: Basic {token}\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+        sock.sendall(f"{head}\r\n".encode())
         # The refusal closes the connection: read to the end (one recv may hold the head only).
         return b"".join(iter(lambda: sock.recv(4096), b""))
 
 
+@pytest.mark.parametrize("target", ["example.com:443", "sts.amazonaws.com:443"])
+@pytest.mark.parametrize("password", [None, "not-the-password"], ids=["none", "wrong"])
+def test_the_proxy_lets_in_no_one_but_its_user(
+    cloud: tuple[Path, int], target: str, password: str | None
+) -> None:
+    answer = _connect(cloud[1], target, password)
+    assert answer.startswith(b"HTTP/1.1 407 "), answer
+    assert b'Proxy-Authenticate: Basic realm="smlocal local cloud"' in answer
+    assert b"needs the password in its URL" in answer
+
+
 @pytest.mark.parametrize(
-    "target",
-    ["example.com:443", "127.0.0.1:22", "sts.amazonaws.com:80", "amazonaws.com.evil.io:443"],
+    ("target", "refusal"),
+    [
+        ("127.0.0.1:22", b"not 127.0.0.1: loopback"),
+        ("[::1]:443", b"not ::1: loopback"),
+        ("localhost:{port}", b"not localhost (127.0.0.1): loopback"),  # the cloud itself
+        ("169.254.169.254:80", b"not 169.254.169.254: link-local"),
+        ("10.0.0.1:443", b"not 10.0.0.1: private"),
+        ("sts.amazonaws.com:80", b"relays nothing of AWS's"),
+        ("s3.cn-north-1.amazonaws.com.cn:443", b"relays nothing of AWS's"),
+    ],
 )
-def test_the_cloud_is_no_open_proxy(cloud: tuple[Path, int], target: str) -> None:
-    answer = _connect(cloud[1], target)
+def test_the_relay_is_no_way_into_a_local_service_nor_to_aws(
+    cloud: tuple[Path, int], target: str, refusal: bytes
+) -> None:
+    state_dir, port = cloud
+    answer = _connect(port, target.format(port=port), proxy_password(state_dir))
     assert answer.startswith(b"HTTP/1.1 403 "), answer
-    assert b"proxies *.amazonaws.com:443 only" in answer
+    assert refusal in answer
+
+
+def test_pip_downloads_from_its_index_through_the_clouds_proxy(
+    cloud_env: dict[str, str], tmp_path: Path
+) -> None:
+    # pip's own default index, reached through HTTPS_PROXY only (no config file, no local
+    # wheels), with the CA bundle the environment exports.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PIP_CONFIG_FILE": os.devnull}
+    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir"]
+    done = subprocess.run(
+        [*pip, "--disable-pip-version-check", "--dest", str(tmp_path / "got"), "six==1.16.0"],
+        env=env | cloud_env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert [p.name for p in (tmp_path / "got").iterdir()] == ["six-1.16.0-py2.py3-none-any.whl"]
 
 
 def test_a_tunnel_serves_its_own_aws_name_only_and_still_needs_the_key(
@@ -89,8 +145,12 @@ def test_a_tunnel_serves_its_own_aws_name_only_and_still_needs_the_key(
     context = ssl.create_default_context(cafile=str(state_dir / "ca.pem"))
 
     def through_tunnel(host_header: str) -> bytes:
+        token = base64.b64encode(f"smlocal:{proxy_password(state_dir)}".encode()).decode()
         sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        sock.sendall(b"CONNECT sts.amazonaws.com:443 HTTP/1.1\r\n\r\n")
+        sock.sendall(
+            b"CONNECT sts.amazonaws.com:443 HTTP/1.1\r\n"
+            + f"Proxy-Authorization: Basic {token}\r\n\r\n".encode()
+        )
         assert sock.recv(4096).startswith(b"HTTP/1.1 200 ")
         with context.wrap_socket(sock, server_hostname="sts.amazonaws.com") as tls:
             request = f"GET /?Action=GetCallerIdentity HTTP/1.1\r\nHost: {host_header}\r\n"

@@ -3,24 +3,64 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+import pytest
 
 from tests.helpers.cli import SMLOCAL, one_line_refusal, run
 from tests.helpers.ports import free_port
 
 
-def test_a_cloud_that_does_not_answer_is_one_line_naming_the_url() -> None:
-    url = f"http://localhost:{free_port()}"
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE00",
-        "AWS_SECRET_ACCESS_KEY": "secret",
-        "AWS_REGION": "us-east-1",
-        "AWS_MAX_ATTEMPTS": "1",
+def _shell(tmp_path: Path, **variables: str) -> dict[str, str]:
+    """A shell without the cloud's environment or any AWS setting (no profile, no instance
+    metadata), whose state dir holds no cloud, plus `variables`."""
+    kept = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AWS_", "SMLOCAL_")) and not name.lower().endswith("_proxy")
     }
+    return {
+        **kept,
+        "HOME": str(tmp_path),
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "SMLOCAL_STATE_DIR": str(tmp_path / "no-cloud"),
+        **variables,
+    }
+
+
+def test_a_cloud_that_does_not_answer_is_one_line_naming_the_url(tmp_path: Path) -> None:
+    url = f"http://localhost:{free_port()}"
+    env = _shell(
+        tmp_path,
+        AWS_ENDPOINT_URL=url,
+        AWS_ACCESS_KEY_ID="AKIAEXAMPLEEXAMPLE00",
+        AWS_SECRET_ACCESS_KEY="secret",
+        AWS_REGION="us-east-1",
+        AWS_MAX_ATTEMPTS="1",
+    )
     line = one_line_refusal(run([SMLOCAL, "predict", "--env", "dev", "--n", "1"], env=env))
-    assert f"cannot reach {url}/" in line
-    assert "smlocal cloud start" in line
+    assert line.endswith(
+        f"cannot reach {url}: no local cloud answers there (smlocal cloud start --detach; "
+        f'eval "$(smlocal cloud env)")'
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["predict", "--env", "dev", "--n", "1"], ["train", "--env", "dev", "--data", "s3://b-1/d"]],
+    ids=["predict", "train"],
+)
+def test_no_credentials_and_no_cloud_is_one_line_with_the_fix(
+    tmp_path: Path, command: list[str]
+) -> None:
+    line = one_line_refusal(run([SMLOCAL, *command], env=_shell(tmp_path)))
+    assert line == (
+        "error: no AWS credentials, and no local cloud answers at http://localhost:4566 (for "
+        'the local cloud: smlocal cloud start --detach; eval "$(smlocal cloud env)"; for AWS: '
+        "a profile or AWS_ACCESS_KEY_ID)"
+    )
 
 
 def test_version() -> None:

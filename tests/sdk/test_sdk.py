@@ -20,7 +20,7 @@ import pytest
 
 from localcloud import control
 from localcloud.gateway.proxy import proxy_password
-from localcloud.gateway.trust import TRUST_VARIABLES
+from localcloud.gateway.bundle import TRUST_VARIABLES
 from tests.helpers.sdk import SDK_PYTHON, mnist_inputs, run_script
 
 SDK_BIN = SDK_PYTHON.parent

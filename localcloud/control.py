@@ -17,9 +17,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from localcloud.gateway.authority import ensure_ca
+from localcloud.gateway.bundle import TRUST_VARIABLES, write_bundle
 from localcloud.gateway.guard import HEALTH_PATH
 from localcloud.gateway.proxy import proxy_url
-from localcloud.gateway.bundle import TRUST_VARIABLES, write_bundle
 from localcloud.shared.credentials import credentials
 from localcloud.shared.processes import (
     PID_FILE,

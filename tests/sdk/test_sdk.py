@@ -19,8 +19,8 @@ import boto3
 import pytest
 
 from localcloud import control
-from localcloud.gateway.proxy import proxy_password
 from localcloud.gateway.bundle import TRUST_VARIABLES
+from localcloud.gateway.proxy import proxy_password
 from tests.helpers.sdk import SDK_PYTHON, mnist_inputs, run_script
 
 SDK_BIN = SDK_PYTHON.parent

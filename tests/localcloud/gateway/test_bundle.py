@@ -6,7 +6,7 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-from localcloud.gateway import bundle
+from localcloud.gateway import bundle as cabundle
 from localcloud.gateway.authority import ensure_ca
 
 
@@ -21,7 +21,7 @@ def test_the_bundle_is_the_clouds_ca_then_what_the_shell_trusted(tmp_path: Path)
 
         system = Path(certifi.where())
     shell = {"REQUESTS_CA_BUNDLE": str(system), "SSL_CERT_FILE": str(tmp_path / "missing.pem")}
-    bundle = bundle.write_bundle(tmp_path / "cloud", shell)
+    bundle = cabundle.write_bundle(tmp_path / "cloud", shell)
     text = bundle.read_text()
     ca = (tmp_path / "cloud" / "ca.pem").read_text()
     assert text.index(ca.strip()) < text.index(f"# kept from {system}\n")
@@ -38,13 +38,13 @@ def test_a_second_env_and_another_clouds_bundle_add_no_cloud_ca(tmp_path: Path) 
     ensure_ca(tmp_path / "third")
     system.write_text((tmp_path / "third" / "ca.pem").read_text())  # stands in for a real CA...
     # ... which a cloud's CA is not: it is dropped, and the system's default file used instead.
-    first = bundle.write_bundle(other, {"REQUESTS_CA_BUNDLE": str(system)})
+    first = cabundle.write_bundle(other, {"REQUESTS_CA_BUNDLE": str(system)})
     assert "# kept from" in first.read_text()
     assert "# kept from " + str(system) not in first.read_text()
     # A shell that already has a cloud's environment: its bundle's other certificates are kept,
     # the cloud's CAs (that one's and this one's) are not piled up.
-    again = bundle.write_bundle(tmp_path / "cloud", {"REQUESTS_CA_BUNDLE": str(first)})
-    twice = bundle.write_bundle(tmp_path / "cloud", {"REQUESTS_CA_BUNDLE": str(again)})
+    again = cabundle.write_bundle(tmp_path / "cloud", {"REQUESTS_CA_BUNDLE": str(first)})
+    twice = cabundle.write_bundle(tmp_path / "cloud", {"REQUESTS_CA_BUNDLE": str(again)})
     assert _count(twice) == _count(again) == _count(first)
     ca = (tmp_path / "cloud" / "ca.pem").read_text().strip()
     assert twice.read_text().count(ca) == 1

@@ -86,21 +86,22 @@ def test_the_state_dir_stays_private_while_jobs_run_and_models_serve(
 
 
 def read_as_nobody(directory: Path, names: list[str]) -> dict[str, str]:
-    """What uid 65534 gets opening each of `names` under `directory` (relative paths, from
-    `directory`'s parent, which it could not reach on its own): the errno's name, or "read"."""
+    """What uid 65534 gets opening each of `names` (relative paths) in `directory`: the error's
+    name, or "read". It starts in `directory` itself, so the folders above (pytest's, private)
+    are not in its way: the lookup needs the state dir's own search bit, then the file's."""
     readable, writable = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: drop to nobody, try, report, exit without running any cleanup
         outcome = {}
         try:
             os.close(readable)
-            os.chdir(directory.parent)
+            os.chdir(directory)
             os.setgroups([])
             os.setgid(NOBODY)
             os.setuid(NOBODY)
             for name in names:
                 try:
-                    with open(Path(directory.name, name), "rb") as f:
+                    with open(name, "rb") as f:
                         f.read(1)
                     outcome[name] = "read"
                 except OSError as err:

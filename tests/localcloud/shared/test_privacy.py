@@ -45,11 +45,13 @@ sys.exit(1 if found else 0)
 
 
 def open_entries(state_dir: Path) -> list[str]:
-    """Entries of the state dir that grant the group or others anything. Below `overlays/`
-    (requirements environments) pip and venv set script modes themselves; the folder is 0700."""
+    """Entries of the state dir that grant the group or others anything. What pip installs in a
+    requirements overlay (`overlays/<digest>/...`) is left out: pip sets the modes of console
+    scripts itself (0755), inside folders that are 0700."""
     found = []
     for path in [state_dir, *state_dir.rglob("*")]:
-        if path.is_symlink() or "overlays" in path.relative_to(state_dir).parts[1:2]:
+        parts = path.relative_to(state_dir).parts
+        if path.is_symlink() or (parts[:1] == ("overlays",) and len(parts) > 2):
             continue
         mode = path.lstat().st_mode
         if mode & 0o077:

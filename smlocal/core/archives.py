@@ -309,18 +309,19 @@ def extract(
     before = set(os.listdir(target)) if target.is_dir() else None
     target.mkdir(parents=True, exist_ok=True)
     try:
-        return _unpack(source, target.resolve(), Bounds.of(source, max_bytes), max_members)
+        return _unpack(source, target.resolve(), max_bytes, max_members)
     except BaseException:
         _discard(target, before)
         raise
 
 
-def _unpack(source: Path | bytes, root: Path, bounds: Bounds, max_members: int) -> int:
+def _unpack(source: Path | bytes, root: Path, max_bytes: int | None, max_members: int) -> int:
     total = count = 0
     name = ""
     links = Links(root)
     files: set[Parts] = set()  # what hard links may point at
     try:
+        bounds = Bounds.of(source, max_bytes)
         with _opened(source) as stream:
             bounded = _Bounded(stream, bounds.limit + max_members * _HEADER_SLACK)
             with tarfile.open(fileobj=bounded, mode="r:") as tar:  # type: ignore[arg-type]

@@ -27,6 +27,14 @@ from tests.helpers.cloud import (
 from tests.helpers.models import model_archive
 
 NOBODY = 65534
+ECHO = """\
+def model_fn(model_dir):
+    return None
+
+
+def transform_fn(model, body, content_type, accept):
+    return body, "text/plain"
+"""
 CLI = "from smlocal.cli import main; main()"
 
 # Run as a training job: lists what of the job's own tree others could use, and fails if any.
@@ -71,7 +79,7 @@ def test_the_state_dir_stays_private_while_jobs_run_and_models_serve(
     job = wait_job(sagemaker, "private-tree", timeout_s=120)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
 
-    url = put_model(s3, "models/private/model.tar.gz", model_archive())
+    url = put_model(s3, "models/private/model.tar.gz", model_archive(ECHO, weights=False))
     create_model_and_config(sagemaker, "private-model", url)
     sagemaker.create_endpoint(EndpointName="private-model", EndpointConfigName="private-model")
     try:
@@ -80,7 +88,7 @@ def test_the_state_dir_stays_private_while_jobs_run_and_models_serve(
         assert stat.S_IMODE(state.stat().st_mode) == 0o700
         for name in ("state.db", "state.db-wal", "credentials.json", "ca-key.pem", "server.log"):
             assert stat.S_IMODE((state / name).stat().st_mode) == 0o600, name
-        served = list(state.glob("endpoints/*/*/private-model/*/AllTraffic/model/model.pth"))
+        served = list(state.glob("endpoints/*/*/private-model/*/AllTraffic/model/code/*.py"))
         assert served, "the endpoint's unpacked model"
         assert open_entries(state) == []
     finally:

@@ -419,8 +419,11 @@ def test_smlocal_serve_refuses_a_malicious_model(outer: Path) -> None:
 
 
 def test_create_endpoint_unpacking_refuses_a_malicious_model(outer: Path) -> None:
-    with pytest.raises(StartError, match=re.escape(DOTDOT)):
-        unpack_model(dotdot_archive(), outer / "dest")
+    url = "s3://bucket/evil/model.tar.gz"
+    with pytest.raises(
+        StartError, match=re.escape(f"the model data {url} cannot be unpacked: {DOTDOT}")
+    ):
+        unpack_model(dotdot_archive(), outer / "dest", url)
     assert_nothing_outside(outer)
 
 

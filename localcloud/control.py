@@ -21,6 +21,7 @@ from localcloud.gateway.bundle import TRUST_VARIABLES, write_bundle
 from localcloud.gateway.guard import HEALTH_PATH
 from localcloud.gateway.proxy import proxy_url
 from localcloud.shared.credentials import credentials
+from localcloud.shared.privacy import open_private_log, private_state_dir
 from localcloud.shared.processes import (
     PID_FILE,
     end_leftovers,
@@ -168,11 +169,11 @@ def start_detached(
     origins = [check_origin(o) for o in cors_origins]
     speed = check_clock_speed(clock_speed)
     _check_can_start(state_dir, port)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private_state_dir(state_dir)  # made 0700, or refused in one line if others can read it
     credentials(state_dir)  # made here, so that no client waits for the server to make them
     ensure_ca(state_dir)
     log_path = state_dir / LOG_FILE
-    with open(log_path, "ab") as log:
+    with open_private_log(log_path) as log:
         proc = subprocess.Popen(
             [
                 sys.executable,

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -34,10 +35,12 @@ from localcloud.gateway.authority import Authority
 from localcloud.gateway.connections import close_idle, keeping_alive, remembering
 from localcloud.gateway.persisting import persisting
 from localcloud.services.cloudwatch.alarms import AlarmEvaluator
-from localcloud.shared import processes
+from localcloud.shared import privacy, processes
 from localcloud.shared.clock import Clock
 from localcloud.shared.credentials import credentials
 from localcloud.shared.persistence import StateStore
+from localcloud.shared.privacy import private_state_dir
+from smlocal.core.errors import UserError
 from smlocal.core.files import write_atomically
 
 log = logging.getLogger("localcloud")
@@ -57,7 +60,10 @@ class LocalCloud:
         cors_origins: tuple[str, ...] = (),
         clock_speed: float = 1.0,
     ) -> None:
-        self.state_dir = Path(state_dir).resolve()
+        # The state dir holds every key the cloud issued: refused unless it is private, and
+        # everything this process and its children create in it is private from the start.
+        self.state_dir = private_state_dir(state_dir)
+        privacy.private_umask()
         self.clock = Clock(clock_speed)
         self.host = host
         self.port = port
@@ -90,7 +96,6 @@ class LocalCloud:
         from localcloud import patches
         from localcloud.services.runtime.invoke import DataPath
 
-        self.state_dir.mkdir(parents=True, exist_ok=True)
         # What a killed cloud of this state dir left running goes first; everything this one
         # starts inherits the mark that lets the next start (or `cloud stop`) find it.
         processes.end_leftovers(self.state_dir)
@@ -172,12 +177,16 @@ def serve(
     state_dir: Path, port: int, cors_origins: tuple[str, ...] = (), clock_speed: float = 1.0
 ) -> None:
     """Run the local cloud in this process until SIGTERM / SIGINT."""
+    try:
+        cloud = LocalCloud(state_dir, port, cors_origins=cors_origins, clock_speed=clock_speed)
+    except UserError as err:  # a state dir others can read: one line, as the CLI says errors
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    cloud = LocalCloud(state_dir, port, cors_origins=cors_origins, clock_speed=clock_speed)
     cloud.start()
     pid_file = cloud.write_pid_file()
     speed = f", clock {cloud.clock.speed:g}x" if cloud.clock.speed != 1 else ""

@@ -28,6 +28,7 @@ import sysconfig
 import threading
 import venv
 from pathlib import Path
+from typing import Any
 
 from training.hosts import spawn
 from training.interrupts import Interrupted
@@ -88,11 +89,19 @@ def ensure_overlay(
     return overlay_python(overlay)
 
 
+class _Overlay(venv.EnvBuilder):
+    """A venv without activation scripts: an overlay is run by its interpreter's path, never
+    activated, and venv would copy the scripts' own modes (0644) past the cloud's umask."""
+
+    def setup_scripts(self, context: Any) -> None:
+        pass
+
+
 def _build(
     requirements: Path, target: Path, *, cwd: Path, interrupted: threading.Event | None
 ) -> None:
     # The venv's interpreter is the base one; this environment's packages come through a .pth.
-    venv.EnvBuilder(with_pip=False, symlinks=True).create(target)
+    _Overlay(with_pip=False, symlinks=True).create(target)
     python = overlay_python(target)
     purelib = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from smlocal.core import archives
+from smlocal.core import archives, folders
 from smlocal.core.archives import ArchiveError
 
 
@@ -48,7 +48,7 @@ def fetch_prefix(uri: str, dest: Path, s3_client: Any) -> int:
     if path is not None:
         if path.is_dir():
             try:
-                return archives.copy_tree(path, dest)
+                return folders.copy_tree(path, dest)
             except ArchiveError as err:
                 raise FetchError(f"channel {uri}: {err}") from None
         if path.is_file():
@@ -93,7 +93,7 @@ def fetch_sourcedir(uri: str, dest: Path, s3_client: Any) -> None:
     path = local_path(uri)
     if path is not None and path.is_dir():
         try:
-            archives.copy_tree(path, dest)
+            folders.copy_tree(path, dest)
         except ArchiveError as err:
             raise FetchError(f"sourcedir {uri}: {err}") from None
         return
@@ -251,7 +251,7 @@ def link_tree(src: Path, dest: Path) -> None:
     tree without duplicating the data."""
 
     # The inputs were bounded when fetched; links cost no space, so no cap here.
-    archives.copy_tree(src, dest, link=True, max_bytes=sys.maxsize, max_files=sys.maxsize)
+    folders.copy_tree(src, dest, link=True, max_bytes=sys.maxsize, max_files=sys.maxsize)
 
 
 def pack_dir(directory: Path, archive: Path) -> str:

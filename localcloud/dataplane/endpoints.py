@@ -169,6 +169,12 @@ def resolve(backend: Any, config_name: str) -> Deployment:
     )
 
 
+def _discard_models(fleets: dict[str, Fleet]) -> None:
+    """A start that failed keeps no unpacked model (its instances' logs stay for their streams)."""
+    for fleet in fleets.values():
+        shutil.rmtree(fleet.model_dir, ignore_errors=True)
+
+
 def _read_s3(account: str, url: str) -> bytes:
     from moto.s3.models import s3_backends
 
@@ -707,12 +713,17 @@ class Endpoints:
             runtime.generation += 1
             generation = str(runtime.generation)
         fleets: dict[str, Fleet] = {}
-        for variant in deployment.variants:
-            workdir = self._dir(runtime.key, generation, variant.name)
-            shutil.rmtree(workdir, ignore_errors=True)
-            workdir.mkdir(parents=True)
-            unpack_model(_read_s3(backend.account_id, variant.model_data_url), workdir)
-            fleets[variant.name] = Fleet(runtime.key, variant, workdir / "model", workdir)
+        try:
+            for variant in deployment.variants:
+                workdir = self._dir(runtime.key, generation, variant.name)
+                shutil.rmtree(workdir, ignore_errors=True)
+                workdir.mkdir(parents=True)
+                url = variant.model_data_url
+                unpack_model(_read_s3(backend.account_id, url), workdir, url)
+                fleets[variant.name] = Fleet(runtime.key, variant, workdir / "model", workdir)
+        except (StartError, ValidationError):
+            _discard_models(fleets)
+            raise
         wanted = [f for f in fleets.values() for _ in range(f.variant.instance_count)]
         with ThreadPoolExecutor(max(1, len(wanted))) as pool:
             outcomes = list(pool.map(self._try_start, wanted))
@@ -722,6 +733,7 @@ class Endpoints:
                 fleet.instances[outcome[0]] = outcome[1]
         if errors:
             self._retire(list(fleets.values()), drain=False)
+            _discard_models(fleets)
             raise errors[0]
         return fleets, deployment
 

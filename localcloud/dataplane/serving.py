@@ -43,15 +43,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def unpack_model(archive: bytes, target: Path) -> Path:
-    """Extract a `model.tar.gz` body into `target/model` (the container's /opt/ml/model)."""
+def unpack_model(archive: bytes, target: Path, url: str) -> Path:
+    """Extract the `model.tar.gz` body read from `url` into `target/model` (the container's
+    /opt/ml/model); a refused archive leaves nothing there."""
     from smlocal.core import archives
 
     model_dir = target / "model"
     try:
         archives.extract(archive, model_dir)
     except archives.ArchiveError as err:
-        raise StartError(f"the model data cannot be unpacked: {err}") from None
+        raise StartError(f"the model data {url} cannot be unpacked: {err}") from None
     return model_dir
 
 

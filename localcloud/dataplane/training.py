@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import queue
+import shutil
 import threading
 import time
 from datetime import UTC, datetime
@@ -182,14 +183,20 @@ class TrainingJobs:
         run.start()
         self._sync(job, run)
         threading.Thread(
-            target=self._monitor, args=(key, job, run), name=f"monitor-{name}", daemon=True
+            target=self._monitor,
+            args=(key, job, run, work_dir),
+            name=f"monitor-{name}",
+            daemon=True,
         ).start()
 
-    def _sync(self, job: Any, run: Any) -> None:
+    def _sync(self, job: Any, run: Any, *, final: bool = False) -> None:
         """Mirror the run onto moto's record (attribute assignments only; the statuses last,
-        so a client that sees the job ended sees its times and artifact too)."""
+        so a client that sees the job ended sees its times and artifact too). Only the `final`
+        mirror, once the run is over and cleaned up, may say that the job ended."""
         # Read first: the run sets its times and artifact before its status.
         status, secondary = run.status, run.secondary_status
+        if status not in _ACTIVE and not final:
+            return
         job.secondary_status_transitions = run.secondary_status_transitions
         job.failure_reason = run.failure_reason
         job.final_metric_data_list = run.final_metrics or []
@@ -206,14 +213,17 @@ class TrainingJobs:
         job.secondary_status = secondary
         job.training_job_status = status
 
-    def _monitor(self, key: Key, job: Any, run: Any) -> None:
+    def _monitor(self, key: Key, job: Any, run: Any, work_dir: Path) -> None:
         while not run.wait(_POLL_S):
             if self._shutting_down:
                 return
             self._sync(job, run)
         if self._shutting_down:
             return  # the record stays InProgress: the next start marks it Failed, with why
-        self._sync(job, run)
+        # The instances go, as on AWS: their sourcedir, inputs and model are not kept (gone
+        # before the record says the job ended, so a client that sees it ended sees them gone).
+        shutil.rmtree(work_dir, ignore_errors=True)
+        self._sync(job, run, final=True)
         with self._lock:
             self._runs.pop(key, None)
         self._store.flush()  # the outcome is durable once the job has ended
@@ -238,10 +248,12 @@ class TrainingJobs:
     def recover(self, backends: Any) -> None:
         """After a restart nothing runs the jobs that were in progress: they failed."""
         now = datetime.now(UTC)
-        for _account, _region, backend in backends.iter_backends():
+        for account, region, backend in backends.iter_backends():
             for job in backend.training_jobs.values():
                 if job.training_job_status not in _ACTIVE:
                     continue
+                with contextlib.suppress(ArchiveError):  # what the stopped run left
+                    shutil.rmtree(inside(self.root, account, region, job.training_job_name), True)
                 transitions = list(getattr(job, "secondary_status_transitions", []) or [])
                 if transitions and "EndTime" not in transitions[-1]:
                     transitions[-1]["EndTime"] = now

@@ -234,7 +234,7 @@ class TransformJobs(BatchJobs):
                 archive = s3.get_object(Bucket=bucket, Key=model_key)["Body"].read()
             except Exception as err:
                 raise TransformError(f"could not download the model data {url}: {err}") from None
-            model_dir = unpack_model(archive, work_dir)
+            model_dir = unpack_model(archive, work_dir, url)
             env = {**environment, **(job.environment or {})}
             serving = ServingProcess.start(
                 model_dir, work_dir, workers=1, serverless=False, environment=env

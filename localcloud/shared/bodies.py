@@ -51,7 +51,7 @@ class BodyStore:
         self.root = root
         self._mutex = threading.Lock()
         self._fresh: set[str] = set()  # written since the last snapshot, maybe unreferenced
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def put(self, data: bytes) -> StoredBody:
         digest = hashlib.sha256(data).hexdigest()

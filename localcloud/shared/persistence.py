@@ -22,6 +22,7 @@ import contextlib
 import functools
 import io
 import logging
+import os
 import pickle
 import sqlite3
 import threading
@@ -149,7 +150,9 @@ class StateStore:
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Created 0600 before SQLite opens it: its -wal and -shm files take its mode.
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")  # a commit is on disk when it returns

@@ -4,10 +4,14 @@ the project opens (model.tar.gz, sourcedir.tar.gz) and the one that copies user 
 Each tar member is checked before anything is written and each file is written here, in
 chunks, from `TarFile.extractfile`: tarfile's `data` filter is not relied on, because Python
 3.11.7 (and other unpatched interpreters) let a crafted archive through it (CVE-2025-4517).
-Rules, the same for archives and folders: relative paths only, no `..`, regular files and
-folders only (no links, devices or fifos), at most `MAX_MEMBERS` entries and
-`max_unpacked_bytes()` bytes. Decompression stops as soon as the archive's stream passes the
-cap, so a bomb costs neither memory nor disk.
+Rules, the same for archives and folders: relative paths only, no `..`; regular files, folders,
+symbolic links whose target stays inside the tree and hard links to a file of the archive
+(`smlocal.core.links`: links are made last, nothing is written through one); no devices or
+fifos; at most `MAX_MEMBERS` entries and `max_unpacked_bytes()` bytes, and for an archive at
+most `max_unpack_ratio()` times its own size once past `unpack_ratio_floor()` bytes. Sizes are
+checked from each member's header before its bytes are written, and decompression stops as
+soon as the archive's stream passes the bound, so a bomb costs neither memory nor disk. An
+archive that breaks a rule leaves nothing of itself in the target folder.
 """
 
 from __future__ import annotations
@@ -18,17 +22,28 @@ import gzip
 import io
 import lzma
 import os
+import shutil
 import stat
 import tarfile
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from smlocal.core.errors import UserError
+from smlocal.core.errors import ArchiveError
+from smlocal.core.links import Links, Parts, mkdirs
 
-# An unpacked model or sourcedir larger than this is refused (override: SMLOCAL_MAX_UNPACKED_BYTES).
-MAX_UNPACKED_BYTES = 4 * 1024**3
+__all__ = ["ArchiveError", "extract", "inside", "relative_parts", "safe_join"]
+
+# An unpacked model or sourcedir larger than this is refused (SMLOCAL_MAX_UNPACKED_BYTES): the
+# storage volume a SageMaker endpoint gets by default (a larger model needs VolumeSizeInGB there).
+MAX_UNPACKED_BYTES = 30 * 1024**3
+# Past the floor, an archive may unpack to at most this many times its own size
+# (SMLOCAL_MAX_UNPACK_RATIO, SMLOCAL_UNPACK_RATIO_FLOOR): model weights compress about 1.1x,
+# code and text about 5x, a gigabyte of zeros about 1000x.
+MAX_UNPACK_RATIO = 100
+UNPACK_RATIO_FLOOR = 64 * 1024**2
 MAX_MEMBERS = 100_000
 _CHUNK = 1024 * 1024
 # tarfile reads a member header (with its pax records or GNU long name) in one read; a
@@ -37,8 +52,6 @@ _MAX_READ = _CHUNK
 # Headers and padding take up to this much per member on top of the file bytes.
 _HEADER_SLACK = 2048
 _KINDS = {
-    tarfile.SYMTYPE: "a symbolic link",
-    tarfile.LNKTYPE: "a hard link",
     tarfile.CHRTYPE: "a character device",
     tarfile.BLKTYPE: "a block device",
     tarfile.FIFOTYPE: "a fifo",
@@ -46,25 +59,77 @@ _KINDS = {
 }
 
 
-class ArchiveError(UserError):
-    """An archive member, folder entry or key that breaks a rule; the message names it."""
+def _setting(name: str, default: int, *, zero: bool = False) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0 or (value == 0 and not zero):
+        kind = "a non-negative" if zero else "a positive"
+        raise ArchiveError(f"{name} must be {kind} integer, got {raw!r}")
+    return value
 
 
 def max_unpacked_bytes() -> int:
     """The size cap of an unpacked archive or a copied folder (SMLOCAL_MAX_UNPACKED_BYTES)."""
-    raw = os.environ.get("SMLOCAL_MAX_UNPACKED_BYTES")
-    if raw is None:
-        return MAX_UNPACKED_BYTES
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise ArchiveError(f"SMLOCAL_MAX_UNPACKED_BYTES must be a positive integer, got {raw!r}")
-    return value
+    return _setting("SMLOCAL_MAX_UNPACKED_BYTES", MAX_UNPACKED_BYTES)
 
 
-def relative_parts(name: str, *, what: str = "member") -> tuple[str, ...]:
+def max_unpack_ratio() -> int:
+    """How many times its own size an archive may unpack to (SMLOCAL_MAX_UNPACK_RATIO)."""
+    return _setting("SMLOCAL_MAX_UNPACK_RATIO", MAX_UNPACK_RATIO)
+
+
+def unpack_ratio_floor() -> int:
+    """The unpacked size under which any ratio passes (SMLOCAL_UNPACK_RATIO_FLOOR)."""
+    return _setting("SMLOCAL_UNPACK_RATIO_FLOOR", UNPACK_RATIO_FLOOR, zero=True)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What one archive may unpack to: the size cap, and the ratio to its own size."""
+
+    size: int
+    ratio: int
+    floor: int
+    archive_bytes: int
+
+    @classmethod
+    def of(cls, source: Path | bytes, max_bytes: int | None) -> Bounds:
+        archive_bytes = len(source) if isinstance(source, bytes) else os.stat(source).st_size
+        size = max_unpacked_bytes() if max_bytes is None else max_bytes
+        return cls(size, max_unpack_ratio(), unpack_ratio_floor(), archive_bytes)
+
+    @property
+    def by_ratio(self) -> int:
+        return max(self.floor, self.ratio * self.archive_bytes)
+
+    @property
+    def limit(self) -> int:
+        return min(self.size, self.by_ratio)
+
+    def check(self, name: str, unpacked: int) -> None:
+        """ArchiveError when member `name` takes the unpacked size to `unpacked`, past a bound."""
+        if unpacked <= self.limit:
+            return
+        if self.by_ratio < self.size:
+            raise ArchiveError(
+                f"member {name!r} takes the unpacked size past {self.by_ratio} bytes, "
+                f"{self.ratio} times the archive's {self.archive_bytes} bytes: a compression "
+                "bomb, or data that compresses far better than models and code do "
+                "(SMLOCAL_MAX_UNPACK_RATIO sets the ratio, SMLOCAL_UNPACK_RATIO_FLOOR the size "
+                "under which any ratio passes)"
+            )
+        raise ArchiveError(
+            f"member {name!r} takes the unpacked size past the cap of {self.size} bytes "
+            "(SMLOCAL_MAX_UNPACKED_BYTES sets the cap)"
+        )
+
+
+def relative_parts(name: str, *, what: str = "member") -> Parts:
     """The components of a relative path (`.` and empty ones dropped); ArchiveError for an
     absolute path, a `..` component or a NUL byte."""
     if "\x00" in name:
@@ -163,26 +228,17 @@ def _opened(source: Path | bytes) -> Iterator[IO[bytes]]:
             yield raw
 
 
-def _mkdirs(root: Path, parts: tuple[str, ...], label: str) -> Path:
-    """Create `root/parts...` one folder at a time, refusing any existing non-folder."""
-    path = root
-    for part in parts:
-        path = path / part
-        try:
-            os.mkdir(path, 0o755)
-        except FileExistsError:
-            if not stat.S_ISDIR(os.lstat(path).st_mode):
-                message = f"{label} goes through {part!r}, which is not a folder"
-                raise ArchiveError(message) from None
-    return path
-
-
-def _write(data: IO[bytes], path: Path, size: int, mode: int, name: str) -> None:
+def _clear(path: Path, name: str) -> None:
+    """Make room for member `name` at `path`: a file there (a duplicate member, a hard link) is
+    removed, never written through; a folder there is an error."""
     with contextlib.suppress(FileNotFoundError):
         if stat.S_ISDIR(os.lstat(path).st_mode):
             raise ArchiveError(f"member {name!r} is a file where a folder already is")
-        # A duplicate member (or a hard link already there) is replaced, never written through.
         os.unlink(path)
+
+
+def _write(data: IO[bytes], path: Path, size: int, mode: int, name: str) -> None:
+    _clear(path, name)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     written = 0
     with os.fdopen(os.open(path, flags, mode), "wb") as out:
@@ -194,26 +250,49 @@ def _write(data: IO[bytes], path: Path, size: int, mode: int, name: str) -> None
             written += len(chunk)
 
 
-def _check(member: tarfile.TarInfo, total: int, limit: int) -> tuple[str, ...]:
-    """The member's path components, once its name, type and size keep to the rules."""
-    name = member.name
-    parts = relative_parts(name)
-    if member.isdir():
-        return parts
+def _hard_link(root: Path, parts: Parts, member: tarfile.TarInfo, files: set[Parts]) -> None:
+    """A hard link member, made at once: its target must be a file this archive wrote."""
+    name, linkname = member.name, member.linkname
+    try:
+        target = relative_parts(linkname)
+    except ArchiveError:
+        target = None
+    if not parts or target is None or target not in files:
+        raise ArchiveError(
+            f"member {name!r} is a hard link to {linkname!r}, which is not a file of the "
+            "archive before it; only hard links to its own files are allowed"
+        )
+    path = mkdirs(root, parts[:-1], f"member {name!r}") / parts[-1]
+    _clear(path, name)
+    os.link(root.joinpath(*target), path, follow_symlinks=False)
+
+
+def _check(member: tarfile.TarInfo, parts: Parts) -> None:
+    """ArchiveError for a member that is no file, folder or link, or a file without a name."""
+    if member.isdir() or member.issym() or member.islnk():
+        return
     if not member.isfile() or member.issparse():
         kind = "a sparse file" if member.issparse() else _KINDS.get(member.type, "of an odd type")
-        link = f" to {member.linkname!r}" if member.issym() or member.islnk() else ""
         raise ArchiveError(
-            f"member {name!r} is {kind}{link}; only regular files and folders are allowed"
-        )
-    if total + member.size > limit:
-        raise ArchiveError(
-            f"member {name!r} takes the unpacked size past the cap of {limit} bytes "
-            "(SMLOCAL_MAX_UNPACKED_BYTES sets the cap)"
+            f"member {member.name!r} is {kind}; only regular files, folders and links are allowed"
         )
     if not parts:
-        raise ArchiveError(f"member {name!r} is a file without a name")
-    return parts
+        raise ArchiveError(f"member {member.name!r} is a file without a name")
+
+
+def _discard(target: Path, before: set[str] | None) -> None:
+    """Remove what a refused archive wrote: the target it made, or the entries it added."""
+    if before is None:
+        shutil.rmtree(target, ignore_errors=True)
+        return
+    for entry in os.scandir(target):
+        if entry.name in before:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
 
 
 def extract(
@@ -224,16 +303,27 @@ def extract(
     max_members: int = MAX_MEMBERS,
 ) -> int:
     """Unpack a tar archive (a path or its bytes; gzip, bzip2, xz or plain) into `target`;
-    returns the bytes written. ArchiveError names the first member that breaks a rule."""
-    limit = max_unpacked_bytes() if max_bytes is None else max_bytes
+    returns the bytes written. ArchiveError names the first member that breaks a rule, and
+    what the archive wrote is gone by then."""
     target = Path(target)
+    before = set(os.listdir(target)) if target.is_dir() else None
     target.mkdir(parents=True, exist_ok=True)
-    root = target.resolve()
+    try:
+        return _unpack(source, target.resolve(), max_bytes, max_members)
+    except BaseException:
+        _discard(target, before)
+        raise
+
+
+def _unpack(source: Path | bytes, root: Path, max_bytes: int | None, max_members: int) -> int:
     total = count = 0
     name = ""
+    links = Links(root)
+    files: set[Parts] = set()  # what hard links may point at
     try:
+        bounds = Bounds.of(source, max_bytes)
         with _opened(source) as stream:
-            bounded = _Bounded(stream, limit + max_members * _HEADER_SLACK)
+            bounded = _Bounded(stream, bounds.limit + max_members * _HEADER_SLACK)
             with tarfile.open(fileobj=bounded, mode="r:") as tar:  # type: ignore[arg-type]
                 while (member := tar.next()) is not None:
                     name = bounded.last = member.name
@@ -242,18 +332,29 @@ def extract(
                         raise ArchiveError(
                             f"member {name!r} is past the cap of {max_members} members"
                         )
-                    parts = _check(member, total, limit)
-                    if member.isdir():
-                        _mkdirs(root, parts, f"member {name!r}")
+                    parts = relative_parts(name)
+                    _check(member, parts)
+                    links.check_path(parts, f"member {name!r}")
+                    if member.issym():
+                        links.add(parts, member.linkname, f"member {name!r}")
+                        files.discard(parts)
                         continue
-                    total += member.size
-                    folder = _mkdirs(root, parts[:-1], f"member {name!r}")
-                    if not folder.resolve().is_relative_to(root):
-                        raise ArchiveError(f"member {name!r} resolves outside the folder")
-                    data = tar.extractfile(member)
-                    assert data is not None  # a regular file always has data
-                    mode = 0o755 if member.mode & 0o100 else 0o644
-                    _write(data, folder / parts[-1], member.size, mode, name)
+                    links.discard(parts)
+                    if member.isdir():
+                        mkdirs(root, parts, f"member {name!r}")
+                    elif member.islnk():
+                        _hard_link(root, parts, member, files)
+                        files.add(parts)
+                    else:
+                        bounds.check(name, total + member.size)
+                        total += member.size
+                        folder = mkdirs(root, parts[:-1], f"member {name!r}")
+                        data = tar.extractfile(member)
+                        assert data is not None  # a regular file always has data
+                        mode = 0o755 if member.mode & 0o100 else 0o644
+                        _write(data, folder / parts[-1], member.size, mode, name)
+                        files.add(parts)
+        links.make()
     except ArchiveError:
         raise
     except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as err:
@@ -265,72 +366,3 @@ def extract(
         at = f"member {name!r}" if name else "the archive"
         raise ArchiveError(f"{at} cannot be unpacked: {err.strerror or err}") from None
     return total
-
-
-def copy_tree(
-    src: Path,
-    dest: Path,
-    *,
-    link: bool = False,
-    max_bytes: int | None = None,
-    max_files: int = MAX_MEMBERS,
-) -> int:
-    """Copy a folder's regular files and folders into `dest` (hard links when `link`, a copy
-    across file systems); returns the files copied. Links, devices and fifos are refused, not
-    followed, so a loop (`loop -> .`) or a link out of the tree cannot be copied."""
-    limit = max_unpacked_bytes() if max_bytes is None else max_bytes
-    src, dest = Path(src), Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    total = files = 0
-    pending = [Path()]
-    while pending:
-        rel = pending.pop()
-        try:
-            entries = sorted(os.scandir(src / rel), key=lambda e: e.name)
-        except OSError as err:
-            raise ArchiveError(f"folder {src / rel} cannot be read: {err.strerror}") from None
-        _mkdirs(dest, rel.parts, f"folder {src / rel}")
-        for entry in entries:
-            path = rel / entry.name
-            info = entry.stat(follow_symlinks=False)
-            if stat.S_ISDIR(info.st_mode):
-                pending.append(path)
-                continue
-            if not stat.S_ISREG(info.st_mode):
-                kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
-                target = f" to {os.readlink(entry.path)!r}" if stat.S_ISLNK(info.st_mode) else ""
-                raise ArchiveError(
-                    f"{src / path} is {kind}{target}; only regular files and folders are copied "
-                    "(replace a link by the file it points to)"
-                )
-            files += 1
-            total += info.st_size
-            if files > max_files:
-                raise ArchiveError(f"{src / path} is past the cap of {max_files} files")
-            if total > limit:
-                raise ArchiveError(
-                    f"{src / path} takes the copy past the cap of {limit} bytes "
-                    "(SMLOCAL_MAX_UNPACKED_BYTES sets the cap)"
-                )
-            try:
-                _copy_file(Path(entry.path), dest / path, link)
-            except OSError as err:
-                message = f"{src / path} cannot be copied: {err.strerror or err}"
-                raise ArchiveError(message) from None
-    return files
-
-
-def _copy_file(src: Path, dest: Path, link: bool) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(dest)  # never write through a link or file already there
-    if link:
-        try:
-            os.link(src, dest, follow_symlinks=False)
-            return
-        except OSError:
-            pass  # another file system: copy
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-    with os.fdopen(os.open(src, flags), "rb") as fin, open(dest, "xb") as fout:
-        while chunk := fin.read(_CHUNK):
-            fout.write(chunk)
-    os.chmod(dest, stat.S_IMODE(os.stat(src, follow_symlinks=False).st_mode) & 0o755)

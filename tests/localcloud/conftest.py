@@ -26,7 +26,9 @@ FAST = 60.0
 
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    with running_cloud(tmp_path_factory.mktemp("cloud")) as running:
+    # The cloud makes its state dir itself (pytest's own folders are private already, which
+    # would hide the modes the cloud gives it).
+    with running_cloud(tmp_path_factory.mktemp("cloud") / "state") as running:
         yield running
 
 

@@ -1,6 +1,7 @@
 """Nothing leaves its folder, through boto3: malicious sourcedirs, models and channel keys fail
-the job or endpoint with a reason naming the member, and traversal names get SageMaker's
-ValidationException before the cloud builds a folder from them."""
+the job or endpoint with a reason naming the member, compression bombs with a reason naming the
+archive and leave nothing on disk, and traversal names get SageMaker's ValidationException
+before the cloud builds a folder from them."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.helpers.archives import MIB, zeros_archive
 from tests.helpers.cloud import (
     BUCKET,
     PYTORCH_IMAGE,
@@ -86,9 +88,10 @@ def test_a_malicious_sourcedir_fails_the_job_and_writes_nothing_outside(
     )
     job = wait_job(sagemaker, name, timeout_s=120)
     assert job["TrainingJobStatus"] == "Failed"
-    assert "member 'a' is a symbolic link to 'ddd" in job["FailureReason"]
-    assert "only regular files and folders are allowed" in job["FailureReason"]
+    assert f"sourcedir {sourcedir} cannot be unpacked: member 'a/b/c/" in job["FailureReason"]
+    assert "goes through the symbolic link 'a'" in job["FailureReason"]
     assert not (job_dir(cloud, name) / "shared" / "newfile").exists()
+    assert not job_dir(cloud, name).exists()  # a failed job leaves nothing behind
 
 
 def test_a_malicious_model_fails_the_endpoint_and_writes_nothing_outside(
@@ -103,10 +106,10 @@ def test_a_malicious_model_fails_the_endpoint_and_writes_nothing_outside(
     described = wait_endpoint(sagemaker, name)
     assert described["EndpointStatus"] == "Failed"
     assert (
-        "the model data cannot be unpacked: member 'a' is a symbolic link"
-        in (described["FailureReason"])
+        f"the model data {url} cannot be unpacked: member 'a/b/c/" in (described["FailureReason"])
     )
     assert not (endpoint_dir / "1" / "newfile").exists()
+    assert not (endpoint_dir / "1" / "AllTraffic" / "model").exists()
     sagemaker.delete_endpoint(EndpointName=name)
 
 
@@ -133,14 +136,14 @@ def test_a_channel_key_with_dot_dot_fails_the_job(
     assert not list(cloud.state_dir.rglob("escaped.txt"))
 
 
-def test_a_sourcedir_folder_with_a_symlink_loop_fails_the_job_at_once(
+def test_a_sourcedir_folder_with_a_symlink_loop_is_copied_as_a_link_and_runs(
     cloud: Any, sagemaker: Any, training_inputs: str, tmp_path: Path
 ) -> None:
     name = "loop-sourcedir"
     source = tmp_path / "src"
     source.mkdir()
     (source / "quick.py").write_text(QUICK)
-    (source / "loop").symlink_to(".")
+    (source / "loop").symlink_to(".")  # inside the tree, as AWS's tar keeps it
     started = time.monotonic()
     request = training_request(name, f"s3://{BUCKET}/unused", training_inputs, program="quick.py")
     # A local sourcedir folder: the local cloud takes one, the spec (S3 only) does not.
@@ -148,9 +151,57 @@ def test_a_sourcedir_folder_with_a_symlink_loop_fails_the_job_at_once(
     sagemaker.create_training_job(**request)
     job = wait_job(sagemaker, name, timeout_s=60)
     print(f"loop job ended {job['TrainingJobStatus']} after {time.monotonic() - started:.2f} s")
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert not job_dir(cloud, name).exists()  # the instances go when the job ends
+
+
+def tree_bytes(root: Path) -> int:
+    """The bytes of the files under `root` (folders and links not counted)."""
+    return sum(p.lstat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def test_a_gigabyte_of_zeros_as_a_sourcedir_fails_the_job_naming_it_and_leaves_nothing(
+    cloud: Any, sagemaker: Any, s3: Any, training_inputs: str
+) -> None:
+    name = "zeros-sourcedir"
+    bomb = zeros_archive(1024 * MIB)  # the audit's archive: 1 GiB of zeros in about 1 MB
+    s3.put_object(Bucket=BUCKET, Key="code/zeros/sourcedir.tar.gz", Body=bomb)
+    sourcedir = f"s3://{BUCKET}/code/zeros/sourcedir.tar.gz"
+    before = tree_bytes(cloud.state_dir)
+    sagemaker.create_training_job(**training_request(name, sourcedir, training_inputs))
+    job = wait_job(sagemaker, name, timeout_s=120)
     assert job["TrainingJobStatus"] == "Failed"
-    assert f"{source}/loop is a symbolic link to '.'" in job["FailureReason"]
-    assert sum(1 for _ in job_dir(cloud, name).rglob("*")) < 50
+    assert job["FailureReason"].startswith(
+        f"ClientError: sourcedir {sourcedir} cannot be unpacked: member 'zeros.bin' takes the "
+        f"unpacked size past {100 * len(bomb)} bytes, 100 times the archive's {len(bomb)} bytes"
+    )
+    assert not job_dir(cloud, name).exists()
+    grown = tree_bytes(cloud.state_dir) - before
+    print(f"state dir grew by {grown} bytes")
+    assert grown < 16 * MIB  # its logs and records, not the gigabyte
+
+
+def test_a_gigabyte_of_zeros_as_a_model_fails_the_endpoint_naming_it_and_leaves_nothing(
+    cloud: Any, sagemaker: Any, s3: Any
+) -> None:
+    name = "zeros-model"
+    endpoint_dir = cloud.state_dir.joinpath("endpoints", *ACCOUNT_REGION, name)
+    bomb = zeros_archive(1024 * MIB)
+    url = put_model(s3, "models/zeros/model.tar.gz", bomb)
+    create_model_and_config(sagemaker, name, url)
+    before = tree_bytes(cloud.state_dir)
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    described = wait_endpoint(sagemaker, name)
+    assert described["EndpointStatus"] == "Failed"
+    assert described["FailureReason"].startswith(
+        f"the model data {url} cannot be unpacked: member 'zeros.bin' takes the unpacked size "
+        f"past {100 * len(bomb)} bytes, 100 times the archive's {len(bomb)} bytes"
+    )
+    assert tree_bytes(endpoint_dir) == 0
+    grown = tree_bytes(cloud.state_dir) - before
+    print(f"state dir grew by {grown} bytes")
+    assert grown < 16 * MIB
+    sagemaker.delete_endpoint(EndpointName=name)
 
 
 @pytest.mark.parametrize("name", ["../x", "../../victim/keepme", "..", "a_b", "-a", "a" * 64])
@@ -193,7 +244,8 @@ def test_traversal_endpoint_names_are_refused_and_remove_nothing(
     cloud: Any, sagemaker: Any, s3: Any
 ) -> None:
     endpoints = cloud.state_dir / "endpoints"
-    (endpoints / "keep").mkdir(parents=True, exist_ok=True)
+    for folder in (endpoints, endpoints / "keep"):  # private, as the cloud makes its own
+        folder.mkdir(mode=0o700, exist_ok=True)
     before = sorted(endpoints.rglob("*"))
     config = "paths-config"
     url = put_model(s3, "models/paths/model.tar.gz", b"not used")

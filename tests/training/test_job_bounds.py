@@ -101,12 +101,13 @@ def test_max_runtime_covers_the_download(stalled_s3: Any, tmp_path: Path) -> Non
 
 
 def test_stop_during_an_endless_copy_ends_it(tmp_path: Path) -> None:
-    # A sourcedir folder whose links lead back into itself: following them never ends.
+    # A sourcedir folder whose links lead out of it (a copy that followed them would not end):
+    # the copy refuses them, or the stop ends it; either way the job ends.
     source = tmp_path / "src"
     source.mkdir()
     (source / "train.py").write_text("print('never runs')\n")
-    (source / "a").symlink_to(".")
-    (source / "b").symlink_to(".")
+    (source / "a").symlink_to("..")
+    (source / "b").symlink_to("../..")
     data = tmp_path / "data"
     data.mkdir()
     (data / "x.txt").write_text("x")

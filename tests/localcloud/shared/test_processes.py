@@ -135,16 +135,17 @@ def test_what_a_killed_cloud_left_is_ended_by_a_restart_or_stop(tmp_path: Path, 
 
 
 def _looping_sourcedir() -> bytes:
-    """sourcedir.tar.gz whose links lead back into itself: copying them never ends."""
+    """sourcedir.tar.gz whose links lead out of it (a copy that followed them would never end):
+    refused at once, or stopped; either way the job ends."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w:gz") as tar:
         script = b"print('never runs')\n"
         info = tarfile.TarInfo("train.py")
         info.size = len(script)
         tar.addfile(info, io.BytesIO(script))
-        for name in ("a", "b"):
+        for name, target in (("a", ".."), ("b", "../..")):
             link = tarfile.TarInfo(name)
-            link.type, link.linkname = tarfile.SYMTYPE, "."
+            link.type, link.linkname = tarfile.SYMTYPE, target
             tar.addfile(link)
     return out.getvalue()
 

@@ -165,6 +165,7 @@ def test_start_refuses_a_second_cloud_on_the_same_state_dir(tmp_path: Path) -> N
 
 def test_a_cloud_that_refuses_to_start_says_why_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "credentials.json").write_text("not json")  # a state dir it cannot use
+    (tmp_path / "credentials.json").chmod(0o600)  # private, so the credentials are what fails
     done = subprocess.run(
         [sys.executable, "-m", "localcloud", "serve", "--port", "0", "--state-dir", tmp_path],
         capture_output=True,

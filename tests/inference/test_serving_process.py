@@ -1,5 +1,6 @@
-"""The contract with a really served process: boto3 invoke_endpoint unchanged, start failures,
-SIGTERM drain, several workers, and 10,000 requests at 32 concurrency without an error."""
+"""The contract with a really served process: boto3 invoke_endpoint unchanged, a foreign Host
+refused, start failures, SIGTERM drain, several workers, and 10,000 requests at 32 concurrency
+without an error."""
 
 from __future__ import annotations
 
@@ -77,6 +78,17 @@ def test_boto3_sees_sagemaker_errors(served: Served) -> None:
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
 
 
+def test_a_request_naming_another_host_is_refused(served: Served) -> None:
+    # What a DNS-rebinding page sends: its own name, resolved to this machine.
+    body = json.dumps([[0] * 784])
+    refused = httpx.post(
+        served.url + "/invocations", content=body, headers={"Host": "evil.example"}
+    )
+    assert refused.status_code == 403
+    assert "'evil.example' is not this server's" in refused.json()["message"]
+    assert httpx.post(served.url + "/invocations", content=body).status_code == 200
+
+
 def test_a_model_that_cannot_load_fails_at_start(tmp_path: Path) -> None:
     model_dir = build_model_dir(tmp_path, "def predict_fn(data, model):\n    return data\n")
     server = [sys.executable, "-m", "inference.server"]
@@ -117,6 +129,12 @@ def test_several_workers_serve(model_dir: Path) -> None:
             httpx.post(server.url + "/invocations", content=body).status_code for _ in range(20)
         }
         assert statuses == {200}
+        foreign = {"Host": f"evil.example:{server.port}"}  # each worker checks the Host too
+        refused = {
+            httpx.post(server.url + "/invocations", content=body, headers=foreign).status_code
+            for _ in range(6)
+        }
+        assert refused == {403}
     finally:
         assert server.stop() == 0
 

@@ -229,7 +229,8 @@ def test_half_sent_requests_are_closed_and_the_server_keeps_answering(server: Se
     parts = [
         b"",  # connected, sent nothing
         b"POST /invocations HTTP/1.1\r\nhost: localhost\r\n",  # half a head
-        b"POST /invocations HTTP/1.1\r\nhost: localhost\r\ncontent-length: 100\r\n\r\n{",  # half a body
+        # half a body
+        b"POST /invocations HTTP/1.1\r\nhost: localhost\r\ncontent-length: 100\r\n\r\n{",
         b"GET /pi",  # half a request line
     ]
     socks = [_half_sent(server.port, parts[i % len(parts)]) for i in range(200)]

@@ -82,13 +82,10 @@ def test_a_request_and_a_chunked_answer_then_the_next_on_the_same_connection(pee
     )
     assert (status, body, reusable) == (200, b"[0.25]\n", True)
     assert answer_headers["X-Amzn-Invoked-Production-Variant"] == "AllTraffic"  # case kept
-    assert (
-        received[0]
-        == (
-            "POST /invocations HTTP/1.1\r\nHost: localhost\r\n"
-            "Content-Type: application/json\r\nAccept: application/json\r\n"
-            "Content-Length: 3\r\n\r\n[1]"
-        ).encode()
+    assert received[0] == (
+        b"POST /invocations HTTP/1.1\r\nHost: localhost\r\n"
+        b"Content-Type: application/json\r\nAccept: application/json\r\n"
+        b"Content-Length: 3\r\n\r\n[1]"
     )
     status, _, body, reusable = conn.request("POST", "/invocations", b"", {}, 5)
     assert (status, body, reusable) == (500, b"oops", True)

@@ -272,6 +272,7 @@ def keeping_alive(base: type) -> type:
                 self.close_connection = True  # what is left of the body is not a request
 
         def parse_request(self) -> bool:
+            # ~1 µs a request (measured: 39.8 -> 40.6 µs for a boto3 head's parse_headers).
             reader = self.rfile
             self.rfile = self._recording = _Recording(reader)
             try:

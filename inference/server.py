@@ -278,7 +278,8 @@ def serve(
             listener = sockets.listen(Path(uds))
         except OSError as err:
             raise ModelLoadError(f"cannot listen on {uds}: {err}") from None
-        atexit.register(_remove_socket, Path(uds), listener)
+        made = os.stat(uds)
+        atexit.register(_remove_socket, Path(uds), (made.st_dev, made.st_ino), listener)
         # uvicorn's own `uds` option makes the socket 0666; a descriptor keeps it as made.
         options["fd"] = listener.fileno()
         served_host, where = None, f"unix:{uds}"
@@ -325,10 +326,11 @@ def serve(
     )
 
 
-def _remove_socket(path: Path, listener: Any) -> None:
-    """At exit: the socket file goes (only if it is still this process's own)."""
+def _remove_socket(path: Path, made: tuple[int, int], listener: Any) -> None:
+    """At exit: the socket file goes, if it is still the one this process made."""
     with contextlib.suppress(OSError):
-        if os.stat(path).st_ino == os.fstat(listener.fileno()).st_ino:
+        now = os.stat(path)
+        if (now.st_dev, now.st_ino) == made:
             os.unlink(path)
     listener.close()
 

@@ -1,11 +1,13 @@
 """The contract with a really served process: boto3 invoke_endpoint unchanged, a foreign Host
-refused, start failures, SIGTERM drain, several workers, and 10,000 requests at 32 concurrency
-without an error."""
+refused, start failures, SIGTERM drain (over TCP and over a Unix socket, which goes with the
+server), several workers, and 10,000 requests at 32 concurrency without an error."""
 
 from __future__ import annotations
 
 import io
 import json
+import stat
+import subprocess
 import sys
 import threading
 import time
@@ -119,6 +121,42 @@ def test_sigterm_drains_in_flight_requests(tmp_path: Path) -> None:
         server.stop()
     assert [a.status_code for a in answers] == [200]
     assert answers[0].json() == {"slept": True}
+
+
+def test_on_a_unix_socket_sigterm_drains_and_the_socket_goes(tmp_path: Path) -> None:
+    model_dir = build_model_dir(tmp_path / "model", SLOW)
+    address = tmp_path / "s.sock"
+    command = [sys.executable, "-m", "inference.server", "--model-dir", str(model_dir)]
+    server = subprocess.Popen([*command, "--uds", str(address)], cwd=ROOT)
+    client = httpx.Client(transport=httpx.HTTPTransport(uds=str(address)), timeout=30)
+    answers: list[httpx.Response] = []
+    try:
+        for _ in range(600):
+            if address.exists():
+                break
+            assert server.poll() is None
+            time.sleep(0.05)
+        assert stat.S_IMODE(address.stat().st_mode) == 0o600  # made so: only this user
+        request = threading.Thread(
+            target=lambda: answers.append(
+                client.post("http://localhost/invocations", content=b"1.5")
+            )
+        )
+        request.start()
+        for _ in range(600):  # SIGTERM once the request is in the model (the script marks it)
+            if (model_dir / "started").exists():
+                break
+            time.sleep(0.05)
+        server.terminate()
+        request.join(timeout=30)
+        assert server.wait(timeout=30) == 0
+    finally:
+        client.close()
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert [a.status_code for a in answers] == [200]
+    assert not address.exists()  # removed at exit
 
 
 def test_several_workers_serve(model_dir: Path) -> None:

@@ -1,7 +1,7 @@
 """The cloud's forward to a serving process: `localcloud.dataplane.wire` (one write per request,
 httptools parsing) against `http.client` (what the cloud used before: head and body in two
 writes, the answer's head parsed by the `email` package), both kept alive, on the same serving
-process, model and body.
+process, model and body, over the process's Unix socket (the only way in).
 
     python benchmarks/bench_forward.py [--rounds 6] [--calls 500]
 
@@ -16,7 +16,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -33,22 +32,33 @@ from profile_paths import cpu_s  # noqa: E402
 
 from localcloud.dataplane.serving import ServingProcess  # noqa: E402
 from localcloud.dataplane.wire import Connection  # noqa: E402
+from smlocal.core import sockets  # noqa: E402
 from tests.helpers.models import build_model_dir  # noqa: E402
 
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over a Unix socket."""
+
+    def __init__(self, address: Path) -> None:
+        super().__init__("localhost", timeout=60)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = sockets.connect(self.address, 60)
+
+
 class HttpClient:
     """The forward as it was: one kept-alive http.client connection."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
+    def __init__(self, address: Path) -> None:
+        self.address = address
         self.conn = self._connect()
 
     def _connect(self) -> http.client.HTTPConnection:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        conn = UnixHTTPConnection(self.address)
         conn.connect()
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn
 
     def call(self, body: bytes) -> int:
@@ -70,18 +80,18 @@ class HttpClient:
 class Wire:
     """The forward now: one kept-alive `wire.Connection`."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.conn = Connection(port, 60)
+    def __init__(self, address: Path) -> None:
+        self.address = address
+        self.conn = Connection(address, 60)
 
     def call(self, body: bytes) -> int:
         if not self.conn.open:
-            self.conn = Connection(self.port, 60)
+            self.conn = Connection(self.address, 60)
         try:
-            return self.conn.post("/invocations", body, HEADERS, 60)[0]
+            return self.conn.request("POST", "/invocations", body, HEADERS, 60)[0]
         except ConnectionError:  # the server ended the idle connection: anew
-            self.conn = Connection(self.port, 60)
-            return self.conn.post("/invocations", body, HEADERS, 60)[0]
+            self.conn = Connection(self.address, 60)
+            return self.conn.request("POST", "/invocations", body, HEADERS, 60)[0]
 
 
 def measure(call: Callable[[], int], serving_pid: int, calls: int) -> dict[str, float]:
@@ -120,7 +130,7 @@ def main() -> None:
             environment={},
         )  # fmt: skip
         try:
-            clients = {"http.client": HttpClient(serving.port), "wire": Wire(serving.port)}
+            clients = {"http.client": HttpClient(serving.address), "wire": Wire(serving.address)}
             for client in clients.values():  # warm up
                 for _ in range(100):
                     client.call(body)

@@ -1,8 +1,9 @@
 """The serving app: the SageMaker serving contract as a plain ASGI callable.
 
 Three routes (`/ping`, `/invocations`, the runtime API's `/endpoints/{name}/invocations`), the
-error shapes of each (the container's JSON, SageMaker's `ModelError`), the payload limit and the
-invocation timeout. `inference.server` runs it under uvicorn.
+error shapes of each (the container's JSON, SageMaker's `ModelError`), the payload limit, the
+invocation timeout and, served over TCP, the Host check. `inference.server` runs it under
+uvicorn.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import ipaddress
 import json
 import logging
 import time
@@ -64,8 +66,17 @@ class ServingApp:
     CPU per request, about 5% of this server's (see docs/inference.md, Benchmark).
     """
 
-    def __init__(self, handlers: Handlers, *, max_payload_bytes: int, timeout_s: float) -> None:
+    def __init__(
+        self,
+        handlers: Handlers,
+        *,
+        max_payload_bytes: int,
+        timeout_s: float,
+        served_host: str | None = None,
+    ) -> None:
         self.program = handlers.program
+        # None: no Host check (a Unix socket only its user reaches); else the address served on.
+        self._served_host = served_host
         self._transform = handlers.transform
         self._max_payload = max_payload_bytes
         self._timeout_s = timeout_s
@@ -91,6 +102,12 @@ class ServingApp:
                 return
 
     async def _http(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if self._served_host is not None:
+            refusal = _foreign_host(scope["headers"], self._served_host)
+            if refusal is not None:
+                payload = {"code": 403, "type": "Forbidden", "message": refusal}
+                headers = [(b"content-type", _JSON_TYPE)]
+                return await _send(send, 403, json.dumps(payload).encode(), headers)
         path, method = scope["path"], scope["method"]
         if path == "/invocations":
             route = self._invocations
@@ -214,9 +231,60 @@ def create_app(
     *,
     max_payload_bytes: int = REALTIME_PAYLOAD_BYTES,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    served_host: str | None = None,
 ) -> ServingApp:
-    """The ASGI app serving `handlers`: /ping, /invocations, /endpoints/{name}/invocations."""
-    return ServingApp(handlers, max_payload_bytes=max_payload_bytes, timeout_s=timeout_s)
+    """The ASGI app serving `handlers`: /ping, /invocations, /endpoints/{name}/invocations.
+    With `served_host` (the address it listens on over TCP), a request whose Host header
+    names another machine is refused (403)."""
+    return ServingApp(
+        handlers,
+        max_payload_bytes=max_payload_bytes,
+        timeout_s=timeout_s,
+        served_host=served_host,
+    )
+
+
+def trusted_host(host: str, served_host: str = "") -> bool:
+    """Whether a Host header may reach this server: a loopback name (localhost, *.localhost),
+    an IP address, or the address it was told to serve on. A DNS-rebinding page sends its own
+    name, which resolves to this machine only in the browser's eyes: that name is refused."""
+    host = host.strip().lower()
+    if host.startswith("["):  # an IPv6 literal, with or without a port
+        literal, bracket, rest = host[1:].partition("]")
+        port_ok = not rest or (rest[0] == ":" and rest[1:].isdigit())
+        return bool(bracket) and port_ok and _is_ip(literal)
+    name, colon, port = host.partition(":")
+    if colon and not port.isdigit():
+        return False
+    return (
+        name == "localhost"
+        or name.endswith(".localhost")
+        or _is_ip(name)
+        or (bool(served_host) and name == served_host.lower())
+    )
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _foreign_host(headers: list, served_host: str) -> str | None:
+    """Why the request's Host header is refused, or None (absent: HTTP/1.0 clients, never a
+    browser, may leave it out)."""
+    for name, value in headers:
+        if name == b"host":
+            host = value.decode("latin-1")
+            if trusted_host(host, served_host):
+                return None
+            return (
+                f"host {host!r} is not this server's: use localhost, 127.0.0.1, [::1], a "
+                "*.localhost name or an IP address"
+            )
+    return None
 
 
 def _runtime_error(failure: _Failure, endpoint: str) -> tuple[int, bytes, list]:

@@ -1,7 +1,7 @@
 """The SageMaker serving contract as a plain ASGI app on uvicorn (uvloop, httptools).
 
     python -m inference.server --model-dir DIR [--host 127.0.0.1] [--port 8080] [--workers N]
-                               [--serverless] [--timeout S]
+                               [--serverless] [--timeout S] [--uds PATH]
 
 - `GET /ping`: 200 once the model is loaded (it is loaded before the port opens; a model that
   cannot load ends the process with exit status 2 and one line saying why).
@@ -13,6 +13,10 @@
 - The model runs on one thread per worker process (torch uses the cores inside each call), off
   the event loop, so a slow request times out (504) while the server keeps answering.
 - SIGTERM stops accepting connections, lets in-flight requests finish, then exits.
+- Over TCP, a request whose Host header names neither this machine's loopback (localhost,
+  *.localhost), an IP address nor `--host` gets 403: a DNS-rebinding web page cannot reach
+  the model. `--uds PATH` serves on a Unix socket instead, created mode 0600 (only this user
+  may connect), with no TCP port at all: the local cloud serves its endpoints so.
 - Every input is bounded: the payload (6 MB, 4 MB serverless), what it decodes to
   (`SMLOCAL_MAX_BATCH_SIZE`, `SMLOCAL_MAX_DECODED_BYTES`: 413), the request head (16 KiB and 100
   header lines: 431), and the time a client may take to send a request (`--request-timeout`:
@@ -23,12 +27,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import logging
 import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -42,6 +48,7 @@ from inference.app import (
 )
 from inference.errors import ModelLoadError
 from inference.handlers import load, unpack
+from smlocal.core import sockets
 
 # How long a client may take to send one whole request (head and body): a half-sent request
 # would otherwise hold its connection, and its buffered body, forever.
@@ -214,6 +221,7 @@ def app_from_env() -> ServingApp:
         load(os.environ[_ENV_PREFIX + "MODEL_DIR"], limits=codecs.Limits.from_env(max_payload)),
         max_payload_bytes=max_payload,
         timeout_s=float(os.environ[_ENV_PREFIX + "TIMEOUT"]),
+        served_host=os.environ.get(_ENV_PREFIX + "HOST"),
     )
 
 
@@ -227,11 +235,13 @@ def serve(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
     keep_alive_s: float = DEFAULT_KEEP_ALIVE_S,
+    uds: Path | str | None = None,
 ) -> None:
     """Load the model (ModelLoadError if it cannot be), then serve until SIGTERM / Ctrl-C.
 
     `request_timeout_s` bounds the time a client may take to send one request; `keep_alive_s`
-    how long an idle connection stays open between requests."""
+    how long an idle connection stays open between requests. With `uds`, serve on a Unix
+    socket at that path (mode 0600, removed at exit) instead of `host`:`port`."""
     import uvicorn
 
     if workers < 1:
@@ -250,9 +260,7 @@ def serve(
     # In the parent too: a broken model fails here, before the port opens.
     handlers = load(directory, limits=limits)
     os.environ[_ENV_PREFIX + "REQUEST_TIMEOUT"] = str(request_timeout_s)  # read by each worker
-    options = {
-        "host": host,
-        "port": port,
+    options: dict[str, Any] = {
         # By import path, so that spawned workers build it too.
         "http": "inference.server:BoundedHttpToolsProtocol",
         "timeout_keep_alive": keep_alive_s,
@@ -261,8 +269,22 @@ def serve(
         # In-flight requests finish on SIGTERM; none can take longer than the timeout.
         "timeout_graceful_shutdown": int(timeout_s) + 5,
     }
+    if uds is None:
+        options.update(host=host, port=port)
+        served_host: str | None = host  # checked against each request's Host header
+        where = f"http://{host}:{port}"
+    else:
+        try:
+            listener = sockets.listen(Path(uds))
+        except OSError as err:
+            raise ModelLoadError(f"cannot listen on {uds}: {err}") from None
+        made = os.stat(uds)
+        atexit.register(_remove_socket, Path(uds), (made.st_dev, made.st_ino), listener)
+        # uvicorn's own `uds` option makes the socket 0666; a descriptor keeps it as made.
+        options["fd"] = listener.fileno()
+        served_host, where = None, f"unix:{uds}"
     print(
-        f"serving {handlers.program} on http://{host}:{port} ({workers} worker(s), "
+        f"serving {handlers.program} on {where} ({workers} worker(s), "
         f"payload ≤ {max_payload} bytes, decoded ≤ {limits.max_decoded_bytes} bytes and "
         f"{limits.max_batch} items, timeout {timeout_s:g} s, request timeout "
         f"{request_timeout_s:g} s)",
@@ -273,7 +295,9 @@ def serve(
     # removes an extracted model.tar.gz).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if workers == 1:
-        app = create_app(handlers, max_payload_bytes=max_payload, timeout_s=timeout_s)
+        app = create_app(
+            handlers, max_payload_bytes=max_payload, timeout_s=timeout_s, served_host=served_host
+        )
         uvicorn.run(app, **options)
         return
     os.environ.update(
@@ -283,6 +307,10 @@ def serve(
             _ENV_PREFIX + "TIMEOUT": str(timeout_s),
         }
     )
+    if served_host is None:
+        os.environ.pop(_ENV_PREFIX + "HOST", None)
+    else:
+        os.environ[_ENV_PREFIX + "HOST"] = served_host
     del handlers
     # Workers start with this process's sys.path, where load() left the script's directory.
     # When this package is found through an editable install (a finder after sys.path, i.e.
@@ -296,6 +324,15 @@ def serve(
         timeout_worker_healthcheck=WORKER_PING_TIMEOUT_S,
         **options,
     )
+
+
+def _remove_socket(path: Path, made: tuple[int, int], listener: Any) -> None:
+    """At exit: the socket file goes, if it is still the one this process made."""
+    with contextlib.suppress(OSError):
+        now = os.stat(path)
+        if (now.st_dev, now.st_ino) == made:
+            os.unlink(path)
+    listener.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -319,6 +356,11 @@ def main(argv: list[str] | None = None) -> None:
         default=DEFAULT_KEEP_ALIVE_S,
         help="seconds an idle connection stays open [default: 5]",
     )
+    parser.add_argument(
+        "--uds",
+        metavar="PATH",
+        help="serve on a Unix socket at PATH (mode 0600), not on --host/--port",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -331,6 +373,7 @@ def main(argv: list[str] | None = None) -> None:
             timeout_s=args.timeout,
             request_timeout_s=args.request_timeout,
             keep_alive_s=args.keep_alive,
+            uds=args.uds,
         )
     except ModelLoadError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -497,6 +497,8 @@ class Endpoints:
         if guarded and not runtime.deleted:
             assert policy is not None
             reason = self._shift(backend, runtime, fleets, deployment, policy, started)
+            if self._stopping.is_set():
+                return  # the cloud stopped mid-deployment: the next start rolls it back
             if reason is not None:
                 self._roll_back(runtime, reason)
                 return
@@ -511,16 +513,7 @@ class Endpoints:
             runtime.settled.set()
             return
         self._remember(runtime)
-        config = backend.endpoint_configs.get(config_name)
-        if config_name != endpoint.endpoint_config_name and config is not None:
-            endpoint.production_variants = endpoint._process_production_variants(
-                config.production_variants
-            )
-        shadows = getattr(config, "shadow_production_variants", None) or []
-        endpoint.shadow_production_variants = (
-            endpoint._process_production_variants(shadows) if shadows else None
-        )
-        endpoint.endpoint_config_name = config_name
+        self._point(backend, endpoint, config_name)
         self.describe(runtime)
         endpoint.failure_reason = None
         endpoint.pending_deployment_summary = None
@@ -532,6 +525,20 @@ class Endpoints:
             self._retire(list(old.values()), drain=True)
             for fleet in old.values():
                 shutil.rmtree(fleet.workdir, ignore_errors=True)
+
+    @staticmethod
+    def _point(backend: Any, endpoint: Any, config_name: str) -> None:
+        """The endpoint record names `config_name` and its variants (it serves it now)."""
+        config = backend.endpoint_configs.get(config_name)
+        if config_name != endpoint.endpoint_config_name and config is not None:
+            endpoint.production_variants = endpoint._process_production_variants(
+                config.production_variants
+            )
+        shadows = getattr(config, "shadow_production_variants", None) or []
+        endpoint.shadow_production_variants = (
+            endpoint._process_production_variants(shadows) if shadows else None
+        )
+        endpoint.endpoint_config_name = config_name
 
     # --- deployment guardrails (`rollout`) ----------------------------------------------------
     def _pending(
@@ -607,6 +614,8 @@ class Endpoints:
             return self._roll(backend, runtime, fleets, deployment, policy, watch, started)
         instances = sum(f.variant.instance_count for f in fleets.values())
         for share, hold_s, what in rollout.steps(policy, instances):
+            if self._stopping.is_set():
+                return None  # the records stay as they are: the next start resolves them
             self._set_share(runtime, fleets, share)
             baking = share >= 1.0
             phase = "baking period" if baking else "traffic shift"
@@ -644,7 +653,7 @@ class Endpoints:
             old = sum(f.variant.instance_count for f in blue.values())
             self._set_share(runtime, fleets, new / max(1, new + old))
 
-        while True:
+        while not self._stopping.is_set():
             share()
             message = f"rolling: {sum(len(f.live()) for f in fleets.values())} new instances"
             self._pending(runtime, deployment.config_name, deployment, "Updating", started, message)
@@ -894,14 +903,36 @@ class Endpoints:
             reason = str(getattr(err, "message", None) or err)
             endpoint.endpoint_status = "Failed"
             endpoint.failure_reason = clip_reason(RESTART_REASON.format(reason))
+            endpoint.pending_deployment_summary = None
             runtime.settled.set()
             return
         runtime.fleets, runtime.deployment = fleets, deployment
         runtime.capture = CaptureSettings.from_config(deployment.capture)
         self._remember(runtime)
+        self._resolve_interrupted(backend, endpoint, deployment.config_name)
         self.describe(runtime)
         endpoint.endpoint_status = "InService"
         runtime.settled.set()
+
+    def _resolve_interrupted(self, backend: Any, endpoint: Any, serving: str) -> None:
+        """An update the restart cut short ends as a rollback: what served before it serves
+        again (`serving`, from the record of what served), its deployment summary goes and
+        FailureReason says why. An update that had already switched to its new config (its
+        record says so) but not yet said so on the endpoint is completed instead."""
+        pending = getattr(endpoint, "pending_deployment_summary", None) or {}
+        endpoint.pending_deployment_summary = None
+        if serving != endpoint.endpoint_config_name:
+            self._point(backend, endpoint, serving)
+            endpoint.failure_reason = None
+        elif endpoint.endpoint_status == "Updating":
+            target = pending.get("EndpointConfigName")
+            endpoint.failure_reason = clip_reason(
+                rollout.RESTART_REASON.format(
+                    target=f" to endpoint configuration {target}" if target else "",
+                    config=serving,
+                )
+            )
+            log.warning("endpoint %s: %s", endpoint.endpoint_name, endpoint.failure_reason)
 
     def _ensure_watchdog(self) -> None:
         with self._lock:
@@ -935,10 +966,11 @@ class Endpoints:
         for runtime in runtimes:
             with runtime.lock:
                 fleets, runtime.fleets = runtime.fleets, {}
+                green, runtime.green = runtime.green, {}  # a deployment's new fleets too
                 queue, runtime.queue = runtime.queue, None
             if queue is not None:
                 queue.shutdown(wait=False, cancel_futures=True)
-            self._retire(list(fleets.values()), drain=False)
+            self._retire([*fleets.values(), *green.values()], drain=False)
         self._shadow_pool.shutdown(wait=False, cancel_futures=True)
         self.telemetry.close()
         self.capture.close()

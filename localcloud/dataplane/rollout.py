@@ -33,6 +33,12 @@ TIMEOUT_REASON = (
     "Deployment rolled back: it did not complete within MaximumExecutionTimeoutInSeconds "
     "({limit} s); all traffic is back on the previous endpoint configuration."
 )
+# A cloud restarted while an update ran (`Endpoints.recover`): the new fleet's processes are
+# gone and the old configuration serves again, as after any rollback.
+RESTART_REASON = (
+    "Deployment rolled back: the local cloud restarted during the update{target}; all traffic "
+    "is back on the previous endpoint configuration ({config})."
+)
 _TRAFFIC_TYPES = ("ALL_AT_ONCE", "CANARY", "LINEAR")
 _SIZE_TYPES = ("INSTANCE_COUNT", "CAPACITY_PERCENT")
 

@@ -1,16 +1,20 @@
 """One serving process (`python -m inference.server`) and its in-flight request count.
 
 The local cloud never parses a model itself: it unpacks `model.tar.gz`, starts the project's
-inference server on a free port, waits for `GET /ping`, and forwards invocations to it.
+inference server on a Unix socket in the instance's work dir, waits for `GET /ping`, and
+forwards invocations to it.
+
+Only the cloud reaches a serving process: it listens on no TCP port (nothing for another user,
+a port scan or a DNS-rebinding page to reach), and its socket is created mode 0600 inside the
+state dir, so the kernel lets no other user connect. Every request therefore passes the
+gateway (signature, IAM, limits), and its metrics and data capture are the cloud's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +30,7 @@ STARTUP_TIMEOUT_S = 180.0
 # A real-time endpoint's container must answer an invocation within 60 s.
 INVOKE_TIMEOUT_S = 60.0
 _FAILURE_REASON_MAX = 1024  # DescribeEndpoint.FailureReason's length limit
+SOCKET_NAME = "serve.sock"  # in the instance's work dir
 
 
 class NotReached(OSError):
@@ -34,13 +39,6 @@ class NotReached(OSError):
 
 class StartError(Exception):
     """The model could not be served; the message becomes the endpoint's FailureReason."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def unpack_model(archive: bytes, target: Path, url: str) -> Path:
@@ -87,10 +85,11 @@ def clip_reason(reason: str) -> str:
 
 @dataclass
 class ServingProcess:
-    """A started `inference.server`; `inflight` counts requests forwarded to it right now."""
+    """A started `inference.server`; `inflight` counts requests forwarded to it right now.
+    `address` is its Unix socket."""
 
     proc: subprocess.Popen[bytes]
-    port: int
+    address: Path
     workdir: Path
     log_path: Path
     inflight: int = 0
@@ -116,7 +115,7 @@ class ServingProcess:
         A `code/requirements.txt` is installed first, in an overlay cached under
         `overlay_cache` (default: the work dir's own)."""
         python = serving_python(model_dir, overlay_cache or workdir / "overlays")
-        port = free_port()
+        address = workdir / SOCKET_NAME
         log_path = workdir / "serve.log"
         env = {**os.environ, **environment, "PYTHONUNBUFFERED": "1"}
         # The model must not reach the cloud by accident through the user's endpoint settings.
@@ -127,10 +126,8 @@ class ServingProcess:
             "inference.server",
             "--model-dir",
             str(model_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
+            "--uds",
+            str(address),
             "--workers",
             str(workers),
         ]
@@ -146,7 +143,7 @@ class ServingProcess:
                 stdin=subprocess.DEVNULL,
                 env=env,
             )
-        serving = cls(proc=proc, port=port, workdir=workdir, log_path=log_path)
+        serving = cls(proc=proc, address=address, workdir=workdir, log_path=log_path)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             code = proc.poll()
@@ -162,10 +159,12 @@ class ServingProcess:
         raise StartError(f"the model did not answer GET /ping within {timeout_s:g} s")
 
     def ping(self) -> bool:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
         try:
-            conn.request("GET", "/ping")
-            return conn.getresponse().status == 200
+            conn = Connection(self.address, 2)
+        except OSError:
+            return False  # not listening yet
+        try:
+            return conn.request("GET", "/ping", b"", {}, 2)[0] == 200
         except OSError:
             return False
         finally:
@@ -207,7 +206,7 @@ class ServingProcess:
                 # connection, and so never read this request. Try the next one, then a new one.
                 continue
         try:
-            conn = Connection(self.port, timeout_s)
+            conn = Connection(self.address, timeout_s)
         except OSError as err:
             raise NotReached(str(err)) from None
         return self._exchange(conn, body, headers, timeout_s)
@@ -215,8 +214,8 @@ class ServingProcess:
     def _exchange(
         self, conn: Connection, body: bytes, headers: dict[str, str], timeout_s: float
     ) -> tuple[int, dict[str, str], bytes]:
-        status, answer_headers, answer, reusable = conn.post(
-            "/invocations", body, headers, timeout_s
+        status, answer_headers, answer, reusable = conn.request(
+            "POST", "/invocations", body, headers, timeout_s
         )
         if reusable:
             with self._idle_lock:
@@ -250,3 +249,6 @@ class ServingProcess:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
+        # A killed server leaves its socket file; the next one at this path replaces it anyway.
+        with contextlib.suppress(FileNotFoundError):
+            self.address.unlink()

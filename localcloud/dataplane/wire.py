@@ -1,5 +1,6 @@
 """One kept-alive HTTP/1.1 connection from the cloud to a serving process, for the hop every
-invocation takes.
+invocation takes, over the process's Unix socket (no TCP port: only the cloud's user may
+connect, see `serving`).
 
 `http.client` cost the cloud more here than anything else it does per call: it sends a request's
 head and body in two writes (the serving process then wakes twice, and its event loop turns
@@ -11,9 +12,11 @@ chunked framing, keep-alive as the server says.
 
 from __future__ import annotations
 
-import socket
+from pathlib import Path
 
 import httptools
+
+from smlocal.core import sockets
 
 RECV_BYTES = 256 * 1024
 
@@ -36,20 +39,19 @@ def _clean(value: str, name: str) -> str:
 
 
 class Connection:
-    """A TCP connection to 127.0.0.1:`port` that carries one request at a time."""
+    """A connection to the Unix socket at `address` that carries one request at a time."""
 
-    def __init__(self, port: int, timeout_s: float) -> None:
-        self.port = port
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout_s)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def __init__(self, address: Path, timeout_s: float) -> None:
+        self.address = address
+        self.sock = sockets.connect(address, timeout_s)
         self.open = True
 
     def close(self) -> None:
         self.open = False
         self.sock.close()
 
-    def post(
-        self, path: str, body: bytes, headers: dict[str, str], timeout_s: float
+    def request(
+        self, method: str, path: str, body: bytes, headers: dict[str, str], timeout_s: float
     ) -> tuple[int, dict[str, str], bytes, bool]:
         """(status, headers, body, whether the connection can carry another request).
         Disconnected if the server closed it before answering; another OSError (TimeoutError
@@ -58,7 +60,7 @@ class Connection:
         answer = _Answer()
         parser = answer.parser = httptools.HttpResponseParser(answer)
         try:
-            lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}"]
+            lines = [f"{method} {path} HTTP/1.1", "Host: localhost"]
             lines += [f"{name}: {_clean(value, name)}" for name, value in headers.items()]
             lines.append(f"Content-Length: {len(body)}")
             request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body

@@ -6,7 +6,8 @@ thread, and moto's dispatcher matched the request against every service's URL pa
 under one lock, on every call. Here a connection stays open when the request's body was read
 to its end (or can be, cheaply), and the host → service match is remembered. An answer's head
 waits for its body (one segment, not two), and werkzeug's after-answer selector is skipped on a
-connection that stays open.
+connection that stays open. A request line or head over http.server's bounds (64 KiB a line,
+100 headers) is refused with AWS's error shape for the request's protocol, not an HTML page.
 """
 
 from __future__ import annotations
@@ -17,13 +18,30 @@ import logging
 import selectors
 import socket
 import threading
+import time
+from http import HTTPStatus
 from typing import Any
 
 import werkzeug.serving
 
+from localcloud.gateway.auth import credential_scope
+from localcloud.gateway.refusals import Refused, error_response
+
 _access_log = logging.getLogger("werkzeug")
 IDLE_TIMEOUT_S = 60.0  # an idle kept-alive connection closes after this (its thread ends)
 DRAIN_LIMIT = 64 * 1024  # unread body left at the answer that is read and dropped, not closed
+# After refusing a head it did not read to its end, how much more of what the client is still
+# sending the gateway reads and drops: closing with unread bytes resets the connection, and the
+# client may lose the answer.
+LINGER_S = 2.0
+LINGER_BYTES = 16 * 1024 * 1024
+MAX_LINE_BYTES = 65536  # http.server's bound on the request line and on each header line
+MAX_HEADERS = 100  # and on the number of header lines (http.client's)
+# http.server's refusals of a head, as the kind of the gateway's modelled error.
+_HEAD_REFUSALS = {
+    HTTPStatus.REQUEST_URI_TOO_LONG: "uri-too-long",
+    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: "head-too-large",
+}
 
 
 class _Body(io.RawIOBase):
@@ -90,6 +108,47 @@ class _Coalescing(io.RawIOBase):
         if self._head:
             head, self._head = self._head, b""
             self._sock.sendall(head)
+
+
+class _Recording:
+    """The request's reader while http.server reads its header lines: the lines are kept, so
+    that a head refused midway still shows the request's protocol (see `send_error`)."""
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+        self.lines: list[bytes] = []
+
+    def readline(self, size: int = -1) -> bytes:
+        line = self.reader.readline(size)
+        self.lines.append(line)
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.reader, name)
+
+
+def head_environ(request_line: bytes, header_lines: list[bytes]) -> dict[str, Any]:
+    """What a refused request's line and whole header lines say, as WSGI keys: enough for the
+    refusal's protocol (`refusals.protocol`) and the service its signature names."""
+    parts = request_line.split(b" ")
+    target = (parts[1] if len(parts) > 1 else b"/").decode("latin-1")
+    path, _, query = target.partition("?")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": parts[0].decode("latin-1"),
+        "RAW_URI": target,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+    }
+    for line in header_lines:
+        if not line.endswith(b"\n"):
+            continue  # the line that was too long, cut off
+        name, colon, value = line.decode("latin-1").partition(":")
+        if colon and name and name == name.strip():
+            key = name.upper().replace("-", "_")
+            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                key = "HTTP_" + key
+            environ.setdefault(key, value.strip())
+    return environ
 
 
 class _AfterAnswer:
@@ -199,6 +258,7 @@ def keeping_alive(base: type) -> type:
 
         def handle_one_request(self) -> None:
             self._body = None
+            self._recording: _Recording | None = None
             self._chunked = self._wsgi = False
             _serving.handler = self
             try:
@@ -210,6 +270,61 @@ def keeping_alive(base: type) -> type:
             body = self._body
             if self._wsgi and not self.close_connection and (body is None or not body.drain()):
                 self.close_connection = True  # what is left of the body is not a request
+
+        def parse_request(self) -> bool:
+            # ~1 µs a request (measured: 39.8 -> 40.6 µs for a boto3 head's parse_headers).
+            reader = self.rfile
+            self.rfile = self._recording = _Recording(reader)
+            try:
+                return super().parse_request()
+            finally:
+                self.rfile = reader
+
+        def send_error(
+            self, code: int, message: str | None = None, explain: str | None = None
+        ) -> None:
+            kind = _HEAD_REFUSALS.get(code)
+            if kind is None:
+                return super().send_error(code, message, explain)
+            # The request line (414) or a header (431) is over http.server's bounds: AWS's
+            # error in the request's protocol, as far as what was read tells it.
+            recording = self._recording
+            lines = recording.lines if recording is not None else []
+            environ = head_environ(self.raw_requestline, lines)
+            if kind == "uri-too-long":
+                detail = f"the request line exceeds {MAX_LINE_BYTES} bytes"
+            elif lines and not lines[-1].endswith(b"\n"):
+                detail = f"a header line exceeds {MAX_LINE_BYTES} bytes"
+            else:
+                detail = f"the request has more than {MAX_HEADERS} headers"
+            _key, service = credential_scope(environ)
+            status, headers, body = error_response(environ, Refused(kind, detail), service)
+            self.log_error("code %d, message %s", code, detail)
+            self.send_response(int(status.split(" ", 1)[0]))
+            for name, value in headers:
+                self.send_header(name, value)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+            self.close_connection = True
+            self._linger()
+
+        def _linger(self) -> None:
+            """Read and drop what the client still sends of the refused request (within
+            LINGER_S and LINGER_BYTES), so that it reads the answer before the connection
+            closes."""
+            left, deadline = LINGER_BYTES, time.monotonic() + LINGER_S
+            with contextlib.suppress(OSError):
+                while left > 0:
+                    wait = deadline - time.monotonic()
+                    if wait <= 0:
+                        break
+                    self.connection.settimeout(wait)
+                    data = self.connection.recv(min(left, 65536))
+                    if not data:
+                        break  # the client read the answer and closed
+                    left -= len(data)
 
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             # werkzeug formats every request's access line (the path back to an IRI, a date)

@@ -95,6 +95,21 @@ _REFUSALS: dict[str, dict[str, tuple[int, str, str | None]]] = {
         "json": (413, "RequestEntityTooLargeException", None),
         "query": (413, "RequestEntityTooLarge", None),
     },
+    # A request line or head over the gateway's bounds (`connections`); S3's code and words.
+    "head-too-large": {
+        "s3": (
+            400,
+            "RequestHeaderSectionTooLarge",
+            "Your request header section exceeds the maximum allowed size.",
+        ),
+        "json": (431, "RequestHeaderSectionTooLarge", None),
+        "query": (431, "RequestHeaderSectionTooLarge", None),
+    },
+    "uri-too-long": {
+        "s3": (414, "RequestURITooLong", None),
+        "json": (414, "RequestURITooLong", None),
+        "query": (414, "RequestURITooLong", None),
+    },
 }
 # Query-protocol services among those the cloud keeps (by signing name).
 _QUERY_SERVICES = ("iam", "sts", "cloudformation", "monitoring")

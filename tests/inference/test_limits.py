@@ -228,8 +228,9 @@ def _read_until_closed(sock: socket.socket) -> bytes:
 def test_half_sent_requests_are_closed_and_the_server_keeps_answering(server: Served) -> None:
     parts = [
         b"",  # connected, sent nothing
-        b"POST /invocations HTTP/1.1\r\nhost: x\r\n",  # half a head
-        b"POST /invocations HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{",  # half a body
+        b"POST /invocations HTTP/1.1\r\nhost: localhost\r\n",  # half a head
+        # half a body
+        b"POST /invocations HTTP/1.1\r\nhost: localhost\r\ncontent-length: 100\r\n\r\n{",
         b"GET /pi",  # half a request line
     ]
     socks = [_half_sent(server.port, parts[i % len(parts)]) for i in range(200)]
@@ -265,7 +266,7 @@ def _read_response(sock: socket.socket) -> bytes:
 
 
 def _ping_on(sock: socket.socket) -> bytes:
-    sock.sendall(b"GET /ping HTTP/1.1\r\nhost: x\r\n\r\n")
+    sock.sendall(b"GET /ping HTTP/1.1\r\nhost: localhost\r\n\r\n")
     return _read_response(sock)
 
 
@@ -282,7 +283,7 @@ def test_a_request_in_one_piece_larger_than_the_head_limit_is_served(server: Ser
     # Head and a 64 KiB body arrive together: only bytes of an unfinished head count.
     body = json.dumps([[0] * 784] * 20).encode()
     assert len(body) > 2 * MAX_HEAD_BYTES
-    head = b"POST /invocations HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+    head = b"POST /invocations HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n"
     with _half_sent(server.port, head + b"content-length: %d\r\n\r\n" % len(body) + body) as sock:
         answer = _read_response(sock)
         assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]

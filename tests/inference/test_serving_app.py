@@ -193,3 +193,32 @@ def test_runtime_api_errors_have_sagemaker_shapes(client: TestClient) -> None:
     assert too_big.status_code == 413
     assert "x-amzn-errortype" not in too_big.headers
     assert "exceeds 6291456 bytes" in too_big.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("localhost:8080", 200),
+        ("127.0.0.1:8080", 200),
+        ("[::1]:8080", 200),
+        ("api.localhost", 200),
+        ("10.1.2.3:8080", 200),  # an address: a rebinding page can only send a name
+        ("serving-box:8080", 200),  # the name it was told to serve on (--host)
+        ("evil.example:8080", 403),
+        ("localhost.evil.example", 403),
+        ("127.0.0.1.nip.io:8080", 403),
+        ("localhost:http", 403),
+    ],
+)
+def test_over_tcp_a_foreign_host_header_is_refused(model_dir: Path, host: str, status: int) -> None:
+    app = create_app(load(model_dir), served_host="serving-box")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for method, path in (("GET", "/ping"), ("POST", "/invocations")):
+            response = client.request(
+                method, path, headers={"Host": host, "Content-Type": "application/json"},
+                content=json.dumps([[0] * 784]),
+            )  # fmt: skip
+            assert response.status_code == status, (method, response.text)
+    if status == 403:
+        assert response.json()["type"] == "Forbidden"
+        assert repr(host) in response.json()["message"]

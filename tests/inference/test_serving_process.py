@@ -1,10 +1,13 @@
-"""The contract with a really served process: boto3 invoke_endpoint unchanged, start failures,
-SIGTERM drain, several workers, and 10,000 requests at 32 concurrency without an error."""
+"""The contract with a really served process: boto3 invoke_endpoint unchanged, a foreign Host
+refused, start failures, SIGTERM drain (over TCP and over a Unix socket, which goes with the
+server), several workers, and 10,000 requests at 32 concurrency without an error."""
 
 from __future__ import annotations
 
 import io
 import json
+import stat
+import subprocess
 import sys
 import threading
 import time
@@ -77,6 +80,17 @@ def test_boto3_sees_sagemaker_errors(served: Served) -> None:
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
 
 
+def test_a_request_naming_another_host_is_refused(served: Served) -> None:
+    # What a DNS-rebinding page sends: its own name, resolved to this machine.
+    body = json.dumps([[0] * 784])
+    refused = httpx.post(
+        served.url + "/invocations", content=body, headers={"Host": "evil.example"}
+    )
+    assert refused.status_code == 403
+    assert "'evil.example' is not this server's" in refused.json()["message"]
+    assert httpx.post(served.url + "/invocations", content=body).status_code == 200
+
+
 def test_a_model_that_cannot_load_fails_at_start(tmp_path: Path) -> None:
     model_dir = build_model_dir(tmp_path, "def predict_fn(data, model):\n    return data\n")
     server = [sys.executable, "-m", "inference.server"]
@@ -109,6 +123,42 @@ def test_sigterm_drains_in_flight_requests(tmp_path: Path) -> None:
     assert answers[0].json() == {"slept": True}
 
 
+def test_on_a_unix_socket_sigterm_drains_and_the_socket_goes(tmp_path: Path) -> None:
+    model_dir = build_model_dir(tmp_path / "model", SLOW)
+    address = tmp_path / "s.sock"
+    command = [sys.executable, "-m", "inference.server", "--model-dir", str(model_dir)]
+    server = subprocess.Popen([*command, "--uds", str(address)], cwd=ROOT)
+    client = httpx.Client(transport=httpx.HTTPTransport(uds=str(address)), timeout=30)
+    answers: list[httpx.Response] = []
+    try:
+        for _ in range(600):
+            if address.exists():
+                break
+            assert server.poll() is None
+            time.sleep(0.05)
+        assert stat.S_IMODE(address.stat().st_mode) == 0o600  # made so: only this user
+        request = threading.Thread(
+            target=lambda: answers.append(
+                client.post("http://localhost/invocations", content=b"1.5")
+            )
+        )
+        request.start()
+        for _ in range(600):  # SIGTERM once the request is in the model (the script marks it)
+            if (model_dir / "started").exists():
+                break
+            time.sleep(0.05)
+        server.terminate()
+        request.join(timeout=30)
+        assert server.wait(timeout=30) == 0
+    finally:
+        client.close()
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert [a.status_code for a in answers] == [200]
+    assert not address.exists()  # removed at exit
+
+
 def test_several_workers_serve(model_dir: Path) -> None:
     server = Served(model_dir, "--workers", "2").wait_ready()
     try:
@@ -117,6 +167,12 @@ def test_several_workers_serve(model_dir: Path) -> None:
             httpx.post(server.url + "/invocations", content=body).status_code for _ in range(20)
         }
         assert statuses == {200}
+        foreign = {"Host": f"evil.example:{server.port}"}  # each worker checks the Host too
+        refused = {
+            httpx.post(server.url + "/invocations", content=body, headers=foreign).status_code
+            for _ in range(6)
+        }
+        assert refused == {403}
     finally:
         assert server.stop() == 0
 

@@ -1,14 +1,18 @@
-"""Endpoints on the local cloud, through boto3: they serve the trained model, update without a
-failed request, fail with a reason, and go away with their process."""
+"""Endpoints on the local cloud, through boto3: they serve the trained model, only through the
+cloud, update without a failed request, fail with a reason, and go away with their process."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
+import stat
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +28,8 @@ from tests.helpers.cloud import (
     wait_endpoint,
 )
 from tests.helpers.models import model_archive
+from tests.helpers.ports import listening_ports
+from tests.helpers.users import IS_ROOT, NOBODY, connect_as
 
 pytestmark = pytest.mark.slow
 
@@ -97,6 +103,29 @@ def test_endpoint_serves_the_trained_model(
     )
     assert answer["ContentType"] == "application/x-npy"
     assert np.load(io.BytesIO(answer["Body"].read())).shape == (2, 10)
+
+
+def test_only_the_cloud_reaches_the_serving_process(
+    cloud: Any, sagemaker: Any, runtime: Any, trained_endpoint: str
+) -> None:
+    assert wait_endpoint(sagemaker, trained_endpoint)["EndpointStatus"] == "InService"
+    serving = {}  # pid -> its socket, from its command line
+    for pid in processes_under(cloud.state_dir):
+        with contextlib.suppress(OSError):
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+            if "inference.server" in argv:
+                serving[pid] = Path(argv[argv.index("--uds") + 1])
+    assert serving, "no serving process found"
+    # No TCP port to send a request to (or for a DNS-rebinding page to reach) ...
+    assert listening_ports(list(serving)) == set()
+    for address in serving.values():
+        # ... and a socket only the cloud's user may connect to.
+        mode = os.stat(address)
+        assert stat.S_ISSOCK(mode.st_mode) and stat.S_IMODE(mode.st_mode) == 0o600
+        assert mode.st_uid == os.geteuid()
+        if IS_ROOT:
+            assert connect_as(NOBODY, address) == "EACCES"
+    assert len(invoke_json(runtime, trained_endpoint, digits(1))["predictions"]) == 1
 
 
 def test_a_model_error_carries_the_original_status(runtime: Any, trained_endpoint: str) -> None:

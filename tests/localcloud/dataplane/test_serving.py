@@ -1,10 +1,15 @@
-"""The cloud's link to one serving process: kept-alive connections, and a connection the server
-closed while idle is replaced without failing the request."""
+"""The cloud's link to one serving process: a Unix socket only the cloud's user may connect to (no
+TCP port at all), kept-alive connections, and a connection the server closed while idle is
+replaced without failing the request."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import stat
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +18,10 @@ import pytest
 
 from localcloud.dataplane.serving import NotReached, ServingProcess
 from localcloud.dataplane.wire import Connection
+from smlocal.core import sockets
 from tests.helpers.models import build_model_dir
-from tests.helpers.ports import free_port
+from tests.helpers.ports import listening_ports
+from tests.helpers.users import IS_ROOT, NOBODY, connect_as
 
 BODY = json.dumps([[0.0] * 784]).encode()
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -22,9 +29,12 @@ HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
 @pytest.fixture(scope="module")
 def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServingProcess]:
-    root = tmp_path_factory.mktemp("serving")
-    model_dir = build_model_dir(root / "model")
-    (root / "work").mkdir()
+    model_dir = build_model_dir(tmp_path_factory.mktemp("serving") / "model")
+    # A work dir any user may pass through (pytest's are private): what keeps others out of
+    # the socket must then be the socket's own mode.
+    root = Path(tempfile.mkdtemp(prefix="serving-"))
+    root.chmod(0o711)
+    (root / "work").mkdir(mode=0o711)
     process = ServingProcess.start(
         model_dir, root / "work", workers=1, serverless=False, environment={}
     )
@@ -32,22 +42,41 @@ def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServingProcess
         yield process
     finally:
         process.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_serving_process_listens_on_no_tcp_port(serving: ServingProcess) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:  # the reader sees a listener
+        assert probe.getsockname()[1] in listening_ports([os.getpid()])
+    assert listening_ports([serving.proc.pid]) == set()
+    mode = os.stat(serving.address).st_mode
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
+    status, _, answer = serving.invoke(BODY, HEADERS)
+    assert status == 200, answer
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="acting as another user needs root")
+def test_another_user_cannot_connect_to_the_serving_process(serving: ServingProcess) -> None:
+    assert connect_as(os.geteuid(), serving.address) == "connected"
+    assert connect_as(NOBODY, serving.address) == "EACCES"
 
 
 def test_calls_reuse_one_connection(serving: ServingProcess) -> None:
-    ports = set()
+    connections = set()
     for _ in range(3):
         status, _, answer = serving.invoke(BODY, HEADERS)
         assert status == 200, answer
         assert len(json.loads(answer)) == 1
         assert len(serving._idle) == 1  # kept for the next call, not closed
-        ports.add(serving._idle[0].sock.getsockname()[1])
-    assert len(ports) == 1  # the same client socket every time
+        connections.add(serving._idle[0].sock.fileno())
+    assert len(connections) == 1  # the same client socket every time
 
 
-def test_a_connection_closed_while_idle_is_replaced(serving: ServingProcess) -> None:
+def test_a_connection_closed_while_idle_is_replaced(
+    tmp_path: Path, serving: ServingProcess
+) -> None:
     # A peer that accepts and closes at once: what a stale keep-alive connection looks like.
-    closer = socket.create_server(("127.0.0.1", 0))
+    closer = sockets.listen(tmp_path / "closer.sock")
 
     def close_one() -> None:
         conn, _ = closer.accept()
@@ -55,7 +84,7 @@ def test_a_connection_closed_while_idle_is_replaced(serving: ServingProcess) -> 
 
     thread = threading.Thread(target=close_one, daemon=True)
     thread.start()
-    stale = Connection(closer.getsockname()[1], timeout_s=5)
+    stale = Connection(tmp_path / "closer.sock", timeout_s=5)
     thread.join(5)
     serving._close_idle()
     serving._idle.append(stale)
@@ -70,7 +99,7 @@ def test_a_connection_closed_while_idle_is_replaced(serving: ServingProcess) -> 
 
 def test_a_stopped_server_is_not_reached(tmp_path: Path, serving: ServingProcess) -> None:
     gone = ServingProcess(
-        proc=serving.proc, port=free_port(), workdir=tmp_path, log_path=tmp_path / "log"
+        proc=serving.proc, address=tmp_path / "gone.sock", workdir=tmp_path, log_path=tmp_path
     )
     with pytest.raises(NotReached):
         gone.invoke(BODY, HEADERS, timeout_s=2)

@@ -1,27 +1,30 @@
 """The cloud's HTTP/1.1 connection to a serving process (`localcloud.dataplane.wire`), against
-a scripted peer on 127.0.0.1: framing, keep-alive, and each way an answer can go wrong."""
+a scripted peer on a Unix socket: framing, keep-alive, and each way an answer can go wrong."""
 
 from __future__ import annotations
 
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from localcloud.dataplane.wire import BadAnswer, Connection, Disconnected
+from smlocal.core import sockets
 
 Script = Callable[[socket.socket], None]
 
 
 @pytest.fixture
-def peer() -> Iterator[Callable[[Script], int]]:
-    """`peer(script)` listens on a free port and runs `script` on the first connection."""
+def peer(tmp_path: Path) -> Iterator[Callable[[Script], Path]]:
+    """`peer(script)` listens on a Unix socket and runs `script` on the first connection."""
     servers: list[socket.socket] = []
     threads: list[threading.Thread] = []
 
-    def start(script: Script) -> int:
-        server = socket.create_server(("127.0.0.1", 0))
+    def start(script: Script) -> Path:
+        address = tmp_path / f"peer{len(servers)}.sock"
+        server = sockets.listen(address)
         servers.append(server)
 
         def run() -> None:
@@ -32,7 +35,7 @@ def peer() -> Iterator[Callable[[Script], int]]:
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         threads.append(thread)
-        return server.getsockname()[1]
+        return address
 
     yield start
     for server in servers:
@@ -72,21 +75,19 @@ def test_a_request_and_a_chunked_answer_then_the_next_on_the_same_connection(pee
         received.append(read_request(conn))
         conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\noops")
 
-    port = peer(script)
-    conn = Connection(port, timeout_s=5)
+    conn = Connection(peer(script), timeout_s=5)
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    status, answer_headers, body, reusable = conn.post("/invocations", b"[1]", headers, 5)
+    status, answer_headers, body, reusable = conn.request(
+        "POST", "/invocations", b"[1]", headers, 5
+    )
     assert (status, body, reusable) == (200, b"[0.25]\n", True)
     assert answer_headers["X-Amzn-Invoked-Production-Variant"] == "AllTraffic"  # case kept
-    assert (
-        received[0]
-        == (
-            f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            "Content-Type: application/json\r\nAccept: application/json\r\n"
-            "Content-Length: 3\r\n\r\n[1]"
-        ).encode()
+    assert received[0] == (
+        b"POST /invocations HTTP/1.1\r\nHost: localhost\r\n"
+        b"Content-Type: application/json\r\nAccept: application/json\r\n"
+        b"Content-Length: 3\r\n\r\n[1]"
     )
-    status, _, body, reusable = conn.post("/invocations", b"", {}, 5)
+    status, _, body, reusable = conn.request("POST", "/invocations", b"", {}, 5)
     assert (status, body, reusable) == (500, b"oops", True)
     assert received[1].endswith(b"Content-Length: 0\r\n\r\n")
 
@@ -97,7 +98,7 @@ def test_an_answer_that_closes_the_connection_is_not_reused(peer) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
 
     conn = Connection(peer(script), timeout_s=5)
-    assert conn.post("/invocations", b"x", {}, 5) == (
+    assert conn.request("POST", "/invocations", b"x", {}, 5) == (
         200,
         {"Connection": "close", "Content-Length": "2"},
         b"ok",
@@ -125,7 +126,7 @@ def test_a_broken_answer_is_an_error_and_the_connection_is_closed(
 
     conn = Connection(peer(script), timeout_s=5)
     with pytest.raises(error, match=match):
-        conn.post("/invocations", b"x", {}, 5)
+        conn.request("POST", "/invocations", b"x", {}, 5)
     assert not conn.open
 
 
@@ -139,7 +140,7 @@ def test_no_answer_in_time_is_a_timeout(peer) -> None:
     conn = Connection(peer(script), timeout_s=5)
     try:
         with pytest.raises(TimeoutError):
-            conn.post("/invocations", b"x", {}, 0.2)
+            conn.request("POST", "/invocations", b"x", {}, 0.2)
     finally:
         done.set()
     assert not conn.open
@@ -155,7 +156,8 @@ def test_a_header_value_that_would_end_its_line_is_refused_before_sending(peer) 
 
     conn = Connection(peer(script), timeout_s=5)
     with pytest.raises(ValueError, match="X-Amzn-SageMaker-Custom-Attributes"):
-        conn.post("/invocations", b"", {"X-Amzn-SageMaker-Custom-Attributes": "a\r\nHost: x"}, 5)
+        attributes = {"X-Amzn-SageMaker-Custom-Attributes": "a\r\nHost: x"}
+        conn.request("POST", "/invocations", b"", attributes, 5)
     assert not conn.open
     assert seen.wait(5)
     assert received == [b""]  # nothing was sent: the peer saw the connection close

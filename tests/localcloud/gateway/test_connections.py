@@ -1,13 +1,18 @@
 """Keep-alive: a client's connection carries its next request, unless what is left of a body
-could be mistaken for one."""
+could be mistaken for one. A request line or head over the bounds gets AWS's error shape for
+its protocol, which botocore parses, never an HTML page."""
 
 from __future__ import annotations
 
 import http.client
+from collections.abc import Callable
 from typing import Any
 
-from localcloud.gateway.connections import DRAIN_LIMIT
-from tests.helpers.cloud import Cloud
+import pytest
+from botocore.exceptions import ClientError
+
+from localcloud.gateway.connections import DRAIN_LIMIT, MAX_HEADERS, MAX_LINE_BYTES
+from tests.helpers.cloud import BUCKET, Cloud
 
 HEALTH = "/_smlocal/health"
 
@@ -73,5 +78,81 @@ def test_a_chunked_request_is_answered_and_the_connection_closed(cloud: Cloud, s
         refused = conn.getresponse()
         assert refused.status == 403 and refused.will_close
         refused.read()
+    finally:
+        conn.close()
+
+
+def _with_headers(client: Any, event: str, headers: dict[str, str]) -> Any:
+    """`client`, sending `headers` besides its own on `event` (after signing: the gateway
+    refuses the head before it reads any signature)."""
+
+    def add(request: Any, **_: Any) -> None:
+        for name, value in headers.items():
+            request.headers[name] = value
+
+    client.meta.events.register(f"before-send.{event}", add)
+    return client
+
+
+MANY = {f"x-h{i}": "v" for i in range(MAX_HEADERS + 20)}
+LONG = {"x-long": "a" * (MAX_LINE_BYTES + 10)}
+
+
+@pytest.mark.parametrize(
+    ("service", "call", "headers", "status", "message"),
+    [
+        # JSON protocol: {"__type", "message"}
+        ("sagemaker", lambda c: c.list_models(), LONG, 431, "a header line exceeds 65536 bytes"),
+        # query protocol: <ErrorResponse>
+        ("sts", lambda c: c.get_caller_identity(), MANY, 431, "more than 100 headers"),
+        # S3's XML <Error>, S3's own code and words
+        ("s3", lambda c: c.list_objects_v2(Bucket=BUCKET), MANY, 400, "exceeds the maximum"),
+    ],
+    ids=["json", "query", "s3"],
+)
+def test_an_oversized_head_gets_a_modelled_error(
+    cloud: Cloud,
+    service: str,
+    call: Callable[[Any], Any],
+    headers: dict[str, str],
+    status: int,
+    message: str,
+) -> None:
+    client = cloud.client(service, retries=1)
+    event = {"sagemaker": "sagemaker.ListModels", "sts": "sts.GetCallerIdentity"}
+    _with_headers(client, event.get(service, "s3.ListObjectsV2"), headers)
+    with pytest.raises(ClientError) as caught:
+        call(client)
+    error = caught.value.response
+    assert error["Error"]["Code"] == "RequestHeaderSectionTooLarge"
+    assert message in error["Error"]["Message"]
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == status
+    assert error["ResponseMetadata"]["HTTPHeaders"]["connection"] == "close"
+
+
+def test_an_over_long_request_line_gets_a_modelled_error(cloud: Cloud, s3: Any) -> None:
+    client = cloud.client("s3", retries=1)
+    with pytest.raises(ClientError) as caught:
+        client.get_object(Bucket=BUCKET, Key="k" * (MAX_LINE_BYTES + 10))
+    error = caught.value.response
+    assert error["Error"]["Code"] == "RequestURITooLong"
+    assert error["Error"]["Message"] == f"the request line exceeds {MAX_LINE_BYTES} bytes"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 414
+    # The cloud serves the next request as ever.
+    assert _get_health(_connect(cloud)).status == 200
+
+
+def test_a_refused_head_is_no_html_page(cloud: Cloud) -> None:
+    conn = _connect(cloud)
+    try:
+        conn.putrequest("POST", "/")
+        conn.putheader("X-Amz-Target", "SageMaker.ListModels")
+        conn.putheader("Content-Type", "application/x-amz-json-1.1")
+        conn.putheader("X-Long", "a" * (MAX_LINE_BYTES + 10))
+        conn.endheaders(b"{}")
+        refused = conn.getresponse()
+        assert refused.status == 431 and refused.will_close
+        assert refused.getheader("Content-Type") == "application/x-amz-json-1.1"
+        assert refused.read().startswith(b'{"__type": "RequestHeaderSectionTooLarge"')
     finally:
         conn.close()

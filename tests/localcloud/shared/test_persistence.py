@@ -1,5 +1,6 @@
 """State survives a restart: objects byte-identical, IAM and stacks back, an endpoint that was
-InService serves again, a job that was running is Failed with the reason. Object bodies live as
+InService serves again, a job that was running is Failed with the reason, a deployment that was
+under way is rolled back. Object bodies live as
 files under the state dir, the snapshot holds metadata only: bodies and versions come back after
 a restart or a kill -9, and bodies nothing refers to are deleted. Each test runs a cloud of its
 own."""
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from localcloud import control
+from localcloud.dataplane.rollout import RESTART_REASON
 from tests.helpers.cloud import (
     BUCKET,
     create_model_and_config,
@@ -31,6 +33,15 @@ from tests.helpers.models import model_archive
 pytestmark = pytest.mark.slow
 
 VERSIONED = "localcloud-versioned"
+CANARY = {  # waits at its first step long past the restart
+    "BlueGreenUpdatePolicy": {
+        "TrafficRoutingConfiguration": {
+            "Type": "CANARY",
+            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+            "WaitIntervalInSeconds": 3600,
+        }
+    }
+}
 STACK = """{"Resources": {"Topic": {"Type": "AWS::SSM::Parameter",
   "Properties": {"Name": "/smlocal/restart", "Type": "String", "Value": "kept"}}}}"""
 
@@ -135,6 +146,10 @@ def test_everything_comes_back_after_a_restart(tmp_path: Path) -> None:
         create_model_and_config(sagemaker, "m", url)
         sagemaker.create_endpoint(EndpointName="survivor", EndpointConfigName="m")
         assert wait_endpoint(sagemaker, "survivor")["EndpointStatus"] == "InService"
+        create_model_and_config(sagemaker, "m2", url)
+        sagemaker.update_endpoint(
+            EndpointName="survivor", EndpointConfigName="m2", DeploymentConfig=CANARY
+        )
         script = tmp_path / "sleepy.py"
         script.write_text("import time\ntime.sleep(300)\n")
         sourcedir = upload_sourcedir(s3, "code/sleepy.tar.gz", {"sleepy.py": script})
@@ -148,6 +163,15 @@ def test_everything_comes_back_after_a_restart(tmp_path: Path) -> None:
             != "Training"
         ):
             assert time.monotonic() < deadline
+            time.sleep(0.2)
+        while True:  # the canary takes its share of the traffic
+            pending = sagemaker.describe_endpoint(EndpointName="survivor").get(
+                "PendingDeploymentSummary", {}
+            )
+            steps = [v["VariantStatus"][0]["Status"] for v in pending.get("ProductionVariants", [])]
+            if steps == ["ActivatingTraffic"]:
+                break
+            assert time.monotonic() < deadline, pending
             time.sleep(0.2)
     finally:
         stop_cloud(cloud)
@@ -163,7 +187,14 @@ def test_everything_comes_back_after_a_restart(tmp_path: Path) -> None:
         assert parameter["Value"] == "kept"
 
         sagemaker = cloud.client("sagemaker")
-        assert sagemaker.describe_endpoint(EndpointName="survivor")["EndpointStatus"] == "InService"
+        survivor = sagemaker.describe_endpoint(EndpointName="survivor")
+        assert survivor["EndpointStatus"] == "InService"
+        # The canary the restart cut short is rolled back, and says so.
+        assert survivor["EndpointConfigName"] == "m"
+        assert "PendingDeploymentSummary" not in survivor
+        assert survivor["FailureReason"] == RESTART_REASON.format(
+            target=" to endpoint configuration m2", config="m"
+        )
         answer = cloud.client("sagemaker-runtime").invoke_endpoint(
             EndpointName="survivor",
             Body=json.dumps([[[0.0] * 28] * 28]),

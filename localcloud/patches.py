@@ -14,7 +14,7 @@ and refuses a second, different set of parts. The order matters where patches me
 3. SageMaker Runtime's data path (`services.runtime`);
 4. CloudFormation (`services.cloudformation`): SageMaker resources waited for in the data
    plane, change sets, then the resource types moto's CloudFormation lacks (its cached model
-   lists are cleared last, once every type is in place);
+   lists are cleared last, once every type is in place) and a role's managed policies;
 5. CloudWatch alarms that evaluate (`services.cloudwatch`) and Application Auto Scaling that
    acts on them (`services.autoscaling`), both on the cloud's clock;
 6. IAM (`services.iam`): SimulatePrincipalPolicy from the principal's policies;
@@ -60,7 +60,7 @@ def install(
     from localcloud.gateway import auth, unimplemented
     from localcloud.services.autoscaling import scaling
     from localcloud.services.cloudformation import autoscaling as cfn_autoscaling
-    from localcloud.services.cloudformation import change_sets, resources, stacks
+    from localcloud.services.cloudformation import change_sets, managed_policies, resources, stacks
     from localcloud.services.cloudwatch import alarms
     from localcloud.services.iam import simulate
     from localcloud.services.runtime import invoke
@@ -93,6 +93,7 @@ def install(
     stacks.install(endpoints)
     change_sets.install()
     resources.install()
+    managed_policies.install()
     cfn_autoscaling.install()
     alarms.install(on_action=scaling.alarm_action)
     endpoints.alarm_state = alarms.state_of  # deployments roll back on their alarms

@@ -39,7 +39,20 @@ def ensure_aws_policy(backend: IAMBackend, arn: str) -> None:
         backend.managed_policies[arn] = policy
 
 
-def _create_role(original: Any) -> Any:
+def _attach(backend: IAMBackend, role: Role, arns: list[str]) -> None:
+    """Attach `arns` to the role, detaching what it had and no longer names."""
+    for arn in [a for a in role.managed_policies if a not in arns]:
+        backend.detach_role_policy(arn, role.name)
+    for arn in [a for a in arns if a not in role.managed_policies]:
+        ensure_aws_policy(backend, arn)
+        backend.attach_role_policy(arn, role.name)
+
+
+def _backend(account_id: str, region_name: str) -> IAMBackend:
+    return iam_backends[account_id][get_partition(region_name)]
+
+
+def _create(original: Any) -> Any:
     def create_from_cloudformation_json(
         cls: type[Role],
         resource_name: str,
@@ -51,15 +64,54 @@ def _create_role(original: Any) -> Any:
         role = original.__func__(
             cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
         )
-        backend = iam_backends[account_id][get_partition(region_name)]
-        for arn in cloudformation_json["Properties"].get("ManagedPolicyArns", []):
-            ensure_aws_policy(backend, arn)
-            backend.attach_role_policy(arn, role.name)
+        arns = cloudformation_json["Properties"].get("ManagedPolicyArns", [])
+        _attach(_backend(account_id, region_name), role, arns)
         return role
 
     return classmethod(create_from_cloudformation_json)
 
 
+def _update(original: Any) -> Any:
+    def update_from_cloudformation_json(
+        cls: type[Role],
+        original_resource: Role,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Role:
+        role = original.__func__(
+            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        )
+        arns = cloudformation_json["Properties"].get("ManagedPolicyArns", [])
+        _attach(_backend(account_id, region_name), role, arns)
+        return role
+
+    return classmethod(update_from_cloudformation_json)
+
+
+def _delete(original: Any) -> Any:
+    def delete_from_cloudformation_json(
+        cls: type[Role],
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        backend = _backend(account_id, region_name)
+        role = next((r for r in list(backend.roles.values()) if r.name == resource_name), None)
+        if role is not None:
+            # CloudFormation detaches what the role declared; moto hands the delete the
+            # template's unresolved properties, so the role's own list says what that was
+            for arn in list(role.managed_policies):
+                backend.detach_role_policy(arn, role.name)
+        original.__func__(cls, resource_name, cloudformation_json, account_id, region_name)
+
+    return classmethod(delete_from_cloudformation_json)
+
+
 def install() -> None:
-    """Attach a CloudFormation role's managed policies."""
-    Role.create_from_cloudformation_json = _create_role(Role.create_from_cloudformation_json)  # type: ignore[method-assign]
+    """Attach, update and detach a CloudFormation role's managed policies."""
+    Role.create_from_cloudformation_json = _create(Role.create_from_cloudformation_json)  # type: ignore[method-assign]
+    Role.update_from_cloudformation_json = _update(Role.update_from_cloudformation_json)  # type: ignore[method-assign]
+    Role.delete_from_cloudformation_json = _delete(Role.delete_from_cloudformation_json)  # type: ignore[method-assign]

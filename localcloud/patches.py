@@ -17,7 +17,8 @@ and refuses a second, different set of parts. The order matters where patches me
    lists are cleared last, once every type is in place) and a role's managed policies;
 5. CloudWatch alarms that evaluate (`services.cloudwatch`) and Application Auto Scaling that
    acts on them (`services.autoscaling`), both on the cloud's clock;
-6. IAM (`services.iam`): SimulatePrincipalPolicy from the principal's policies;
+6. IAM (`services.iam`): SimulatePrincipalPolicy from the principal's policies; ECR
+   (`services.ecr`): the registry login refused (no Docker engine, no registry);
 7. the gateway's: a modelled error for any action moto does not implement, real temporary keys
    from STS GetSessionToken (`gateway.auth` checks every signature; `gateway.authorize`, called
    by the guard after it, a role key's request against the role's policies: it patches
@@ -62,6 +63,7 @@ def install(
     from localcloud.services.cloudformation import autoscaling as cfn_autoscaling
     from localcloud.services.cloudformation import change_sets, managed_policies, resources, stacks
     from localcloud.services.cloudwatch import alarms
+    from localcloud.services.ecr import registry
     from localcloud.services.iam import simulate
     from localcloud.services.runtime import invoke
     from localcloud.services.sagemaker import (
@@ -99,6 +101,7 @@ def install(
     endpoints.alarm_state = alarms.state_of  # deployments roll back on their alarms
     scaling.install(clock)
     simulate.install()
+    registry.install()
     unimplemented.install()
     auth.install()
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]

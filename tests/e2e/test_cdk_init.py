@@ -1,17 +1,24 @@
 """An app as a new user writes it: `cdk init app --language python` (the CLI's own template,
-left as it is but for the stack module and the app command), a stack with an S3 bucket, an IAM
-role, the model as an `aws_s3_assets.Asset` and the L1 SageMaker model, endpoint config and
-serverless endpoint, with the DEFAULT synthesizer: `cdk bootstrap`, then `cdk deploy` with the
-CLI's defaults (assets published through the bootstrap's roles, change sets through its deploy
-role), the endpoint invoked, `cdk destroy`, and the bootstrap stack deleted."""
+left as it is but for the stack module and the app command), with the DEFAULT synthesizer,
+bootstrapped once (`cdk bootstrap`; the bootstrap stack is deleted at the end):
+- a stack with an S3 bucket, an IAM role, the model as an `aws_s3_assets.Asset` and the L1
+  SageMaker model, endpoint config and serverless endpoint: `cdk deploy` with the CLI's
+  defaults (assets published through the bootstrap's roles, change sets through its deploy
+  role), the endpoint invoked, `cdk destroy`;
+- a stack with a container image asset (`DockerImageAsset`): refused with one line naming the
+  limitation (the cloud has no Docker engine and no registry).
+The app is synthesized once; each command reads its cloud assembly (`--app cdk.out`)."""
 
 from __future__ import annotations
 
 import json
 import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from localcloud.shared.processes import processes_under
 from tests.helpers import ROOT
@@ -21,7 +28,9 @@ from tests.helpers.models import model_archive
 CDK = str(ROOT / "node_modules" / ".bin" / "cdk")
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312"
 STACK = "EndpointAppStack"
+IMAGE_STACK = "ImageAssetStack"
 STACK_MODULE = f'''from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
@@ -67,6 +76,12 @@ class {STACK}(Stack):
             self, "Endpoint", endpoint_config_name=config.attr_endpoint_config_name
         )
         CfnOutput(self, "EndpointName", value=endpoint.attr_endpoint_name)
+
+
+class {IMAGE_STACK}(Stack):
+    def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        ecr_assets.DockerImageAsset(self, "Image", directory="image")
 '''
 
 
@@ -76,6 +91,16 @@ def _init_app(directory: Path, env: dict[str, str]) -> None:
     module = directory / directory.name / f"{directory.name}_stack.py"
     assert module.exists(), sorted(p.name for p in directory.iterdir())
     module.write_text(STACK_MODULE)
+    entry = directory / "app.py"
+    stack_import = f"from {directory.name}.{directory.name}_stack import"
+    text = entry.read_text().replace(
+        f"{stack_import} {STACK}", f"{stack_import} {STACK}, {IMAGE_STACK}"
+    )
+    entry.write_text(
+        text.replace("app.synth()", f'{IMAGE_STACK}(app, "{IMAGE_STACK}")\napp.synth()')
+    )
+    (directory / "image").mkdir()
+    (directory / "image" / "Dockerfile").write_text("FROM scratch\nCOPY Dockerfile /\n")
     (directory / "model.tar.gz").write_bytes(model_archive())
     settings = json.loads((directory / "cdk.json").read_text())
     settings["app"] = f"{ROOT / '.venv' / 'bin' / 'python'} app.py"
@@ -93,22 +118,44 @@ def _expected(archive: Path, images: np.ndarray) -> np.ndarray:
     return predict_fn(data, model_fn(str(model_dir))).numpy()
 
 
-def test_a_cdk_init_app_bootstraps_deploys_serves_and_destroys(
-    cloud: Cloud, tmp_path: Path
-) -> None:
-    app = tmp_path / "endpoint_app"
-    app.mkdir()
-    _init_app(app, cloud.env)
+@dataclass(frozen=True)
+class App:
+    """The app's folder and the CDK CLI run in it with the cloud's environment."""
 
-    def cdk(*args: str) -> str:
-        return run([CDK, *args], cloud.env, cwd=app).output  # type: ignore[attr-defined]
+    path: Path
+    env: dict[str, str]
 
-    cdk("synth", "--quiet")  # once: the commands below read the cloud assembly
-    assert "Environment aws://123456789012/us-east-1 bootstrapped" in cdk(
-        "bootstrap", "--app", "cdk.out"
+    def cdk(self, *args: str, check: bool = True) -> str:
+        """The command's output (stdout and stderr); a failure fails the test unless not
+        `check`."""
+        proc = run([CDK, *args, "--app", "cdk.out"], self.env, cwd=self.path, check=check)
+        return proc.output  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def app(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    """The app, synthesized once and bootstrapped; the bootstrap stack deleted after (its
+    bucket is retained, as its template says), so the session's other tests find only their
+    own stacks."""
+    path = tmp_path_factory.mktemp("init") / "endpoint_app"
+    path.mkdir()
+    _init_app(path, cloud.env)
+    made = App(path, cloud.env)
+    run([CDK, "synth", "--quiet"], cloud.env, cwd=path)
+    assert "Environment aws://123456789012/us-east-1 bootstrapped" in made.cdk("bootstrap")
+    yield made
+    cfn = cloud.client("cloudformation")
+    cfn.delete_stack(StackName="CDKToolkit")
+    cfn.get_waiter("stack_delete_complete").wait(
+        StackName="CDKToolkit", WaiterConfig={"Delay": 1, "MaxAttempts": 60}
     )
-    deployed = cdk("deploy", "--app", "cdk.out", "--require-approval", "never")
-    assert "Published ModelData" in deployed  # through the file publishing role
+
+
+def test_a_cdk_init_app_deploys_with_the_default_synthesizer_serves_and_destroys(
+    cloud: Cloud, app: App
+) -> None:
+    deployed = app.cdk("deploy", STACK, "--require-approval", "never")
+    assert "Published ModelData" in deployed  # through the bootstrap's file publishing role
 
     cfn = cloud.client("cloudformation")
     (stack,) = cfn.describe_stacks(StackName=STACK)["Stacks"]
@@ -130,17 +177,22 @@ def test_a_cdk_init_app_bootstraps_deploys_serves_and_destroys(
         Accept="application/json",
     )
     served = np.asarray([p["probabilities"] for p in json.load(answer["Body"])["predictions"]])
-    np.testing.assert_allclose(served, _expected(app / "model.tar.gz", images), atol=1e-5)
+    np.testing.assert_allclose(served, _expected(app.path / "model.tar.gz", images), atol=1e-5)
 
-    assert f"{STACK}: destroyed" in cdk("destroy", "--app", "cdk.out", "--force")
+    assert f"{STACK}: destroyed" in app.cdk("destroy", STACK, "--force")
     assert endpoint not in [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
     assert processes_under(cloud.state_dir / "endpoints") == []
-    # The bootstrap stack goes too (its bucket is retained, as the template says), so the
-    # session's other tests find only their own stacks.
-    cfn.delete_stack(StackName="CDKToolkit")
-    cfn.get_waiter("stack_delete_complete").wait(
-        StackName="CDKToolkit", WaiterConfig={"Delay": 1, "MaxAttempts": 60}
-    )
-    summaries = cfn.list_stacks()["StackSummaries"]
-    live = {s["StackName"] for s in summaries if s["StackStatus"] != "DELETE_COMPLETE"}
-    assert {STACK, "CDKToolkit"}.isdisjoint(live)
+    (gone,) = [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == STACK]
+    assert gone["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_a_container_image_asset_is_refused_with_one_line_naming_why(
+    cloud: Cloud, app: App
+) -> None:
+    refused = app.cdk("deploy", IMAGE_STACK, "--require-approval", "never", check=False)
+    assert (
+        "fail: The local cloud does not run ecr:GetAuthorizationToken (container image assets "
+        "cannot be published to the local cloud: it has no Docker engine and no image registry"
+    ) in refused
+    names = {s["StackName"] for s in cloud.client("cloudformation").list_stacks()["StackSummaries"]}
+    assert IMAGE_STACK not in names

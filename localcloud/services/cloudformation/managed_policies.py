@@ -65,7 +65,14 @@ def _create(original: Any) -> Any:
             cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
         )
         arns = cloudformation_json["Properties"].get("ManagedPolicyArns", [])
-        _attach(_backend(account_id, region_name), role, arns)
+        try:
+            _attach(_backend(account_id, region_name), role, arns)
+        except Exception:
+            # the resource failed: nothing of it is left (the stack's rollback cannot know it)
+            cls.delete_from_cloudformation_json(
+                role.name, cloudformation_json, account_id, region_name
+            )
+            raise
         return role
 
     return classmethod(create_from_cloudformation_json)

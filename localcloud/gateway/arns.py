@@ -64,6 +64,8 @@ def _log_group(name: str, account: str, region: str) -> str:
 
 def _logs(operation: str, params: dict[str, Any], account: str, region: str) -> list[str]:
     """A log stream's actions on `log-group:G:log-stream:S`, a log group's on `log-group:G`."""
+    if operation == "DescribeLogGroups":
+        return []  # AWS authorises the listing on `*`, whatever it filters on
     if params.get("resourceArn"):  # TagResource, UntagResource, ListTagsForResource
         return [str(params["resourceArn"]).removesuffix(":*")]
     group = _name(params, "logGroupName", "logGroupIdentifier")
@@ -73,8 +75,6 @@ def _logs(operation: str, params: dict[str, Any], account: str, region: str) -> 
     arn = _log_group(group, account, region)
     if operation in _LOG_STREAM_OPS and params.get("logStreamName"):
         return [f"{arn}:log-stream:{params['logStreamName']}"]
-    if operation == "DescribeLogGroups":
-        return []  # a prefix filter: AWS authorises the listing on `*`
     return [arn]
 
 

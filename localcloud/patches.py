@@ -17,10 +17,11 @@ and refuses a second, different set of parts. The order matters where patches me
    (`services.s3`);
 4. CloudFormation (`services.cloudformation`): SageMaker resources waited for in the data
    plane, change sets, then the resource types moto's CloudFormation lacks (its cached model
-   lists are cleared last, once every type is in place);
+   lists are cleared last, once every type is in place) and a role's managed policies;
 5. CloudWatch alarms that evaluate (`services.cloudwatch`) and Application Auto Scaling that
    acts on them (`services.autoscaling`), both on the cloud's clock;
-6. IAM (`services.iam`): SimulatePrincipalPolicy from the principal's policies;
+6. IAM (`services.iam`): SimulatePrincipalPolicy from the principal's policies; ECR
+   (`services.ecr`): the registry login refused (no Docker engine, no registry);
 7. the gateway's: a modelled error for any action moto does not implement, real temporary keys
    from STS GetSessionToken (`gateway.auth` checks every signature; `gateway.authorize`, called
    by the guard after it, a role key's request against the role's policies: it patches
@@ -63,8 +64,9 @@ def install(
     from localcloud.gateway import auth, unimplemented
     from localcloud.services.autoscaling import scaling
     from localcloud.services.cloudformation import autoscaling as cfn_autoscaling
-    from localcloud.services.cloudformation import change_sets, resources, stacks
+    from localcloud.services.cloudformation import change_sets, managed_policies, resources, stacks
     from localcloud.services.cloudwatch import alarms
+    from localcloud.services.ecr import registry
     from localcloud.services.iam import simulate
     from localcloud.services.runtime import invoke
     from localcloud.services.s3 import jumpstart
@@ -100,11 +102,13 @@ def install(
     stacks.install(endpoints)
     change_sets.install()
     resources.install()
+    managed_policies.install()
     cfn_autoscaling.install()
     alarms.install(on_action=scaling.alarm_action)
     endpoints.alarm_state = alarms.state_of  # deployments roll back on their alarms
     scaling.install(clock)
     simulate.install()
+    registry.install()
     unimplemented.install()
     auth.install()
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]

@@ -8,200 +8,49 @@ and IAM users' keys are not checked here (the start key is the cloud's administr
 What is evaluated, as IAM does for identity-based policies: the role's inline and attached
 managed policies and its permissions boundary; an explicit `Deny` wins, else an `Allow` in the
 policies that the boundary allows too, else the request is refused. The request is read as
-IAM names it: the action (`service:Operation`, from the query's `Action`, the JSON target,
-the REST route of SageMaker Runtime and S3) and the resource ARNs of the operation's names
-(`resources`), plus `iam:PassRole` of every role ARN the request hands to a service
-(SageMaker's `ExecutionRoleArn`/`RoleArn`, CloudFormation's `RoleARN`). Action and
-Resource/NotResource are matched by moto's policy evaluator (`moto.iam.access_control`);
-conditions are evaluated here, because moto's knows `StringEquals` only and turns an `Allow`
-whose condition fails into a `Deny`. The request context holds `aws:PrincipalArn`,
-`aws:RequestedRegion`, `aws:SecureTransport`, `aws:CalledVia` (empty: a client's own call) and,
-for PassRole, `iam:PassedToService`; a condition on any other key, or with an operator not in
-`_OPERATORS`, is not met (an `Allow` does not apply; a `Deny` does: it fails closed).
+IAM names it (`requested`, with `arns`): each action and the ARN it is authorised on, in the Service
+Authorization Reference's formats, plus `iam:PassRole` of every role ARN the request hands to
+a service. Statements are matched and conditions evaluated by `shared.policies` (wildcards,
+policy variables, condition operators). The request context holds `aws:PrincipalArn`,
+`aws:PrincipalAccount`, `aws:PrincipalType` (`AssumedRole`), `aws:userid`
+(`ROLEID:session`), `aws:RequestedRegion`, `aws:SecureTransport`, `aws:CalledVia` (empty: a
+client's own call), `aws:ResourceAccount` (and `s3:ResourceAccount`) of each resource,
+`kms:CallerAccount` and, for PassRole, `iam:PassedToService`; `aws:username` is absent, as
+for any role session.
 
 Not enforced (docs/localcloud.md): keys of a role the cloud's IAM does not hold (moto's STS
-lets one assume any ARN; that is how the cloud's user acts in a second account), resource-based
-policies (bucket policies apart, which moto's
-S3 checks), SCPs, session policies, the trust policy and the web identity token at AssumeRole
-(moto's STS issues the key), and what CloudFormation does on the caller's behalf: the
-resources of a stack are made with the cloud's rights, not checked one by one.
+lets one assume any ARN; that is how the cloud's user acts in a second account),
+resource-based policies (bucket policies apart, which moto's S3 checks), SCPs, session
+policies, the trust policy and the web identity token at AssumeRole (moto's STS issues the
+key), and what CloudFormation does on the caller's behalf: the resources of a stack are made
+with the cloud's rights, not checked one by one.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from localcloud.gateway.refusals import Refused
+from localcloud.gateway.arns import checks, sagemaker_arn
+from localcloud.gateway.arns_s3 import bucket_account, s3_checks
+from localcloud.gateway.refusals import Refused, protocol
+from localcloud.shared.policies import conditions_hold, decide, statements
+
+__all__ = ["authorize", "conditions_hold", "decide", "role_policies", "web_identity"]
+
+_FREE = {"sts:GetCallerIdentity"}  # AWS answers it whatever the policies say
+
 
 # IAM's service prefix where it is not the signing name.
 _PREFIX = {"monitoring": "cloudwatch"}
-_FREE = {"sts:GetCallerIdentity"}  # AWS answers it whatever the policies say
 _PASSED_ROLES = {  # request fields that hand a role to a service: service principal
     "ExecutionRoleArn": "sagemaker.amazonaws.com",
     "RoleArn": "sagemaker.amazonaws.com",
     "RoleARN": "cloudformation.amazonaws.com",
 }
-_SAGEMAKER_KINDS = {  # operation's noun -> (name field, ARN resource type)
-    "Model": ("ModelName", "model"),
-    "EndpointConfig": ("EndpointConfigName", "endpoint-config"),
-    "Endpoint": ("EndpointName", "endpoint"),
-    "TrainingJob": ("TrainingJobName", "training-job"),
-    "TransformJob": ("TransformJobName", "transform-job"),
-    "ProcessingJob": ("ProcessingJobName", "processing-job"),
-    "HyperParameterTuningJob": ("HyperParameterTuningJobName", "hyper-parameter-tuning-job"),
-    "ModelPackageGroup": ("ModelPackageGroupName", "model-package-group"),
-    "ModelPackage": ("ModelPackageName", "model-package"),
-}
-_SAGEMAKER_OP = re.compile(
-    r"(?:Create|Describe|Delete|Update|Stop|Start|Invoke)(" + "|".join(_SAGEMAKER_KINDS) + r")"
-    r"(?:Async|WithResponseStream)?"
-)
-_RUNTIME_ROUTE = re.compile(
-    r"/endpoints/([^/]+)/(invocations|async-invocations|invocations-response-stream)"
-)
-_RUNTIME_OPS = {
-    "invocations": "InvokeEndpoint",
-    "async-invocations": "InvokeEndpointAsync",
-    "invocations-response-stream": "InvokeEndpointWithResponseStream",
-}
-
-
-# --- the request, as IAM names it ---------------------------------------------------------
-def _params(environ: dict[str, Any], kind: str) -> dict[str, Any]:
-    """The request's fields: the JSON body, or the query's (query string and form body)."""
-    stream = environ.get("wsgi.input")
-    body = stream.getvalue() if hasattr(stream, "getvalue") else b""
-    if kind == "json":
-        try:
-            parsed = json.loads(body or b"{}")
-        except ValueError:
-            return {}
-        return parsed if isinstance(parsed, dict) else {}
-    fields = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-        fields.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    return fields
-
-
-def _s3_action(environ: dict[str, Any]) -> tuple[str, list[str]]:
-    """S3's IAM action and resource ARNs from the method and the path (path or host style)."""
-    path = unquote(environ.get("PATH_INFO", "/"))
-    host = environ.get("HTTP_HOST", "").split(":")[0].lower()
-    bucket_host = re.match(r"(.+?)\.(?:localhost|s3[.-].*amazonaws\.com|s3\.amazonaws\.com)$", host)
-    if bucket_host and bucket_host.group(1) not in ("s3",):
-        bucket, key = bucket_host.group(1), path.lstrip("/")
-    else:
-        bucket, _, key = path.lstrip("/").partition("/")
-    query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-    method = environ.get("REQUEST_METHOD", "GET")
-    if not bucket:
-        return "ListAllMyBuckets", ["*"]
-    if key:
-        arn = f"arn:aws:s3:::{bucket}/{key}"
-        if "tagging" in query:
-            verb = {"GET": "Get", "PUT": "Put", "DELETE": "Delete"}.get(method, "Get")
-            return f"{verb}ObjectTagging", [arn]
-        if method in ("GET", "HEAD"):
-            return "GetObject", [arn]
-        if method == "DELETE":
-            return ("AbortMultipartUpload" if "uploadId" in query else "DeleteObject"), [arn]
-        resources = [arn]
-        source = environ.get("HTTP_X_AMZ_COPY_SOURCE")
-        if source:  # a copy reads its source too; checked as GetObject below
-            resources.append("copy:" + unquote(source).lstrip("/").split("?")[0])
-        return "PutObject", resources
-    arn = f"arn:aws:s3:::{bucket}"
-    for sub, names in _BUCKET_SUBRESOURCES.items():
-        if sub in query:
-            verb = {"GET": 0, "HEAD": 0, "PUT": 1, "POST": 1, "DELETE": 2}.get(method, 0)
-            return names[verb], [arn]
-    if method == "POST" and "delete" in query:
-        return "DeleteObject", [f"{arn}/*"]
-    return {"PUT": "CreateBucket", "DELETE": "DeleteBucket"}.get(method, "ListBucket"), [arn]
-
-
-_BUCKET_SUBRESOURCES = {  # query word -> (read, write, delete) actions
-    "policy": ("GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"),
-    "location": ("GetBucketLocation",) * 3,
-    "versioning": ("GetBucketVersioning", "PutBucketVersioning", "PutBucketVersioning"),
-    "versions": ("ListBucketVersions",) * 3,
-    "uploads": ("ListBucketMultipartUploads",) * 3,
-    "encryption": ("GetEncryptionConfiguration",) + ("PutEncryptionConfiguration",) * 2,
-    "lifecycle": ("GetLifecycleConfiguration",) + ("PutLifecycleConfiguration",) * 2,
-    "logging": ("GetBucketLogging", "PutBucketLogging", "PutBucketLogging"),
-    "tagging": ("GetBucketTagging", "PutBucketTagging", "PutBucketTagging"),
-    "publicAccessBlock": ("GetBucketPublicAccessBlock",) + ("PutBucketPublicAccessBlock",) * 2,
-    "ownershipControls": ("GetBucketOwnershipControls",) + ("PutBucketOwnershipControls",) * 2,
-    "notification": ("GetBucketNotification", "PutBucketNotification", "PutBucketNotification"),
-    "acl": ("GetBucketAcl", "PutBucketAcl", "PutBucketAcl"),
-    "cors": ("GetBucketCORS", "PutBucketCORS", "PutBucketCORS"),
-}
-
-
-def _stack_arn(name: str, account: str, region: str) -> str:
-    """A stack's ARN: the stack id of the live stack of that name, else `stack/NAME/*`."""
-    if name.startswith("arn:"):
-        return name
-    from moto.cloudformation.models import cloudformation_backends
-
-    backend = dict.get(dict.get(cloudformation_backends, account) or {}, region)
-    for stack in list(getattr(backend, "stacks", {}).values()) if backend else []:
-        if stack.name == name and stack.status != "DELETE_COMPLETE":
-            return stack.stack_id
-    return f"arn:aws:cloudformation:{region}:{account}:stack/{name}/*"
-
-
-def resources(
-    service: str, operation: str, params: dict[str, Any], account: str, region: str
-) -> list[str]:
-    """The ARNs IAM authorises `service:operation` on, from the request's fields; `*` for an
-    operation without resource-level permissions or one this cloud does not map."""
-    if service == "cloudformation" and params.get("StackName"):
-        return [_stack_arn(params["StackName"], account, region)]
-    if service == "sagemaker":
-        if params.get("ResourceArn"):  # AddTags, DeleteTags, ListTags
-            return [params["ResourceArn"]]
-        match = _SAGEMAKER_OP.fullmatch(operation)
-        if match:
-            field, kind = _SAGEMAKER_KINDS[match.group(1)]
-            name = params.get(field) or params.get("ModelPackageArn")
-            if kind == "model-package" and not name and params.get("ModelPackageGroupName"):
-                name = f"{params['ModelPackageGroupName']}/*"  # a new version of the group
-            if name:
-                if str(name).startswith("arn:"):
-                    return [str(name)]
-                return [f"arn:aws:sagemaker:{region}:{account}:{kind}/{str(name).lower()}"]
-    if service == "iam":
-        if params.get("PolicyArn") and not params.get("RoleName"):
-            return [params["PolicyArn"]]
-        for field, kind in (("RoleName", "role"), ("UserName", "user"), ("GroupName", "group")):
-            if params.get(field):
-                return [_iam_arn(kind, params[field], account)]
-    if service == "sts" and params.get("RoleArn"):
-        return [params["RoleArn"]]
-    if service == "cloudwatch":
-        names = [v for k, v in params.items() if k == "AlarmName" or k.startswith("AlarmNames.")]
-        names += params.get("AlarmNames", []) if isinstance(params.get("AlarmNames"), list) else []
-        if names:
-            return [f"arn:aws:cloudwatch:{region}:{account}:alarm:{n}" for n in names]
-    return ["*"]
-
-
-def _iam_arn(kind: str, name: str, account: str) -> str:
-    """A role's or user's ARN with its path when it exists, else at the root path."""
-    from moto.iam.models import iam_backends
-
-    backend = dict.get(dict.get(iam_backends, account) or {}, "aws")
-    if backend is not None and kind == "role":
-        role = next((r for r in list(backend.roles.values()) if r.name == name), None)
-        if role is not None:
-            return role.arn
-    return f"arn:aws:iam::{account}:{kind}/{name}"
 
 
 def _passed_roles(params: Any, found: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -218,68 +67,36 @@ def _passed_roles(params: Any, found: list[tuple[str, str]]) -> list[tuple[str, 
     return found
 
 
-def requested(
-    environ: dict[str, Any], service: str, account: str, region: str
-) -> list[tuple[str, str, dict[str, list[str]]]]:
-    """(action, resource, extra context) of each authorisation the request needs."""
-    from localcloud.gateway.refusals import protocol
-
-    kind = protocol(environ, service)
-    prefix = _PREFIX.get(service, service)
-    if kind == "rest-xml" and service == "s3":
-        operation, arns = _s3_action(environ)
-        checks = []
-        for arn in arns:
-            if arn.startswith("copy:"):
-                checks.append(("s3:GetObject", f"arn:aws:s3:::{arn[5:]}", {}))
-            else:
-                checks.append((f"s3:{operation}", arn, {}))
-        return checks
-    if kind == "rest-json":
-        route = _RUNTIME_ROUTE.match(environ.get("PATH_INFO", ""))
-        if route is None:
-            return [(f"{prefix}:*", "*", {})]  # a route this cloud does not map: fail closed
-        name = unquote(route.group(1)).lower()
-        arn = f"arn:aws:sagemaker:{region}:{account}:endpoint/{name}"
-        return [(f"sagemaker:{_RUNTIME_OPS[route.group(2)]}", arn, {})]
-    rpc = _RPC_V2_ROUTE.fullmatch(environ.get("PATH_INFO", ""))
-    if rpc is not None:  # Smithy RPC v2 CBOR (CloudWatch): the operation is in the path
-        operation, params = rpc.group(1), _cbor(environ)
-        checks = [
-            (f"{prefix}:{operation}", arn, {})
-            for arn in resources(prefix, operation, params, account, region)
-        ]
-        return checks
-    params = _params(environ, kind)
-    if kind == "json":
-        operation = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1]
-    else:
-        operation = str(params.get("Action", ""))
-        params = _query_structure(params)
-    action = f"{prefix}:{operation}"
-    checks = [(action, arn, {}) for arn in resources(prefix, operation, params, account, region)]
-    for role, to in _passed_roles(params, []):
-        checks.append(("iam:PassRole", role, {"iam:passedtoservice": [to]}))
-    return checks
-
-
+# --- the request, as IAM names it ----------------------------------------------------------
+_RUNTIME_ROUTE = re.compile(
+    r"/endpoints/([^/]+)/(invocations|async-invocations|invocations-response-stream)"
+)
+_RUNTIME_OPS = {
+    "invocations": "InvokeEndpoint",
+    "async-invocations": "InvokeEndpointAsync",
+    "invocations-response-stream": "InvokeEndpointWithResponseStream",
+}
 _RPC_V2_ROUTE = re.compile(r"/service/[^/]+/operation/([A-Za-z0-9]+)")
 
 
-def _cbor(environ: dict[str, Any]) -> dict[str, Any]:
-    """An RPC v2 request's CBOR body as a dict (botocore's own CBOR decoder)."""
-    from botocore.parsers import RpcV2CBORParser
-
+def _body(environ: dict[str, Any]) -> bytes:
     stream = environ.get("wsgi.input")
-    body = stream.getvalue() if hasattr(stream, "getvalue") else b""
-    if not body:
-        return {}
-    parser = RpcV2CBORParser()
-    try:
-        decoded = parser.parse_data_item(parser.get_peekable_stream_from_bytes(body))
-    except Exception:  # a body botocore cannot read names no resource
-        return {}
-    return decoded if isinstance(decoded, dict) else {}
+    return stream.getvalue() if hasattr(stream, "getvalue") else b""
+
+
+def _params(environ: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The request's fields: the JSON body, or the query's (query string and form body)."""
+    body = _body(environ)
+    if kind == "json":
+        try:
+            parsed = json.loads(body or b"{}")
+        except ValueError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    fields = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        fields.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return _query_structure(fields)
 
 
 def _query_structure(fields: dict[str, str]) -> dict[str, Any]:
@@ -294,7 +111,52 @@ def _query_structure(fields: dict[str, str]) -> dict[str, Any]:
     return result
 
 
-# --- the decision ---------------------------------------------------------------------------
+def _cbor(environ: dict[str, Any]) -> dict[str, Any]:
+    """An RPC v2 request's CBOR body as a dict (botocore's own CBOR decoder)."""
+    from botocore.parsers import RpcV2CBORParser
+
+    body = _body(environ)
+    if not body:
+        return {}
+    parser = RpcV2CBORParser()
+    try:
+        decoded = parser.parse_data_item(parser.get_peekable_stream_from_bytes(body))
+    except Exception:  # a body botocore cannot read names no resource
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def requested(
+    environ: dict[str, Any], service: str, account: str, region: str
+) -> list[tuple[str, str, dict[str, list[str]]]]:
+    """(action, resource, extra context) of each authorisation the request needs."""
+    kind = protocol(environ, service)
+    prefix = _PREFIX.get(service, service)
+    if kind == "rest-xml" and service == "s3":
+        return [(a, arn, {}) for a, arn in s3_checks(environ)]
+    if kind == "rest-json":
+        route = _RUNTIME_ROUTE.match(environ.get("PATH_INFO", ""))
+        if route is None:
+            return [(f"{prefix}:*", "*", {})]  # a route this cloud does not map: fail closed
+        arn = sagemaker_arn("endpoint", unquote(route.group(1)), account, region)
+        return [(f"sagemaker:{_RUNTIME_OPS[route.group(2)]}", arn, {})]
+    rpc = _RPC_V2_ROUTE.fullmatch(environ.get("PATH_INFO", ""))
+    if rpc is not None:  # Smithy RPC v2 CBOR (CloudWatch): the operation is in the path
+        found = checks(prefix, rpc.group(1), _cbor(environ), account, region)
+        return [(a, arn, {}) for a, arn in found]
+    params = _params(environ, kind)
+    if kind == "json":
+        operation = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1]
+    else:
+        operation = str(params.get("Action", ""))
+    found = checks(prefix, operation, params, account, region)
+    result = [(a, arn, {}) for a, arn in found]
+    for role, to in _passed_roles(params, []):
+        result.append(("iam:PassRole", role, {"iam:passedtoservice": [to]}))
+    return result
+
+
+# --- the role ------------------------------------------------------------------------------
 def _document(policy: Any) -> dict[str, Any]:
     text = policy if isinstance(policy, str) else json.dumps(policy)
     return json.loads(text)
@@ -319,123 +181,6 @@ def role_policies(account: str, role_arn: str) -> tuple[list[dict], list[dict] |
         managed = backend.get_policy(role.permissions_boundary_arn)
         boundary = [_document(next(v.document for v in managed.versions if v.is_default))]
     return policies, boundary
-
-
-def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
-    statements = document.get("Statement", [])
-    return statements if isinstance(statements, list) else [statements]
-
-
-def _applies(statement: dict[str, Any], action: str, resource: str) -> bool:
-    """Whether the statement's Action/NotAction and Resource/NotResource cover the request
-    (moto's matcher; it ignores NotResource, so that is matched here by its inverse)."""
-    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
-
-    bare = {k: v for k, v in statement.items() if k not in ("Condition", "NotResource")}
-    bare["Effect"] = "Allow"
-    if "NotResource" in statement:
-        bare["Resource"] = "*"
-        if IAMPolicyStatement(bare).is_action_permitted(action, "*") != PermissionResult.PERMITTED:
-            return False
-        bare["Resource"] = statement["NotResource"]
-        inside = IAMPolicyStatement(bare).is_action_permitted(action, resource)
-        return inside != PermissionResult.PERMITTED
-    if "Resource" not in bare:
-        return False  # moto reads a statement without Resource as a trust policy's
-    return IAMPolicyStatement(bare).is_action_permitted(action, resource) == (
-        PermissionResult.PERMITTED
-    )
-
-
-def _equals(expected: str, actual: str) -> bool:
-    return expected == actual
-
-
-def _like(expected: str, actual: str) -> bool:
-    return fnmatchcase(actual, expected)
-
-
-_OPERATORS = {  # operator -> (value test, negated)
-    "StringEquals": (_equals, False),
-    "StringNotEquals": (_equals, True),
-    "StringEqualsIgnoreCase": (lambda e, a: e.lower() == a.lower(), False),
-    "StringNotEqualsIgnoreCase": (lambda e, a: e.lower() == a.lower(), True),
-    "StringLike": (_like, False),
-    "StringNotLike": (_like, True),
-    "ArnEquals": (_equals, False),
-    "ArnLike": (_like, False),
-    "ArnNotEquals": (_equals, True),
-    "ArnNotLike": (_like, True),
-    "Bool": (lambda e, a: e.lower() == a.lower(), False),
-}
-
-
-def conditions_hold(conditions: dict[str, Any], context: dict[str, list[str]]) -> bool:
-    """IAM's condition rules over `context` (lowercased keys: keys are case-insensitive):
-    every operator and key must hold; a missing key fails unless `...IfExists` (or
-    `ForAllValues:`), `Null` tests presence; an operator not in `_OPERATORS` fails."""
-    for operator, pairs in conditions.items():
-        qualifier, _, name = operator.rpartition(":")
-        if_exists = name.endswith("IfExists")
-        name = name.removesuffix("IfExists")
-        for key, expected in pairs.items():
-            wanted = [str(v) for v in (expected if isinstance(expected, list) else [expected])]
-            actual = context.get(key.lower())
-            if name == "Null":
-                if (actual is None) != (wanted[0].lower() == "true"):
-                    return False
-                continue
-            if name not in _OPERATORS:
-                return False
-            if actual is None:
-                if if_exists or qualifier == "ForAllValues":
-                    continue
-                return False
-            test, negated = _OPERATORS[name]
-
-            def matches(value: str, test: Any = test, wanted: list[str] = wanted) -> bool:
-                return any(test(e, value) for e in wanted)
-
-            if qualifier == "ForAllValues":
-                ok = all(matches(v) != negated for v in actual)
-            elif qualifier == "ForAnyValue":
-                ok = any(matches(v) != negated for v in actual)
-            elif negated:
-                ok = not any(matches(v) for v in actual)
-            else:
-                ok = any(matches(v) for v in actual)
-            if not ok:
-                return False
-    return True
-
-
-def decide(
-    policies: Iterable[dict[str, Any]], action: str, resource: str, context: dict[str, list[str]]
-) -> str:
-    """`allowed`, `explicitDeny` or `implicitDeny` of `action` on `resource`."""
-    allowed = False
-    for document in policies:
-        for statement in _statements(document):
-            if not _applies(statement, action, resource):
-                continue
-            met = conditions_hold(statement.get("Condition", {}), context)
-            if statement.get("Effect") == "Deny":
-                # a Deny whose condition this cloud cannot evaluate applies (fails closed)
-                unknown = not met and not _known(statement.get("Condition", {}), context)
-                if met or unknown:
-                    return "explicitDeny"
-            elif met:
-                allowed = True
-    return "allowed" if allowed else "implicitDeny"
-
-
-def _known(conditions: dict[str, Any], context: dict[str, list[str]]) -> bool:
-    """Whether every operator of `conditions` is one this cloud evaluates."""
-    for operator in conditions:
-        name = operator.rpartition(":")[2].removesuffix("IfExists")
-        if name != "Null" and name not in _OPERATORS:
-            return False
-    return True
 
 
 # --- AssumeRoleWithWebIdentity: unsigned, the token is the credential ----------------------
@@ -495,7 +240,7 @@ def web_identity(environ: dict[str, Any]) -> bool:
         f"{host}:aud".lower(): audiences if isinstance(audiences, list) else [str(audiences)],
         f"{host}:sub".lower(): [str(claims.get("sub", ""))],
     }
-    for statement in _statements(_document(role.assume_role_policy_document)):
+    for statement in statements(_document(role.assume_role_policy_document)):
         federated = (statement.get("Principal") or {}).get("Federated", [])
         federated = federated if isinstance(federated, list) else [federated]
         actions = statement.get("Action", [])
@@ -511,11 +256,45 @@ def web_identity(environ: dict[str, Any]) -> bool:
 
 
 # --- the hook -------------------------------------------------------------------------------
+def _context(role_arn: str, principal: str, environ: dict[str, Any]) -> dict[str, list[str]]:
+    """The request context of a role session's request, less what each resource adds."""
+    from moto.iam.models import iam_backends
+
+    account = principal.split(":")[4]
+    session = principal.rsplit("/", 1)[-1]
+    role = iam_backends[account]["aws"].get_role_by_arn(role_arn)
+    secure = environ.get("wsgi.url_scheme") == "https" or "smlocal.tunnel_host" in environ
+    return {
+        "aws:principalarn": [role_arn],
+        "aws:principalaccount": [account],
+        "aws:principaltype": ["AssumedRole"],
+        "aws:userid": [f"{role.id}:{session}"],
+        "aws:requestedregion": [_region(environ)],
+        "aws:securetransport": ["true" if secure else "false"],
+        "aws:calledvia": [],
+    }
+
+
+def _resource_context(action: str, resource: str, caller: str) -> dict[str, list[str]]:
+    """What the resource adds: the account that owns it, and KMS's caller account."""
+    service = action.split(":", 1)[0]
+    extra: dict[str, list[str]] = {}
+    if service == "kms":
+        extra["kms:calleraccount"] = [caller]
+    parts = resource.split(":", 5)
+    owner = parts[4] if len(parts) == 6 else ""
+    if service == "s3" and len(parts) == 6:
+        owner = bucket_account(parts[5].split("/", 1)[0]) or caller
+        extra["s3:resourceaccount"] = [owner]
+    if owner:
+        extra["aws:resourceaccount"] = [owner]
+    return extra
+
+
 def authorize(environ: dict[str, Any], principal: str, role_arn: str, service: str) -> None:
     """Raise Refused("denied") unless the role `role_arn` (assumed as `principal`, an
     `assumed-role` ARN) may make this request (already authenticated)."""
     account = principal.split(":")[4]
-    region = _region(environ)
     found = role_policies(account, role_arn)
     if found is None:
         # moto's STS lets one assume any role ARN: that is how the cloud's user reaches a
@@ -523,17 +302,11 @@ def authorize(environ: dict[str, Any], principal: str, role_arn: str, service: s
         # here to enforce; a role the cloud's IAM holds is enforced.
         return
     policies, boundary = found
-    secure = environ.get("wsgi.url_scheme") == "https" or "smlocal.tunnel_host" in environ
-    base = {
-        "aws:principalarn": [role_arn],
-        "aws:requestedregion": [region],
-        "aws:securetransport": ["true" if secure else "false"],
-        "aws:calledvia": [],
-    }
-    for action, resource, extra in requested(environ, service, account, region):
+    base = _context(role_arn, principal, environ)
+    for action, resource, extra in requested(environ, service, account, _region(environ)):
         if action in _FREE:
             continue
-        context = {**base, **extra}
+        context = {**base, **_resource_context(action, resource, account), **extra}
         verdict = decide(policies, action, resource, context)
         why = {
             "explicitDeny": "with an explicit deny in an identity-based policy",

@@ -60,11 +60,13 @@ class Cloud(LocalCloud):
         return self.session(other).client(service, endpoint_url=self.url, config=config)
 
 
-def run(argv: list[str], env: dict[str, str], *, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command in the checkout as a user would; on an unexpected failure, fail the test
-    with the end of its output."""
+def run(
+    argv: list[str], env: dict[str, str], *, check: bool = True, cwd: Path = ROOT
+) -> subprocess.CompletedProcess:
+    """Run a command in the checkout (or `cwd`) as a user would; on an unexpected failure, fail
+    the test with the end of its output."""
     proc = subprocess.run(
-        argv, cwd=ROOT, env=env, capture_output=True, text=True, errors="replace", check=False
+        argv, cwd=cwd, env=env, capture_output=True, text=True, errors="replace", check=False
     )
     proc.output = proc.stdout + proc.stderr  # type: ignore[attr-defined]
     if check and proc.returncode != 0:

@@ -5,8 +5,9 @@ users, groups and their policies but lacks the action; here it is answered as IA
 identity-based policies: an explicit `Deny` in any of the principal's policies wins
 (`explicitDeny`), else an `Allow` (`allowed`), else `implicitDeny`; a permissions boundary must
 allow too. The policies are a role's or user's inline and attached managed policies (a user's
-groups' too), and any `PolicyInputList` documents; statements are matched by moto's own policy
-evaluator (`moto.iam.access_control`), with `ContextEntries` as condition values. Not simulated:
+groups' too), and any `PolicyInputList` documents; statements are matched and their conditions
+evaluated as the gateway's authorizer does (`localcloud.shared.policies`: wildcards, policy
+variables, condition operators), with `ContextEntries` as the request context. Not simulated:
 resource-based policies (`ResourcePolicy`), SCPs and session policies.
 """
 
@@ -16,10 +17,11 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.iam.exceptions import InvalidInput
 from moto.iam.models import IAMBackend
 from moto.iam.responses import IamResponse
+
+from localcloud.shared.policies import Context, decide
 
 _AWS_MANAGED = ":iam::aws:policy/"
 
@@ -63,18 +65,16 @@ def principal_policies(backend: IAMBackend, arn: str) -> list[tuple[str, str, st
 
 
 def _verdict(
-    policies: Iterable[tuple[str, str, str]], action: str, resource: str, context: dict[str, str]
+    policies: Iterable[tuple[str, str, str]], action: str, resource: str, context: Context
 ) -> tuple[str, list[dict[str, str]]]:
     """`allowed` | `explicitDeny` | `implicitDeny`, and the policies that decided it."""
     allowed, denied = [], []
     for policy_id, source, document in policies:
-        result = IAMPolicy(document).is_action_permitted(
-            action, resource, incoming_condition_values=context
-        )
+        result = decide([json.loads(document)], action, resource, context)
         matched = {"SourcePolicyId": policy_id, "SourcePolicyType": source}
-        if result == PermissionResult.DENIED:
+        if result == "explicitDeny":
             denied.append(matched)
-        elif result == PermissionResult.PERMITTED:
+        elif result == "allowed":
             allowed.append(matched)
     if denied:
         return "explicitDeny", denied
@@ -95,7 +95,7 @@ def _simulate_principal_policy(self: IamResponse) -> Any:
         for i, document in enumerate(self._get_param("PolicyInputList", []), start=1)
     ]
     context = {
-        entry["ContextKeyName"]: (entry.get("ContextKeyValues") or [""])[0]
+        entry["ContextKeyName"].lower(): [str(v) for v in entry.get("ContextKeyValues") or []]
         for entry in self._get_param("ContextEntries", [])
         if entry.get("ContextKeyName")
     }

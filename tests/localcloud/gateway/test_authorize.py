@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from localcloud.gateway.authorize import conditions_hold
 from smlocal.core.naming import CI_DEPLOY_ROLE, endpoint_stack_name
-from tests.helpers.cloud import PYTORCH_IMAGE, Cloud
+from tests.helpers.cloud import BUCKET, PYTORCH_IMAGE, Cloud
 from tests.helpers.stacks import GITHUB_REPOSITORY
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -290,4 +290,145 @@ def test_an_explicit_deny_and_the_permissions_boundary_win(cloud: Cloud) -> None
         "authorized to perform: sagemaker:InvokeEndpoint on resource: "
         f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/some-endpoint because no permissions "
         "boundary allows the sagemaker:InvokeEndpoint action",
+    )
+
+
+# --- resource-scoped statements of the services a CDK app touches, through the cloud ----------
+SCOPED_ROLE = "authorize-tests-scoped"
+SCOPED_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/{SCOPED_ROLE}/scoped"
+ASSETS = "authorize-tests-assets"
+
+
+def _scoped_policy(key_arn: str) -> dict[str, Any]:
+    """What a bootstrap role is given, one scoped statement per service (variables too)."""
+    statements = [
+        (
+            "ssm:GetParameter*",
+            f"arn:aws:ssm:{REGION}:${{aws:PrincipalAccount}}:parameter/cdk-bootstrap/*",
+        ),
+        ("logs:*", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/sagemaker/*"),
+        ("ecr:Describe*", f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/cdk-*"),
+        ("kms:Encrypt", key_arn),
+    ]
+    document: dict[str, Any] = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": a, "Resource": r} for a, r in statements],
+    }
+    document["Statement"].append(
+        {  # the CDK file publishing role's statement: its own account's bucket only
+            "Effect": "Allow",
+            "Action": ["s3:PutObject*", "s3:GetBucket*"],
+            "Resource": [f"arn:aws:s3:::{ASSETS}", f"arn:aws:s3:::{ASSETS}/*"],
+            "Condition": {"StringEquals": {"aws:ResourceAccount": ACCOUNT}},
+        }
+    )
+    return document
+
+
+@pytest.fixture(scope="module")
+def scoped(cloud: Cloud) -> boto3.Session:
+    """A role trusted by its account and allowed scoped statements, assumed; the resources
+    it reaches made with the cloud's key."""
+    ssm, kms, ecr = cloud.client("ssm"), cloud.client("kms"), cloud.client("ecr")
+    for name in ("/cdk-bootstrap/hnb659fds/version", "/other/secret"):
+        ssm.put_parameter(Name=name, Value="1", Type="String", Overwrite=True)
+    for name in ("cdk-assets", "other-images"):
+        with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
+            ecr.create_repository(repositoryName=name)
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName="alias/authorize-tests", TargetKeyId=key)
+    cloud.client("s3").create_bucket(Bucket=ASSETS)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam = cloud.client("iam")
+    role = iam.create_role(RoleName=SCOPED_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(
+        RoleName=SCOPED_ROLE,
+        PolicyName="scoped",
+        PolicyDocument=json.dumps(_scoped_policy(key)),
+    )
+    creds = cloud.client("sts").assume_role(RoleArn=role["Role"]["Arn"], RoleSessionName="scoped")[
+        "Credentials"
+    ]
+    session = boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=REGION,
+    )
+    return session
+
+
+def _denied(call: Any, action: str, resource: str) -> None:
+    with pytest.raises(ClientError) as refused:
+        call()
+    code, status, message = _refusal(refused)
+    # AWS's shapes: the JSON services' 400 AccessDeniedException, S3's 403 AccessDenied
+    assert (code, status) in (("AccessDeniedException", 400), ("AccessDenied", 403))
+    assert message == (
+        f"User: {SCOPED_SESSION} is not authorized to perform: {action} on resource: {resource} "
+        f"because no identity-based policy allows the {action} action"
+    )
+
+
+def test_ssm_parameters_are_matched_by_their_arn(cloud: Cloud, scoped: boto3.Session) -> None:
+    ssm = _client(cloud, scoped, "ssm")
+    # the CDK CLI's bootstrap version check: `parameter` + the name's own leading slash
+    assert ssm.get_parameter(Name="/cdk-bootstrap/hnb659fds/version")["Parameter"]["Value"] == "1"
+    ssm.get_parameters(Names=["/cdk-bootstrap/hnb659fds/version"])
+    _denied(
+        lambda: ssm.get_parameter(Name="/other/secret"),
+        "ssm:GetParameter",
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/other/secret",
+    )
+
+
+def test_log_groups_and_streams_are_matched_by_their_arn(
+    cloud: Cloud, scoped: boto3.Session
+) -> None:
+    logs = _client(cloud, scoped, "logs")
+    group = "/aws/sagemaker/Endpoints/authorize-tests"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="AllTraffic/i-1")
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="AllTraffic/i-1",
+        logEvents=[{"timestamp": 1_700_000_000_000, "message": "ready"}],
+    )
+    _denied(
+        lambda: logs.create_log_group(logGroupName="/aws/lambda/f"),
+        "logs:CreateLogGroup",
+        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/f",
+    )
+
+
+def test_ecr_kms_and_s3_are_matched_by_their_arn(cloud: Cloud, scoped: boto3.Session) -> None:
+    ecr = _client(cloud, scoped, "ecr")
+    assert ecr.describe_repositories(repositoryNames=["cdk-assets"])["repositories"]
+    _denied(
+        lambda: ecr.describe_repositories(repositoryNames=["other-images"]),
+        "ecr:DescribeRepositories",
+        f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/other-images",
+    )
+    kms = _client(cloud, scoped, "kms")
+    kms.encrypt(KeyId="alias/authorize-tests", Plaintext=b"x")  # authorised on the key
+    _denied(
+        lambda: kms.encrypt(KeyId="alias/aws/s3", Plaintext=b"x"),
+        "kms:Encrypt",
+        f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/aws/s3",
+    )
+    s3 = _client(cloud, scoped, "s3")
+    s3.put_object(Bucket=ASSETS, Key="asset.zip", Body=b"zip")  # aws:ResourceAccount holds
+    _denied(
+        lambda: s3.put_object(Bucket=BUCKET, Key="asset.zip", Body=b"zip"),
+        "s3:PutObject",
+        f"arn:aws:s3:::{BUCKET}/asset.zip",
     )

@@ -79,3 +79,42 @@ def test_an_unknown_principal_is_no_such_entity(iam: Any) -> None:
         )
     assert caught.value.response["Error"]["Code"] == "NoSuchEntity"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_resources_are_matched_with_iams_wildcards_and_variables(iam: Any) -> None:
+    """The same matcher as the gateway's: a segment-ending `*` covers an SSM parameter's
+    hierarchy, `.` is a character, a variable takes its value from ContextEntries."""
+    iam.create_user(UserName="simulated-user")
+    iam.put_user_policy(
+        UserName="simulated-user",
+        PolicyName="scoped",
+        PolicyDocument=_document(
+            {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "arn:aws:ssm:*"},
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b.t/*"},
+            {
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": "arn:aws:s3:::home/${aws:username}/*",
+            },
+        ),
+    )
+    arn = iam.get_user(UserName="simulated-user")["User"]["Arn"]
+    parameter = "arn:aws:ssm:us-east-1:123456789012:parameter/cdk-bootstrap/hnb659fds/version"
+    assert _decisions(iam, arn, ["ssm:GetParameter"], ResourceArns=[parameter]) == {
+        "ssm:GetParameter": "allowed"
+    }
+    assert _decisions(iam, arn, ["s3:GetObject"], ResourceArns=["arn:aws:s3:::bat/k"]) == {
+        "s3:GetObject": "implicitDeny"
+    }
+    username = [
+        {"ContextKeyName": "aws:username", "ContextKeyValues": ["bob"], "ContextKeyType": "string"}
+    ]
+    for home, decision in (("bob", "allowed"), ("eve", "implicitDeny")):
+        found = _decisions(
+            iam,
+            arn,
+            ["s3:PutObject"],
+            ResourceArns=[f"arn:aws:s3:::home/{home}/notes"],
+            ContextEntries=username,
+        )
+        assert found == {"s3:PutObject": decision}

@@ -46,12 +46,15 @@ SUPPORTED: dict[str, tuple[str, str]] = {
     "AWS::SSM::Parameter": (CREATES, ""),
     "AWS::Logs::LogGroup": (CREATES, ""),
     "AWS::ECR::Repository": (RECORDS, "no image can be pushed: the cloud runs no registry"),
-    "AWS::KMS::Key": (RECORDS, "the key and its policy; nothing is encrypted at rest with it"),
+    "AWS::KMS::Key": (
+        RECORDS,
+        "the key and its policy (KMS Encrypt / Decrypt answer); S3 does not encrypt with it",
+    ),
     "AWS::KMS::Alias": (RECORDS, ""),
     "AWS::CDK::Metadata": (RECORDS, "the CDK's version report: nothing to create, as on AWS"),
     "AWS::CloudFormation::WaitConditionHandle": (
         RECORDS,
-        "no presigned signal URL: `Ref` gives the logical id",
+        "no presigned URL is made: nothing could signal it",
     ),
     "AWS::SageMaker::NotebookInstanceLifecycleConfig": (
         RECORDS,

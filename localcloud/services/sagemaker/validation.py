@@ -31,7 +31,7 @@ from moto.sagemaker.models import Cluster, FakeEndpointConfig, ModelPackage
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import arn_formatter
 
-from localcloud.services.sagemaker import names
+from localcloud.services.sagemaker import names, shapes
 from localcloud.services.sagemaker.audit import refused
 from localcloud.shared.errors import ResourceInUse, SageMakerValidation
 
@@ -181,7 +181,10 @@ def install() -> None:
                 status, headers, body = self.serialized(ActionResult(err))
                 headers, body = self._enrich_response(headers, body)
                 return status, headers, body
-            return super(SageMakerResponse, self).call_action()
+            answer = super(SageMakerResponse, self).call_action()
+            if int(answer[0]) < 300:
+                shapes.keep_request(action, params, self.sagemaker_backend)
+            return answer
 
     checked._localcloud_validation = True  # type: ignore[attr-defined]
     SageMakerResponse.call_action = checked  # type: ignore[method-assign]

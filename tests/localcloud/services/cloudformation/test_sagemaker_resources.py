@@ -101,9 +101,15 @@ def test_members_moto_dropped_are_kept(cloud: Any, sagemaker: Any) -> None:
         "DestinationS3Uri": f"s3://{BUCKET}/capture",
         "CaptureOptions": [{"CaptureMode": "Input"}],
     }
+    vpc = {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]}
     template = {
         "Resources": {
-            "Model": _model(PrimaryContainer=container),
+            "Model": _model(
+                ModelName="shaped",
+                PrimaryContainer=container,
+                EnableNetworkIsolation="true",
+                VpcConfig=vpc,
+            ),
             "Config": _config(
                 EndpointConfigName="shaped",
                 ShadowProductionVariants=[shadow],
@@ -114,6 +120,9 @@ def test_members_moto_dropped_are_kept(cloud: Any, sagemaker: Any) -> None:
     cfn.create_stack(StackName="shaped", TemplateBody=json.dumps(template))
 
     assert stack_status(cfn, "shaped") == "CREATE_COMPLETE"
+    model = sagemaker.describe_model(ModelName="shaped")
+    assert model["EnableNetworkIsolation"] is True
+    assert model["VpcConfig"] == vpc
     described = sagemaker.describe_endpoint_config(EndpointConfigName="shaped")
     assert described["ProductionVariants"][0]["InitialInstanceCount"] == 1
     assert described["ShadowProductionVariants"][0]["VariantName"] == "Shadow"

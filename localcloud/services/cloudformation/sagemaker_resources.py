@@ -254,7 +254,8 @@ def _update_endpoint(
         )
         backend.delete_endpoint(name)
         return endpoint
-    params = request("UpdateEndpoint", properties, name, also=("CreateEndpoint",))
+    logical_id = getattr(original_resource, "logical_resource_id", name)
+    params = request("UpdateEndpoint", properties, logical_id, also=("CreateEndpoint",))
     endpoint = backend.endpoints[name]
     # moto retries a failed resource update in further passes; an endpoint update that failed
     # (or was rolled back by its alarms) fails them again without deploying again.

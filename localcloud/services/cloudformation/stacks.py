@@ -196,17 +196,24 @@ def _wrap_update() -> None:
 
 def _failure(stack: FakeStack, phase: str, err: BaseException) -> str:
     """The stack's reason for a failed create or update, as AWS words it: the resources whose
-    events say they failed since the stack's last `{phase}_IN_PROGRESS`, else the error."""
-    failed: list[str] = []
+    events say they failed since the stack's last `{phase}_IN_PROGRESS` (an update creates
+    resources too), else the error."""
+    failed: dict[str, list[str]] = {"create": [], "update": []}
     for event in reversed(stack.events):
         if event.resource_type == "AWS::CloudFormation::Stack":
             if event.resource_status == f"{phase}_IN_PROGRESS":
                 break
-        elif event.resource_status == f"{phase}_FAILED" and event.logical_resource_id not in failed:
-            failed.insert(0, event.logical_resource_id)
-    if not failed:
-        return events.reason_of(err)
-    return f"The following resource(s) failed to {phase.lower()}: [{', '.join(failed)}]."
+            continue
+        verb = event.resource_status.removesuffix("_FAILED").lower()
+        names = failed.get(verb) if event.resource_status.endswith("_FAILED") else None
+        if names is not None and event.logical_resource_id not in names:
+            names.insert(0, event.logical_resource_id)
+    reasons = [
+        f"The following resource(s) failed to {verb}: [{', '.join(names)}]."
+        for verb, names in failed.items()
+        if names
+    ]
+    return " ".join(reasons) or events.reason_of(err)
 
 
 def _wrap_stack() -> None:

@@ -96,3 +96,25 @@ def test_a_recorded_type_says_so_and_a_created_one_completes(cloud: Any) -> None
     assert complete["Parameter"] == ""
     assert cloud.client("ssm").get_parameter(Name="/events/p")["Parameter"]["Value"] == "v"
     cfn.delete_stack(StackName="recorded")
+
+
+def test_an_update_that_adds_a_refused_type_rolls_back(cloud: Any) -> None:
+    cfn, ssm = cloud.client("cloudformation"), cloud.client("ssm")
+    parameter = {
+        "Type": "AWS::SSM::Parameter",
+        "Properties": {"Name": "/events/kept", "Type": "String", "Value": "v1"},
+    }
+    cfn.create_stack(
+        StackName="grown", TemplateBody=json.dumps({"Resources": {"Parameter": parameter}})
+    )
+    assert stack_status(cfn, "grown") == "CREATE_COMPLETE"
+    grown = {"Parameter": parameter, "Function": {"Type": "AWS::Lambda::Function"}}
+    cfn.update_stack(StackName="grown", TemplateBody=json.dumps({"Resources": grown}))
+
+    assert stack_status(cfn, "grown") == "UPDATE_ROLLBACK_COMPLETE"
+    stack = cfn.describe_stacks(StackName="grown")["Stacks"][0]
+    assert stack["StackStatusReason"] == "The following resource(s) failed to create: [Function]."
+    [failed] = [e for e in _events(cfn, "grown") if e[2] == "CREATE_FAILED"]
+    assert failed[3].startswith("The local cloud does not create AWS::Lambda::Function: ")
+    assert ssm.get_parameter(Name="/events/kept")["Parameter"]["Value"] == "v1"
+    cfn.delete_stack(StackName="grown")

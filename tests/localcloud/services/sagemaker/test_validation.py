@@ -214,7 +214,7 @@ def test_instance_types_of_tuning_job_definitions_are_checked() -> None:
     assert "instanceType" not in str(err.value)
 
 
-def test_today_s_instance_types_serve_and_train(sagemaker: Any) -> None:
+def test_today_s_instance_types_are_accepted_for_endpoints(sagemaker: Any) -> None:
     # moto's own list (2023) refused ml.g5.* and newer for endpoints; botocore's model decides.
     sagemaker.create_model(
         ModelName="g5-model",

@@ -8,20 +8,24 @@ and refuses a second, different set of parts. The order matters where patches me
    restored into moto;
 2. SageMaker's control plane (`services.sagemaker`): names checked, jobs and endpoints run in
    the data plane, the actions moto lacks, the shapes of its answers, and (`validation`, on
-   the request, before any of them) duplicate names and instance types refused,
+   the request, before any of them) requests checked against botocore's model (lengths,
+   patterns, enums: instance types) and duplicate names refused,
    (`listing`) ListTrainingJobs filtered, sorted and paged as AWS does, the actions moto fakes
    refused (`refusals`, from the audit table), the requests moto crashes on checked (`checks`),
    images that cannot run here and JumpStart's model data refused where a model would use
    them (`images`, inside the model registry's resolution, so it sees a package's image);
 3. SageMaker Runtime's data path (`services.runtime`), and S3's answer for JumpStart's buckets
    (`services.s3`);
-4. CloudFormation (`services.cloudformation`): SageMaker resources waited for in the data
-   plane, change sets, then the resource types moto's CloudFormation lacks (its cached model
-   lists are cleared last, once every type is in place) and a role's managed policies;
+4. CloudFormation (`services.cloudformation`): SageMaker resources made through the SageMaker
+   API and waited for in the data plane, change sets, every resource checked against the
+   supported types with its events (`events`, given the SageMaker actions the audit refuses),
+   roles' managed policies attached, then the resource types moto's CloudFormation lacks (its
+   cached model lists are cleared last, once every type is in place);
 5. CloudWatch alarms that evaluate (`services.cloudwatch`) and Application Auto Scaling that
    acts on them (`services.autoscaling`), both on the cloud's clock;
-6. IAM (`services.iam`): SimulatePrincipalPolicy from the principal's policies; ECR
-   (`services.ecr`): the registry login refused (no Docker engine, no registry);
+6. IAM (`services.iam`): SimulatePrincipalPolicy from the principal's policies, AWS managed
+   policies in every account (`managed`); ECR (`services.ecr`): the registry login refused (no
+   Docker engine, no registry); Lambda (`services.awslambda`): functions refused;
 7. the gateway's: a modelled error for any action moto does not implement, real temporary keys
    from STS GetSessionToken (`gateway.auth` checks every signature; `gateway.authorize`, called
    by the guard after it, a role key's request against the role's policies: it patches
@@ -63,14 +67,16 @@ def install(
 
     from localcloud.gateway import auth, unimplemented
     from localcloud.services.autoscaling import scaling
+    from localcloud.services.awslambda import refusals as lambda_refusals
     from localcloud.services.cloudformation import autoscaling as cfn_autoscaling
-    from localcloud.services.cloudformation import change_sets, managed_policies, resources, stacks
+    from localcloud.services.cloudformation import change_sets, events, resources, roles, stacks
     from localcloud.services.cloudwatch import alarms
     from localcloud.services.ecr import registry
-    from localcloud.services.iam import simulate
+    from localcloud.services.iam import managed, simulate
     from localcloud.services.runtime import invoke
     from localcloud.services.s3 import jumpstart
     from localcloud.services.sagemaker import (
+        audit,
         checks,
         hooks,
         images,
@@ -101,14 +107,17 @@ def install(
     jumpstart.install()
     stacks.install(endpoints)
     change_sets.install()
+    events.install(audit.refusals())
+    roles.install()
     resources.install()
-    managed_policies.install()
     cfn_autoscaling.install()
     alarms.install(on_action=scaling.alarm_action)
     endpoints.alarm_state = alarms.state_of  # deployments roll back on their alarms
     scaling.install(clock)
     simulate.install()
     registry.install()
+    managed.install()
+    lambda_refusals.install()
     unimplemented.install()
     auth.install()
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]

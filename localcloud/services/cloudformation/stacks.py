@@ -1,9 +1,12 @@
 """CloudFormation on the local cloud behaves as it does on AWS for the SageMaker resources.
 
 moto's CloudFormation is synchronous (CreateStack returns when every resource exists), so:
-- an `AWS::SageMaker::Endpoint` created or updated by a stack is waited for, as CloudFormation
-  waits for InService on AWS; a model that fails to start fails the stack (CREATE_FAILED event,
-  stack ROLLBACK_COMPLETE; UPDATE_ROLLBACK_COMPLETE on update, the old model still serving);
+- the SageMaker resources are made through the SageMaker API (`sagemaker_resources`); an
+  `AWS::SageMaker::Endpoint` created or updated by a stack is waited for, as CloudFormation
+  waits for InService on AWS; a model that fails to start fails the stack (the resource's
+  CREATE_FAILED event with the reason, `events`; stack ROLLBACK_COMPLETE with AWS's "The
+  following resource(s) failed to create: [...]"; UPDATE_ROLLBACK_COMPLETE on update, the old
+  model still serving);
 - `ModelName` / `EndpointConfigName` / `EndpointName` properties name the resources (moto would
   invent `{stack}-{logical}-{random}` names);
 - an update re-creates the dependents of a replaced resource (a new Model means a new
@@ -22,35 +25,26 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from moto.cloudformation import parsing
-from moto.cloudformation.models import CloudFormationBackend, Event
+from moto.cloudformation.models import CloudFormationBackend
 from moto.cloudformation.models import Stack as FakeStack
-from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, Model, sagemaker_backends
+from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, Model
 
-from localcloud.shared.errors import SageMakerValidation
+from localcloud.services.cloudformation import events, sagemaker_resources
+from localcloud.services.cloudformation.sagemaker_resources import replaced
 
 if TYPE_CHECKING:
     from localcloud.dataplane.endpoints import Endpoints
 
-# CloudFormation waits at most this long for an endpoint (model download + /ping is 3 min); a
-# deployment's own waits (traffic shifting, bake, at the cloud's clock) come on top.
-ENDPOINT_WAIT_S = 240.0
 _SAGEMAKER_TYPES = {
     "AWS::SageMaker::Model",
     "AWS::SageMaker::EndpointConfig",
     "AWS::SageMaker::Endpoint",
 }
-
-
-# The replaced Models and EndpointConfigs of the stack update running on this thread: deleted
-# once the update succeeded (the old ones) or failed (the new ones), as CloudFormation's cleanup
-# phase does on AWS, so a failed update leaves the endpoint's old config and model in place.
-_replaced = threading.local()
 
 
 class _NoOutputs(dict):
@@ -68,114 +62,13 @@ def install(endpoints: Endpoints) -> None:
     )
     FakeEndpoint.cloudformation_name_type = staticmethod(lambda: "EndpointName")  # type: ignore[method-assign]
     parsing.get_name_type_map.cache_clear()
-    wait = functools.partial(_wait, endpoints)
-    FakeEndpoint.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
-        functools.partial(_create_endpoint, wait)
-    )
-    FakeEndpoint.update_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
-        functools.partial(_update_endpoint, wait)
-    )
+    sagemaker_resources.install(endpoints)
     for resource in (Model, FakeEndpointConfig):
         resource.update_from_cloudformation_json = classmethod(_replace_after_update)  # type: ignore[method-assign,assignment]
     _wrap_resource_diff()
     _wrap_update()
     _wrap_stack()
     _wrap_delete()
-
-
-def _deployment_s(endpoint: FakeEndpoint) -> float:
-    """Cloud seconds an update's DeploymentConfig may take (its timeout, else its waits)."""
-    config = getattr(endpoint, "last_deployment_config", None) or {}
-    policy = config.get("BlueGreenUpdatePolicy") or config.get("RollingUpdatePolicy") or {}
-    routing = policy.get("TrafficRoutingConfiguration") or policy
-    limit = policy.get("MaximumExecutionTimeoutInSeconds")
-    if limit is not None:
-        return float(limit)
-    # Without a timeout: every step's wait and the bake (at most 100 steps of a linear shift).
-    return 100 * float(routing.get("WaitIntervalInSeconds") or 0) + float(
-        policy.get("TerminationWaitInSeconds") or 0
-    )
-
-
-def _wait(endpoints: Endpoints, account_id: str, region_name: str, endpoint: FakeEndpoint) -> None:
-    """Block until the endpoint's create/update settles; raise if it did not end InService."""
-    runtime = endpoints.get((account_id, region_name, endpoint.endpoint_name))
-    limit = ENDPOINT_WAIT_S + endpoints.clock.real(_deployment_s(endpoint))
-    if runtime is not None and not runtime.settled.wait(limit):
-        raise SageMakerValidation(
-            f"endpoint {endpoint.endpoint_name} did not stabilise within {limit:g} s"
-        )
-    if endpoint.endpoint_status != "InService" or endpoint.failure_reason:
-        raise SageMakerValidation(
-            f"endpoint {endpoint.endpoint_name} is {endpoint.endpoint_status}: "
-            f"{endpoint.failure_reason}"
-        )
-
-
-Wait = Callable[[str, str, FakeEndpoint], None]
-
-
-def _create_endpoint(
-    wait: Wait,
-    cls: type[FakeEndpoint],
-    resource_name: str,
-    cloudformation_json: Any,
-    account_id: str,
-    region_name: str,
-    **kwargs: Any,
-) -> FakeEndpoint:
-    properties = cloudformation_json["Properties"]
-    backend = sagemaker_backends[account_id][region_name]
-    endpoint = backend.create_endpoint(
-        endpoint_name=resource_name,
-        endpoint_config_name=properties["EndpointConfigName"],
-        tags=properties.get("Tags", []),
-    )
-    try:
-        wait(account_id, region_name, endpoint)
-    except SageMakerValidation:
-        backend.delete_endpoint(endpoint.endpoint_name)  # the rollback removes it, as on AWS
-        raise
-    return endpoint
-
-
-def _update_endpoint(
-    wait: Wait,
-    cls: type[FakeEndpoint],
-    original_resource: FakeEndpoint,
-    new_resource_name: str,
-    cloudformation_json: Any,
-    account_id: str,
-    region_name: str,
-) -> FakeEndpoint:
-    name = original_resource.endpoint_name
-    properties = cloudformation_json["Properties"]
-    backend = sagemaker_backends[account_id][region_name]
-    if new_resource_name != name and "EndpointName" in properties:
-        # A new name is a replacement, as on AWS: the new endpoint first, then the old goes.
-        endpoint = _create_endpoint(
-            wait, cls, new_resource_name, cloudformation_json, account_id, region_name
-        )
-        backend.delete_endpoint(name)
-        return endpoint
-    config_name = properties["EndpointConfigName"]
-    endpoint = backend.endpoints[name]
-    # moto retries a failed resource update in further passes; an endpoint update that failed
-    # (or was rolled back by its alarms) fails them again without deploying again.
-    failed: dict[str, Exception] | None = getattr(_replaced, "failed", None)
-    if failed is not None and name in failed:
-        raise failed[name]
-    if config_name != endpoint.endpoint_config_name:
-        try:
-            backend.update_endpoint(  # type: ignore[attr-defined]
-                name, config_name, properties.get("DeploymentConfig")
-            )
-            wait(account_id, region_name, endpoint)
-        except SageMakerValidation as err:
-            if failed is not None:
-                failed[name] = err
-            raise
-    return endpoint
 
 
 @dataclass(frozen=True)
@@ -203,7 +96,7 @@ def _replace_after_update(
 ) -> Any:
     """Model / EndpointConfig replacement: the new one now, the old one deleted only when the
     whole update succeeded (moto deletes it first, which loses it when the update fails)."""
-    pending: list[_Replacement] | None = getattr(_replaced, "pending", None)
+    pending: list[_Replacement] | None = getattr(replaced, "pending", None)
     old_id = _arn(original_resource)
 
     def delete(physical_id: str) -> Callable[[], None]:
@@ -301,6 +194,28 @@ def _wrap_update() -> None:
     parsing.ResourceMap.update = update  # type: ignore[method-assign]
 
 
+def _failure(stack: FakeStack, phase: str, err: BaseException) -> str:
+    """The stack's reason for a failed create or update, as AWS words it: the resources whose
+    events say they failed since the stack's last `{phase}_IN_PROGRESS` (an update creates
+    resources too), else the error."""
+    failed: dict[str, list[str]] = {"create": [], "update": []}
+    for event in reversed(stack.events):
+        if event.resource_type == "AWS::CloudFormation::Stack":
+            if event.resource_status == f"{phase}_IN_PROGRESS":
+                break
+            continue
+        verb = event.resource_status.removesuffix("_FAILED").lower()
+        names = failed.get(verb) if event.resource_status.endswith("_FAILED") else None
+        if names is not None and event.logical_resource_id not in names:
+            names.insert(0, event.logical_resource_id)
+    reasons = [
+        f"The following resource(s) failed to {verb}: [{', '.join(names)}]."
+        for verb, names in failed.items()
+        if names
+    ]
+    return " ".join(reasons) or events.reason_of(err)
+
+
 def _wrap_stack() -> None:
     create_resources = FakeStack.create_resources
     update = FakeStack.update
@@ -310,8 +225,8 @@ def _wrap_stack() -> None:
         try:
             create_resources(self)
         except Exception as err:
-            reason = getattr(err, "message", None) or str(err)
-            self._add_stack_event("CREATE_FAILED", resource_status_reason=reason)
+            reason = _failure(self, "CREATE", err) + " Rollback requested by user."
+            self.stack_status_reason = reason
             self.status = "ROLLBACK_IN_PROGRESS"
             self._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
             # What cannot be rolled back stays, as DELETE_SKIPPED would leave it.
@@ -325,14 +240,14 @@ def _wrap_stack() -> None:
 
     @functools.wraps(update)
     def update_hook(self: FakeStack, *args: Any, **kwargs: Any) -> None:
-        _replaced.pending = pending = []
-        _replaced.failed = {}
+        replaced.pending = pending = []
+        replaced.failed = {}
         before = _Before.of(self)
         try:
             update(self, *args, **kwargs)
         except Exception as err:
-            reason = getattr(err, "message", None) or str(err)
-            self._add_stack_event("UPDATE_FAILED", resource_status_reason=reason)
+            reason = _failure(self, "UPDATE", err)
+            self.stack_status_reason = reason
             self.status = "UPDATE_ROLLBACK_IN_PROGRESS"
             self._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
             before.restore(self)
@@ -349,8 +264,8 @@ def _wrap_stack() -> None:
         else:
             cleanup = [r.delete_original for r in pending]
         finally:
-            _replaced.pending = None
-            _replaced.failed = None
+            replaced.pending = None
+            replaced.failed = None
         for delete in reversed(cleanup):  # configs before the models they refer to
             with contextlib.suppress(Exception):  # already gone: nothing to clean up
                 delete()
@@ -416,7 +331,7 @@ def _wrap_delete() -> None:
         try:
             self.resource_map.delete()
         except Exception as err:
-            reason = getattr(err, "message", None) or str(err)
+            reason = events.reason_of(err)
             kept = [
                 name
                 for name, body in self.resource_map._resource_json_map.items()
@@ -425,18 +340,9 @@ def _wrap_delete() -> None:
             ]
             for name in kept:
                 resource = self.resource_map._parsed_resources[name]
-                self.events.append(
-                    Event(
-                        stack_id=self.stack_id,
-                        stack_name=self.name,
-                        logical_resource_id=name,
-                        physical_resource_id=getattr(resource, "physical_resource_id", name),
-                        resource_type=self.resource_map._resource_json_map[name]["Type"],
-                        resource_status="DELETE_FAILED",
-                        resource_status_reason=reason,
-                        resource_properties=None,
-                    )
-                )
+                resource_type = self.resource_map._resource_json_map[name]["Type"]
+                physical = getattr(resource, "physical_resource_id", name)
+                events.add(self, name, resource_type, "DELETE_FAILED", reason, physical)
             self.status = "DELETE_FAILED"
             self.stack_status_reason = (
                 f"The following resource(s) failed to delete: [{', '.join(kept)}]. {reason}"

@@ -165,6 +165,11 @@ def refused() -> set[str]:
     return {action for action, (kind, _) in table().items() if kind == REFUSED}
 
 
+def refusals() -> dict[str, str]:
+    """{action: why} of every refused action (why may be empty)."""
+    return {action: note for action, (kind, note) in table().items() if kind == REFUSED}
+
+
 def markdown() -> str:
     """The audit table for docs/localcloud.md: the runs and records rows, then the refused
     actions as one list (most of the API)."""

@@ -1,10 +1,17 @@
-"""SageMaker responses shaped as AWS sends them: an optional structure that is not set is absent.
+"""SageMaker responses shaped as AWS sends them: an optional structure that is not set is absent,
+and a member the request set is answered.
 
 moto answers `"VpcConfig": {}`, `"DataCaptureConfig": {}`, `"Containers": []` where AWS omits
 the member, and strict clients (sagemaker-core's pydantic shapes) then fail on the required
 fields of the empty structure. The Describe / List answers of the resources the local cloud
 runs are pruned here, walking botocore's output shape of the operation: an empty structure,
 list or map under a member that the shape does not require is dropped.
+
+moto's records also drop request members they do not model (a Model's
+`InferenceExecutionConfig`, an EndpointConfig's `VpcConfig`, `ExecutionRoleArn`,
+`ExplainerConfig`) or answer a constant for them (`EnableNetworkIsolation` false): the request's
+members that the Describe answer has are kept with the record (`keep_request`, called once the
+create succeeded) and answered where moto's answer lacks them or says otherwise.
 """
 
 from __future__ import annotations
@@ -36,6 +43,40 @@ ACTIONS = frozenset(
         "ListHyperParameterTuningJobs",
     }
 )
+
+
+# Create action -> (its Describe action, the name member, moto's backend records by name).
+KEPT: dict[str, tuple[str, str, str]] = {
+    "CreateModel": ("DescribeModel", "ModelName", "_models"),
+    "CreateEndpointConfig": ("DescribeEndpointConfig", "EndpointConfigName", "endpoint_configs"),
+}
+_DESCRIBED = {describe: (name, records) for describe, name, records in KEPT.values()}
+
+
+def keep_request(action: str, params: dict[str, Any], backend: Any) -> None:
+    """Keep, with the record `action` created, the request members its Describe answers."""
+    if action not in KEPT:
+        return
+    describe, name, records = KEPT[action]
+    record = getattr(backend, records).get(params.get(name))
+    if record is None:
+        return
+    answered = get_service_model("sagemaker").operation_model(describe).output_shape.members
+    record.localcloud_request = {k: v for k, v in params.items() if k in answered}
+
+
+def _with_request(result: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """moto's answer, with the request's members it lacks, and its scalars where it differs."""
+    out = dict(result)
+    for member, value in request.items():
+        kept = out.get(member)
+        if (
+            kept is None
+            or _empty(kept)
+            or (isinstance(value, bool | str | int | float) and kept != value)
+        ):
+            out[member] = value
+    return out
 
 
 def _empty(value: Any) -> bool:
@@ -86,6 +127,12 @@ def install() -> None:
         if action in ACTIONS and not isinstance(action_result.result, Exception):
             output = model.operation_model(action).output_shape
             result = _to_dict(action_result.result)
+            if action in _DESCRIBED and isinstance(result, dict):
+                name, records = _DESCRIBED[action]
+                record = getattr(self.sagemaker_backend, records).get(self._get_param(name))
+                request = getattr(record, "localcloud_request", None)
+                if request:
+                    result = _with_request(result, request)
             if output is not None and isinstance(result, dict):
                 action_result = ActionResult(prune(result, output))
         return serialized(self, action_result)

@@ -1,13 +1,14 @@
 """What SageMaker refuses before it records anything, checked on the request itself:
 
+- any member that breaks its shape in botocore's service model (`names.check_request`: length,
+  range, pattern, enum, required members), on every action the cloud does not refuse, with
+  AWS's wording and the member's path as AWS spells it (`resourceConfig.instanceType`,
+  `productionVariants.1.member.variantName`); instance types are the model's current enums
+  (moto's own lists, from 2023, are switched off here: they refused `ml.g5.*` for endpoints);
 - a second resource of a kind under a name already taken: `ResourceInUse` where botocore's
   model lists it for the action (training, processing, transform and tuning jobs), AWS's
   ValidationException otherwise (models, endpoint configs, model package groups), worded as
-  AWS words them, so that the SageMaker SDK's "use the existing one" logic recognises them;
-- an instance type outside the enum of its shape in botocore's service model (what AWS
-  accepts, e.g. `TrainingInstanceType`), anywhere in the request, with AWS's enum wording and
-  the member's path as AWS spells it (`resourceConfig.instanceType`,
-  `productionVariants.1.member.instanceType`).
+  AWS words them, so that the SageMaker SDK's "use the existing one" logic recognises them.
 
 The checks wrap moto's `call_action`, so they run before any backend method (and before any
 other wrapper of one): a refused request records nothing and starts nothing. Mutating requests
@@ -25,12 +26,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.model import ListShape, Shape, StructureShape
 from moto.core.responses import ActionResult, BaseResponse
-from moto.core.utils import get_service_model
+from moto.sagemaker.models import Cluster, FakeEndpointConfig, ModelPackage
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import arn_formatter
 
+from localcloud.services.sagemaker import names, shapes
+from localcloud.services.sagemaker.audit import refused
 from localcloud.shared.errors import ResourceInUse, SageMakerValidation
 
 
@@ -94,45 +96,6 @@ UNIQUE: dict[str, _Unique] = {
 }
 
 
-def _lower_first(name: str) -> str:
-    return name[0].lower() + name[1:]
-
-
-def instance_types(value: Any, shape: Shape, path: str = "") -> Iterator[tuple[str, str, Shape]]:
-    """Every (AWS path, value, shape) of an enum-valued `*InstanceType` member in a request."""
-    if isinstance(shape, StructureShape) and isinstance(value, dict):
-        for name, member in value.items():
-            member_shape = shape.members.get(name)
-            if member_shape is not None:
-                inner = f"{path}.{_lower_first(name)}" if path else _lower_first(name)
-                yield from instance_types(member, member_shape, inner)
-    elif isinstance(shape, ListShape) and isinstance(value, list):
-        for i, item in enumerate(value, start=1):
-            yield from instance_types(item, shape.member, f"{path}.{i}.member")
-    elif (
-        getattr(shape, "enum", None)
-        and shape.name.endswith("InstanceType")
-        and isinstance(value, str)
-    ):
-        yield path, value, shape
-
-
-def check_instance_types(action: str, params: dict[str, Any]) -> None:
-    """SageMaker's ValidationException for an instance type its model does not list."""
-    input_shape = get_service_model("sagemaker").operation_model(action).input_shape
-    if input_shape is None:
-        return
-    errors = [
-        f"Value '{value}' at '{path}' failed to satisfy constraint: "
-        f"Member must satisfy enum value set: [{', '.join(shape.enum)}]"
-        for path, value, shape in instance_types(params, input_shape)
-        if value not in shape.enum
-    ]
-    if errors:
-        count = f"{len(errors)} validation error{'s' if len(errors) > 1 else ''} detected: "
-        raise SageMakerValidation(count + "; ".join(errors))
-
-
 def check_unique(action: str, params: dict[str, Any], backend: Any) -> None:
     """ResourceInUse / ValidationException when the name in the request is already taken."""
     rule = UNIQUE.get(action)
@@ -183,28 +146,45 @@ def _claim(action: str, params: dict[str, Any], backend: Any) -> Any:
     return _claims.hold((backend.account_id, backend.region_name, action, name))
 
 
+def _current_model_decides(*args: Any, **kwargs: Any) -> None:
+    """In place of moto's hard-coded instance type lists: the request's check (botocore's
+    current enums) has already decided."""
+
+
 def install() -> None:
     """Check every SageMaker request before moto acts on it."""
     if getattr(SageMakerResponse.__dict__.get("call_action"), "_localcloud_validation", False):
         return
+    FakeEndpointConfig.validate_instance_type = _current_model_decides  # type: ignore[method-assign]
+    Cluster.valid_cluster_node_instance_types = _current_model_decides  # type: ignore[method-assign]
+    for method in (
+        "validate_supported_transform_instance_types",
+        "validate_supported_realtime_inference_instance_types",
+    ):
+        setattr(ModelPackage, method, staticmethod(_current_model_decides))
+    not_run = refused()
 
     @functools.wraps(BaseResponse.call_action)
     def checked(self: SageMakerResponse) -> Any:
         action = self._get_action()
-        if not (action and action.startswith("Create")):
-            # Looked up at call time, not at install: the gateway wraps BaseResponse.call_action
-            # later (its modelled 501 for NotImplementedError); a reference taken now bypasses it.
+        # Looked up at call time, not at install: the gateway wraps BaseResponse.call_action
+        # later (its modelled 501 for NotImplementedError); a reference taken now bypasses it.
+        # An action the cloud refuses answers its refusal, whatever the request holds.
+        if not action or action in not_run:
             return super(SageMakerResponse, self).call_action()
         params = dict(self.params)
         with _claim(action, params, self.sagemaker_backend):
             try:
-                check_instance_types(action, params)
+                names.check_request(action, params)
                 check_unique(action, params, self.sagemaker_backend)
             except (ResourceInUse, SageMakerValidation) as err:
                 status, headers, body = self.serialized(ActionResult(err))
                 headers, body = self._enrich_response(headers, body)
                 return status, headers, body
-            return super(SageMakerResponse, self).call_action()
+            answer = super(SageMakerResponse, self).call_action()
+            if int(answer[0]) < 300:
+                shapes.keep_request(action, params, self.sagemaker_backend)
+            return answer
 
     checked._localcloud_validation = True  # type: ignore[attr-defined]
     SageMakerResponse.call_action = checked  # type: ignore[method-assign]

@@ -20,13 +20,20 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
-from localcloud.services.sagemaker import audit
+from localcloud.services.sagemaker import audit, names
 from localcloud.shared.credentials import credentials
 
 REGION = "eu-west-3"  # the walk's own: its records and deletions touch no other test's
 DOCS = Path(__file__).resolve().parents[4] / "docs" / "localcloud.md"
 WORK_DONE = {"Completed", "Succeeded", "InService"}
 # Metadata whose status AWS itself settles at once (no work behind it).
+# Values of the patterned members a minimal request needs (roles, domain ids, execution ARNs).
+SHAPED = (
+    "arn:aws:iam::123456789012:role/walk",
+    "d-walk",
+    f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/walk/execution/walk",
+    f"arn:aws:sagemaker:{REGION}:123456789012:model-package/walk/1",
+)
 METADATA_STATUS = {"ModelPackageStatus", "ModelPackageGroupStatus", "ModelCardStatus"}
 
 
@@ -46,9 +53,16 @@ def value(shape: Shape, name: str = "") -> Any:
         if shape.enum:
             return shape.enum[0]
         if name.endswith("Arn"):
-            return f"arn:aws:sagemaker:{REGION}:123456789012:walk/walk"
-        text = "s3://walk/walk" if "Uri" in name or "S3" in name else "walk"
-        return text.ljust(int(meta.get("min", 0)), "x")[: int(meta.get("max", 1 << 16))]
+            text = f"arn:aws:sagemaker:{REGION}:123456789012:walk/walk"
+        else:
+            text = "s3://walk/walk" if "Uri" in name or "S3" in name else "walk"
+        text = text.ljust(int(meta.get("min", 0)), "x")[: int(meta.get("max", 1 << 16))]
+        pattern = meta.get("pattern")
+        if pattern and not names.compiled(pattern).fullmatch(text):
+            # The request is checked against the pattern first: a value it takes, if one of
+            # the usual shapes fits, so that the walk reaches the action itself.
+            text = next((c for c in SHAPED if names.compiled(pattern).fullmatch(c)), text)
+        return text
     if kind in ("integer", "long"):
         return max(int(meta.get("min", 1)), 1)
     if kind in ("float", "double"):

@@ -1,5 +1,6 @@
 """What SageMaker refuses before it records anything: a name already taken (ResourceInUse or
-ValidationException, as AWS answers each kind) and an instance type AWS does not offer. Through
+ValidationException, as AWS answers each kind) and an instance type AWS does not offer (while
+today's types, absent from moto's own lists, are accepted). Through
 boto3 on the package's local cloud; the kinds whose jobs other rooms run are checked on a plain
 moto backend with the same function the cloud calls."""
 
@@ -13,7 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.sagemaker.models import SageMakerModelBackend
 
-from localcloud.services.sagemaker.validation import check_instance_types, check_unique
+from localcloud.services.sagemaker.names import check_request
+from localcloud.services.sagemaker.validation import check_unique
 from localcloud.shared.errors import ResourceInUse, SageMakerValidation
 from tests.helpers.cloud import BUCKET, PYTORCH_IMAGE, ROLE_ARN, training_request
 
@@ -203,10 +205,35 @@ def test_instance_types_of_tuning_job_definitions_are_checked() -> None:
         "HyperParameterTuningJobName": "t",
         "TrainingJobDefinition": {"ResourceConfig": {"InstanceType": "ml.fake.xlarge"}},
     }
-    with pytest.raises(SageMakerValidation, match=r"'trainingJobDefinition\.resourceConfig"):
-        check_instance_types("CreateHyperParameterTuningJob", params)
+    path = r"'trainingJobDefinition\.resourceConfig\.instanceType'"
+    with pytest.raises(SageMakerValidation, match=path):
+        check_request("CreateHyperParameterTuningJob", params)
     params["TrainingJobDefinition"]["ResourceConfig"]["InstanceType"] = "ml.c5.xlarge"
-    check_instance_types("CreateHyperParameterTuningJob", params)
+    with pytest.raises(SageMakerValidation) as err:  # the required members are missing
+        check_request("CreateHyperParameterTuningJob", params)
+    assert "instanceType" not in str(err.value)
+
+
+def test_today_s_instance_types_are_accepted_for_endpoints(sagemaker: Any) -> None:
+    # moto's own list (2023) refused ml.g5.* and newer for endpoints; botocore's model decides.
+    sagemaker.create_model(
+        ModelName="g5-model",
+        ExecutionRoleArn=ROLE_ARN,
+        PrimaryContainer={"Image": PYTORCH_IMAGE, "ModelDataUrl": f"s3://{BUCKET}/m.tar.gz"},
+    )
+    types = ["ml.g5.xlarge", "ml.g6.xlarge", "ml.inf2.xlarge", "ml.m7i.large", "ml.p5.48xlarge"]
+    variants = [
+        {
+            "VariantName": f"v{i}",
+            "ModelName": "g5-model",
+            "InitialInstanceCount": 1,
+            "InstanceType": instance_type,
+        }
+        for i, instance_type in enumerate(types)
+    ]
+    sagemaker.create_endpoint_config(EndpointConfigName="g5-config", ProductionVariants=variants)
+    described = sagemaker.describe_endpoint_config(EndpointConfigName="g5-config")
+    assert [v["InstanceType"] for v in described["ProductionVariants"]] == types
 
 
 def _race(create: Any, count: int = 8) -> list[str]:

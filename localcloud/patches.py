@@ -10,7 +10,8 @@ and refuses a second, different set of parts. The order matters where patches me
    the data plane, the actions moto lacks, the shapes of its answers, and (`validation`, on
    the request, before any of them) duplicate names and instance types refused,
    (`listing`) ListTrainingJobs filtered, sorted and paged as AWS does, the actions moto fakes
-   refused (`refusals`, from the audit table), the requests moto crashes on checked (`checks`);
+   refused (`refusals`, from the audit table), the requests moto crashes on checked (`checks`),
+   and (`roles`) each Create refused when SageMaker could not assume the role it is handed;
 3. SageMaker Runtime's data path (`services.runtime`);
 4. CloudFormation (`services.cloudformation`): SageMaker resources waited for in the data
    plane, change sets, then the resource types moto's CloudFormation lacks (its cached model
@@ -21,7 +22,11 @@ and refuses a second, different set of parts. The order matters where patches me
 7. the gateway's: a modelled error for any action moto does not implement, real temporary keys
    from STS GetSessionToken (`gateway.auth` checks every signature; `gateway.authorize`, called
    by the guard after it, a role key's request against the role's policies: it patches
-   nothing), and no CORS from moto's app (the guard answers cross-origin requests).
+   nothing; `gateway.accounts`, called by the guard too, keeps S3 accounts apart and
+   AssumeRole within the role's trust: it patches nothing), the cloud's accounts as one
+   organization (`organization`: `OrganizationAccountAccessRole` in every member account),
+   and no CORS from moto's app (the guard answers cross-origin requests). The data plane gets
+   SageMaker's keys (`gateway.trust.ServiceSessions`): jobs and endpoints act as their role.
 """
 
 from __future__ import annotations
@@ -57,7 +62,7 @@ def install(
         return
     from moto.moto_server import werkzeug_app
 
-    from localcloud.gateway import auth, unimplemented
+    from localcloud.gateway import auth, organization, trust, unimplemented
     from localcloud.services.autoscaling import scaling
     from localcloud.services.cloudformation import autoscaling as cfn_autoscaling
     from localcloud.services.cloudformation import change_sets, resources, stacks
@@ -70,6 +75,7 @@ def install(
         listing,
         packages,
         refusals,
+        roles,
         shapes,
         validation,
     )
@@ -89,6 +95,10 @@ def install(
     validation.install()
     listing.install()
     refusals.install()
+    sessions = trust.ServiceSessions()
+    roles.install(sessions.check)
+    for part in (jobs, endpoints, transforms, processing, tuning):
+        part.sessions = sessions  # SageMaker's sessions of the roles jobs and endpoints run as
     invoke.install(endpoints)
     stacks.install(endpoints)
     change_sets.install()
@@ -100,5 +110,6 @@ def install(
     simulate.install()
     unimplemented.install()
     auth.install()
+    organization.install()
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
     _installed_for = (jobs, endpoints, clock, transforms, processing, tuning)

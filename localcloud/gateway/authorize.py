@@ -19,12 +19,12 @@ whose condition fails into a `Deny`. The request context holds `aws:PrincipalArn
 for PassRole, `iam:PassedToService`; a condition on any other key, or with an operator not in
 `_OPERATORS`, is not met (an `Allow` does not apply; a `Deny` does: it fails closed).
 
-Not enforced (docs/localcloud.md): keys of a role the cloud's IAM does not hold (moto's STS
-lets one assume any ARN; that is how the cloud's user acts in a second account), resource-based
-policies (bucket policies apart, which moto's
-S3 checks), SCPs, session policies, the trust policy and the web identity token at AssumeRole
-(moto's STS issues the key), and what CloudFormation does on the caller's behalf: the
-resources of a stack are made with the cloud's rights, not checked one by one.
+A key of a role the cloud's IAM no longer holds (deleted since its AssumeRole, which refuses
+roles that do not exist: `trust`) is allowed nothing. Not enforced (docs/localcloud.md):
+resource-based policies within their own account (another account's bucket policy is
+`accounts`'), SCPs, session policies, the web identity token's signature, and what
+CloudFormation does on the caller's behalf: the resources of a stack are made with the cloud's
+rights, not checked one by one.
 """
 
 from __future__ import annotations
@@ -516,13 +516,9 @@ def authorize(environ: dict[str, Any], principal: str, role_arn: str, service: s
     `assumed-role` ARN) may make this request (already authenticated)."""
     account = principal.split(":")[4]
     region = _region(environ)
-    found = role_policies(account, role_arn)
-    if found is None:
-        # moto's STS lets one assume any role ARN: that is how the cloud's user reaches a
-        # second account (`smlocal promote`, the e2e deployer). Such a role has no policies
-        # here to enforce; a role the cloud's IAM holds is enforced.
-        return
-    policies, boundary = found
+    # AssumeRole refuses a role that does not exist (`trust`): a key of one is of a role
+    # deleted since, whose sessions have no policy left to allow anything, as on AWS.
+    policies, boundary = role_policies(account, role_arn) or ([], None)
     secure = environ.get("wsgi.url_scheme") == "https" or "smlocal.tunnel_host" in environ
     base = {
         "aws:principalarn": [role_arn],

@@ -69,10 +69,10 @@ def check(environ: dict[str, Any], key: IssuedKey, service: str) -> None:
         return
     signed = environ.get("smlocal.sigv4")  # the signature `auth` parsed: its scope's region
     region = getattr(signed, "region", "") or "us-east-1"
-    secure = environ.get("wsgi.url_scheme") == "https" or "smlocal.tunnel_host" in environ
     if service == "s3":
-        _s3(environ, key, region, secure)
+        _s3(environ, key, region)
     else:
+        secure = environ.get("wsgi.url_scheme") == "https" or "smlocal.tunnel_host" in environ
         check_sts(environ, key, region, secure)
 
 
@@ -96,7 +96,7 @@ def _owners() -> dict[str, tuple[str, str]]:
     return s3_backends.bucket_accounts  # bucket name -> (partition, account)
 
 
-def _s3(environ: dict[str, Any], key: IssuedKey, region: str, secure: bool) -> None:
+def _s3(environ: dict[str, Any], key: IssuedKey, region: str) -> None:
     owners = _owners()
     foreign = False
     for name in _buckets(environ):
@@ -106,8 +106,10 @@ def _s3(environ: dict[str, Any], key: IssuedKey, region: str, secure: bool) -> N
     if not foreign:
         return  # the caller's own buckets, or none that exists (S3 answers NoSuchBucket)
     caller = caller_of(key)
-    # The cloud's services reach S3 as SageMaker reaches it on AWS: over TLS.
-    context = context_of(caller, region, secure or key.service is not None)
+    # Bucket policies read `aws:SecureTransport` as true: the cloud answers on the loopback
+    # interface only, which stands in for TLS (as `services.cloudformation.resources` reads
+    # them for the bucket's own account); a `enforce_ssl` bucket is not closed to everyone.
+    context = context_of(caller, region, secure=True)
     for action, resource, _extra in requested(environ, "s3", key.account, region):
         bucket_name = resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
         owner = owners.get(bucket_name)

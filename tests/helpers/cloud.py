@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -67,6 +67,33 @@ class Cloud:
             region_name="us-east-1",
             aws_access_key_id=key.access_key_id,
             aws_secret_access_key=key.secret_access_key,
+            config=config,
+        )
+
+    def assume(self, role_arn: str, session: str = "tests", **params: Any) -> Cloud:
+        """This cloud as a session of `role_arn`, assumed with this one's key (AssumeRole:
+        the role's trust decides); its `client`s sign with that session's key."""
+        creds = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session, **params)[
+            "Credentials"
+        ]
+        return Session(self.state_dir, self.port, creds)
+
+
+@dataclass
+class Session(Cloud):
+    """A cloud seen with a temporary key (AssumeRole's `Credentials`) instead of its own."""
+
+    credentials: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str, *, retries: int = 3, read_timeout: int = 120) -> Any:
+        config = Config(retries={"total_max_attempts": retries}, read_timeout=read_timeout)
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=self.credentials["AccessKeyId"],
+            aws_secret_access_key=self.credentials["SecretAccessKey"],
+            aws_session_token=self.credentials.get("SessionToken"),
             config=config,
         )
 

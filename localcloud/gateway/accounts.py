@@ -45,6 +45,7 @@ from localcloud.gateway.trust import (
 
 # a virtual-hosted bucket: `bucket.localhost` (the cloud's own name) or an S3 host of AWS's
 _BUCKET_HOST = re.compile(r"(.+?)\.(?:localhost|s3[.-][a-z0-9.-]*amazonaws\.com)")
+_PATH_STYLE_HOSTS = ("localhost:", "127.0.0.1:", "[::1]:")
 _ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 _AUTHENTICATED = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
 # S3 action -> the ACL permission that grants it (on the bucket, or on the object for reads)
@@ -78,32 +79,39 @@ def check(environ: dict[str, Any], key: IssuedKey, service: str) -> None:
 
 def _buckets(environ: dict[str, Any]) -> list[str]:
     """The buckets a request names: its own (host or path), and a copy's source."""
-    host = environ.get("HTTP_HOST", "").lower().rsplit(":", 1)[0]
-    virtual = _BUCKET_HOST.fullmatch(host)
+    host = environ.get("HTTP_HOST", "")
+    virtual = None
+    if not host.startswith(_PATH_STYLE_HOSTS):  # the cloud's own names: path style
+        virtual = _BUCKET_HOST.fullmatch(host.lower().rsplit(":", 1)[0])
     if virtual is not None:
         names = [virtual.group(1)]
     else:
-        names = [environ.get("PATH_INFO", "/").lstrip("/").split("/", 1)[0]]
+        names = [environ.get("PATH_INFO", "/").lstrip("/").partition("/")[0]]
     source = environ.get("HTTP_X_AMZ_COPY_SOURCE")
     if source:
         names.append(unquote(source).lstrip("/").split("/", 1)[0])
     return names
 
 
-def _owners() -> dict[str, tuple[str, str]]:
-    from moto.s3.models import s3_backends
+_OWNERS: list[dict[str, tuple[str, str]]] = []
 
-    return s3_backends.bucket_accounts  # bucket name -> (partition, account)
+
+def _owners() -> dict[str, tuple[str, str]]:
+    """moto's bucket name -> (partition, account) map (one dict for the process's life)."""
+    if not _OWNERS:
+        from moto.s3.models import s3_backends
+
+        _OWNERS.append(s3_backends.bucket_accounts)
+    return _OWNERS[0]
 
 
 def _s3(environ: dict[str, Any], key: IssuedKey, region: str) -> None:
     owners = _owners()
-    foreign = False
     for name in _buckets(environ):
         owner = owners.get(name)
         if owner is not None and owner[1] != key.account:
-            foreign = True
-    if not foreign:
+            break
+    else:
         return  # the caller's own buckets, or none that exists (S3 answers NoSuchBucket)
     caller = caller_of(key)
     # Bucket policies read `aws:SecureTransport` as true: the cloud answers on the loopback

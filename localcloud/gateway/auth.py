@@ -25,6 +25,7 @@ belongs to no IAM user), and it runs only in the services and actions that call 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import io
@@ -78,12 +79,18 @@ def register_service_key(access_key_id: str, key: IssuedKey) -> None:
         _SERVICE_KEYS[access_key_id] = key
 
 
+@functools.lru_cache(maxsize=4)
+def _start_key(start: Credentials) -> IssuedKey:
+    """The cloud's own key, made once (it is asked on most requests)."""
+    return IssuedKey(start.secret_access_key, None, START_ACCOUNT, None)
+
+
 def issued_key(access_key_id: str, start: Credentials) -> IssuedKey | None:
     """The key `access_key_id` if this cloud issued it and it is active, else None: the start
     key, a service's key, or one in moto's IAM backends (CreateAccessKey, AssumeRole,
     GetSessionToken)."""
     if hmac.compare_digest(access_key_id, start.access_key_id):
-        return IssuedKey(start.secret_access_key, None, START_ACCOUNT, None)
+        return _start_key(start)
     service = _SERVICE_KEYS.get(access_key_id)
     if service is not None:
         return service

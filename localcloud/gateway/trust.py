@@ -21,6 +21,9 @@ by `authorize` before, an IAM user's are evaluated here. Refused as AWS refuses:
 "User: ARN is not authorized to perform: sts:AssumeRole on resource: ROLE", for a role that
 does not exist too.
 
+AssumeRoleWithWebIdentity is judged by its token and the role's trust whether it is signed or
+not (`authorize.web_identity`); AssumeRoleWithSAML is refused (moto would issue any role's key).
+
 `ServiceSessions` is SageMaker assuming a job's or a model's execution role: the trust must
 allow `sagemaker.amazonaws.com` with SageMaker's `aws:SourceAccount` and `aws:SourceArn`; the
 key it gets lives in this process only (`auth.register_service_key`) and acts as the role.
@@ -38,7 +41,7 @@ from urllib.parse import parse_qsl
 
 from localcloud.dataplane.batch import RoleError, SessionKey
 from localcloud.gateway.auth import IssuedKey, register_service_key
-from localcloud.gateway.authorize import decide
+from localcloud.gateway.authorize import decide, web_identity
 from localcloud.gateway.organization import ROLE_NAME, is_member, trust_document
 from localcloud.gateway.refusals import Refused
 
@@ -261,6 +264,13 @@ def check_sts(environ: dict[str, Any], key: IssuedKey, region: str, secure: bool
     caller = caller_of(key)
     if action == "GetSessionToken" and (key.session_token or caller.kind == "service"):
         raise Refused("denied", "Cannot call GetSessionToken with session credentials")
+    if action == "AssumeRoleWithWebIdentity":
+        web_identity(environ)  # signed or not, the token and the role's trust decide
+        return
+    if action == "AssumeRoleWithSAML":  # moto's would issue any role's key
+        raise Refused(
+            "denied", "Not authorized to perform sts:AssumeRoleWithSAML: no SAML provider here"
+        )
     if action != "AssumeRole":
         return
     role_arn = fields.get("RoleArn", "")

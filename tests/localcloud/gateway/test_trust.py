@@ -4,6 +4,7 @@ accounts are one organization whose member accounts hold `OrganizationAccountAcc
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -60,6 +61,13 @@ def test_a_role_whose_trust_excludes_the_caller_or_that_does_not_exist_is_refuse
         with pytest.raises(ClientError) as error:
             cloud.assume(role)
         assert refused(error) == denied(ROOT, role)
+    # Signing a web identity request does not stand in for the token and the role's trust.
+    claims = base64.urlsafe_b64encode(b'{"iss": "https://issuer.example", "sub": "x"}').decode()
+    with pytest.raises(ClientError) as error:
+        cloud.client("sts").assume_role_with_web_identity(
+            RoleArn=elsewhere, RoleSessionName="tests", WebIdentityToken=f"e30.{claims}.c2ln"
+        )
+    assert refused(error)[:2] == ("AccessDenied", 403)
 
 
 def test_the_account_root_the_user_itself_and_conditions(cloud: Cloud) -> None:

@@ -7,9 +7,9 @@ creates in an account it makes: the role `OrganizationAccountAccessRole`, trusti
 management account's root, with administrator rights (the managed policy
 `AdministratorAccess` when moto loads AWS's managed policies, else an inline policy of the same
 name and content). It is in the member's IAM from the moment the account is first used, as any
-role is: listed, described, changed or deleted by that account's administrators. A member
-account's IAM made before this module (an older state dir) gets it at the first AssumeRole
-into that account.
+role is: listed, described, changed or deleted by that account's administrators (a deleted one
+stays deleted). A member account's IAM made before this module (an older state dir) gets it at
+the first AssumeRole of it.
 
 The role's trust is evaluated like any other (`trust`): the cloud's key (the management
 account's administrator) may assume it; a role or user of the management account needs
@@ -25,6 +25,7 @@ from typing import Any
 from localcloud.gateway.auth import START_ACCOUNT
 
 ROLE_NAME = "OrganizationAccountAccessRole"
+_GIVEN = "smlocal_organization_role_given"
 ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
 _ADMIN_DOCUMENT = {
     "Version": "2012-10-17",
@@ -50,10 +51,17 @@ def is_member(account: str) -> bool:
     return account != START_ACCOUNT
 
 
+def given(backend: Any) -> bool:
+    """Whether the organization gave the role to this IAM backend already (it may have been
+    deleted since, by the account's administrators)."""
+    return bool(getattr(backend, _GIVEN, False))
+
+
 def ensure_role(backend: Any) -> None:
-    """Create the role in a member account's IAM backend that lacks it (idempotent)."""
-    if not is_member(backend.account_id):
+    """Give a member account's IAM backend the role, once."""
+    if not is_member(backend.account_id) or given(backend):
         return
+    setattr(backend, _GIVEN, True)  # pickled with the backend: a restart does not give it again
     if any(role.name == ROLE_NAME for role in list(backend.roles.values())):
         return
     backend.create_role(

@@ -42,7 +42,7 @@ from urllib.parse import parse_qsl
 from localcloud.dataplane.batch import RoleError, SessionKey
 from localcloud.gateway.auth import IssuedKey, register_service_key
 from localcloud.gateway.authorize import decide, web_identity
-from localcloud.gateway.organization import ROLE_NAME, is_member, trust_document
+from localcloud.gateway.organization import ROLE_NAME, given, is_member, trust_document
 from localcloud.gateway.refusals import Refused
 
 SAGEMAKER = "sagemaker.amazonaws.com"
@@ -247,8 +247,7 @@ def role_trust(role_arn: str) -> tuple[str, dict[str, Any]] | None:
     if role is not None:
         return role.arn, _document(role.assume_role_policy_document)
     organization_role = role_arn.endswith(f":role/{ROLE_NAME}") and is_member(account)
-    made = backend is not None and any(r.name == ROLE_NAME for r in list(backend.roles.values()))
-    if organization_role and not made:
+    if organization_role and (backend is None or not given(backend)):
         return role_arn, trust_document()  # made by the AssumeRole that follows
     return None
 

@@ -81,6 +81,10 @@ def test_another_accounts_private_bucket_is_refused_to_every_caller_of_this_one(
     assert [o["Key"] for o in owner.list_objects_v2(Bucket=PRIVATE)["Contents"]] == ["secret.txt"]
     # ... and the member's key does not reach this account's bucket either.
     access_denied(owner.list_objects_v2, Bucket=BUCKET)
+    # Bucket names are global: a name another account holds is taken, as S3 answers it.
+    with pytest.raises(ClientError) as taken:
+        callers["the cloud's key"].client("s3").create_bucket(Bucket=PRIVATE)
+    assert taken.value.response["Error"]["Code"] == "BucketAlreadyExists"
 
 
 def test_the_bucket_policy_lets_this_account_in_and_its_deny_wins(

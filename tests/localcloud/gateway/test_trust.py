@@ -149,3 +149,27 @@ def test_member_accounts_hold_the_organization_role_that_the_cloud_key_assumes(
         member.assume(f"arn:aws:iam::{ACCOUNT}:role/trust-tests-account")
     session = f"arn:aws:sts::{MEMBER}:assumed-role/OrganizationAccountAccessRole/tests"
     assert refused(error) == denied(session, f"arn:aws:iam::{ACCOUNT}:role/trust-tests-account")
+
+
+def test_a_deleted_organization_role_stays_deleted_and_its_sessions_lose_their_rights(
+    cloud: Cloud,
+) -> None:
+    role = "arn:aws:iam::333333333333:role/OrganizationAccountAccessRole"
+    admin = cloud.assume(role)
+    everything = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+    other = create_role(
+        admin.client("iam"),
+        "trust-tests-other-admin",
+        trust({"AWS": "333333333333"}),
+        {"Version": "2012-10-17", "Statement": [everything]},
+    )
+    iam = admin.assume(other).client("iam")  # the member's administrators remove the role
+    for name in iam.list_role_policies(RoleName="OrganizationAccountAccessRole")["PolicyNames"]:
+        iam.delete_role_policy(RoleName="OrganizationAccountAccessRole", PolicyName=name)
+    iam.delete_role(RoleName="OrganizationAccountAccessRole")
+    with pytest.raises(ClientError) as error:
+        admin.client("iam").list_roles()
+    assert refused(error)[:2] == ("AccessDenied", 403)
+    with pytest.raises(ClientError) as error:
+        cloud.assume(role)
+    assert refused(error) == denied(ROOT, role)

@@ -49,6 +49,8 @@ kw = dict(endpoint_url={url!r}, region_name="us-east-1", aws_access_key_id={key_
           aws_secret_access_key={secret!r})
 s3, sm = boto3.client("s3", **kw), boto3.client("sagemaker", **kw)
 s3.create_bucket(Bucket=clouds.BUCKET)
+iam = boto3.client("iam", **kw)  # the execution role the model runs as
+clouds.create_role(iam, clouds.ROLE_NAME, clouds.SAGEMAKER_TRUST, clouds.TESTS_POLICY)
 clouds.create_model_and_config(sm, "e", clouds.put_model(s3, "m/model.tar.gz", model_archive()))
 sm.create_endpoint(EndpointName="e", EndpointConfigName="e")
 clouds.wait_endpoint(sm, "e", timeout_s=300)

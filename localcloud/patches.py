@@ -13,7 +13,8 @@ and refuses a second, different set of parts. The order matters where patches me
    (`listing`) ListTrainingJobs filtered, sorted and paged as AWS does, the actions moto fakes
    refused (`refusals`, from the audit table), the requests moto crashes on checked (`checks`),
    images that cannot run here and JumpStart's model data refused where a model would use
-   them (`images`, inside the model registry's resolution, so it sees a package's image);
+   them (`images`, inside the model registry's resolution, so it sees a package's image),
+   and (`roles`) each Create refused when SageMaker could not assume the role it is handed;
 3. SageMaker Runtime's data path (`services.runtime`), and S3's answer for JumpStart's buckets
    (`services.s3`);
 4. CloudFormation (`services.cloudformation`): SageMaker resources made through the SageMaker
@@ -29,7 +30,11 @@ and refuses a second, different set of parts. The order matters where patches me
 7. the gateway's: a modelled error for any action moto does not implement, real temporary keys
    from STS GetSessionToken (`gateway.auth` checks every signature; `gateway.authorize`, called
    by the guard after it, a role key's request against the role's policies: it patches
-   nothing), and no CORS from moto's app (the guard answers cross-origin requests).
+   nothing; `gateway.accounts`, called by the guard too, keeps S3 accounts apart and
+   AssumeRole within the role's trust: it patches nothing), the cloud's accounts as one
+   organization (`organization`: `OrganizationAccountAccessRole` in every member account),
+   and no CORS from moto's app (the guard answers cross-origin requests). The data plane gets
+   SageMaker's keys (`gateway.trust.ServiceSessions`): jobs and endpoints act as their role.
 """
 
 from __future__ import annotations
@@ -65,11 +70,12 @@ def install(
         return
     from moto.moto_server import werkzeug_app
 
-    from localcloud.gateway import auth, unimplemented
+    from localcloud.gateway import auth, organization, trust, unimplemented
     from localcloud.services.autoscaling import scaling
     from localcloud.services.awslambda import refusals as lambda_refusals
     from localcloud.services.cloudformation import autoscaling as cfn_autoscaling
-    from localcloud.services.cloudformation import change_sets, events, resources, roles, stacks
+    from localcloud.services.cloudformation import change_sets, events, resources, stacks
+    from localcloud.services.cloudformation import roles as cfn_roles
     from localcloud.services.cloudwatch import alarms
     from localcloud.services.ecr import registry
     from localcloud.services.iam import managed, simulate
@@ -83,6 +89,7 @@ def install(
         listing,
         packages,
         refusals,
+        roles,
         shapes,
         validation,
     )
@@ -103,12 +110,16 @@ def install(
     validation.install()
     listing.install()
     refusals.install()
+    sessions = trust.ServiceSessions()
+    roles.install(sessions.check)
+    for part in (jobs, endpoints, transforms, processing, tuning):
+        part.sessions = sessions  # SageMaker's sessions of the roles jobs and endpoints run as
     invoke.install(endpoints)
     jumpstart.install()
     stacks.install(endpoints)
     change_sets.install()
     events.install(audit.refusals())
-    roles.install()
+    cfn_roles.install()
     resources.install()
     cfn_autoscaling.install()
     alarms.install(on_action=scaling.alarm_action)
@@ -120,5 +131,6 @@ def install(
     lambda_refusals.install()
     unimplemented.install()
     auth.install()
+    organization.install()
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
     _installed_for = (jobs, endpoints, clock, transforms, processing, tuning)

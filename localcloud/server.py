@@ -129,7 +129,14 @@ class LocalCloud:
             processing=self.processing,
             tuning=self.tuning,
         )
-        if self.store.restore():
+        restored = self.store.restore()
+        # Serving starts before the data plane recovers: an endpoint fetches its model through
+        # the cloud's own S3, as its role. The cloud is ready (server.json) once it recovered.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="moto-server", daemon=True
+        )
+        self._thread.start()
+        if restored:
             sagemaker = get_backend("sagemaker")
             self.jobs.recover(sagemaker)
             self.transforms.recover(sagemaker)
@@ -137,10 +144,6 @@ class LocalCloud:
             self.tuning.recover(sagemaker)
             self.endpoints.recover(sagemaker)
             self.store.flush()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="moto-server", daemon=True
-        )
-        self._thread.start()
         self.alarms = AlarmEvaluator(self.clock, self.store)
         self.alarms.start()
 

@@ -10,9 +10,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from localcloud.shared.clock import Clock
 from localcloud.shared.errors import SageMakerValidation
@@ -29,39 +30,86 @@ Key = tuple[str, str, str]  # account, region, job name
 ACTIVE = ("InProgress", "Stopping")
 
 
+@dataclass(frozen=True)
+class SessionKey:
+    """A temporary key the cloud issued to one of its services (`gateway.trust`)."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expires: datetime
+
+
+class RoleError(Exception):
+    """The service could not assume the role (gone, or its trust no longer allows it)."""
+
+
+class Sessions(Protocol):
+    """How the data plane gets its keys (`gateway.trust.ServiceSessions`, handed in by
+    `localcloud.patches`): SageMaker's session of an execution role, acting for a resource,
+    and SageMaker's own key in an account."""
+
+    def role(self, account: str, region: str, role_arn: str, source_arn: str) -> SessionKey: ...
+
+    def service(self, account: str) -> SessionKey: ...
+
+
+def source_arn(kind: str, account: str, region: str, name: str) -> str:
+    """The ARN SageMaker sends as `aws:SourceArn` when it assumes a role for a resource."""
+    return f"arn:aws:sagemaker:{region}:{account}:{kind}/{name.lower()}"
+
+
 def client(
     service: str,
-    state_dir: Path,
     endpoint_url: str,
-    account: str,
     region: str,
+    issue: Callable[[], SessionKey],
     config: Any = None,
 ) -> Any:
-    """A boto3 client on this cloud, acting in `account` with the cloud's own key."""
+    """A boto3 client on this cloud signing with the keys `issue` gives, asked again before
+    each expires (so a job or an endpoint that outlives a session keeps its role's rights, and
+    loses them when the role stops trusting SageMaker). RoleError when the first fails."""
     import boto3
+    import botocore.session
+    from botocore.credentials import RefreshableCredentials
 
-    from localcloud.shared.credentials import credentials
+    def metadata() -> dict[str, str]:
+        key = issue()
+        return {
+            "access_key": key.access_key_id,
+            "secret_key": key.secret_access_key,
+            "token": key.session_token,
+            "expiry_time": key.expires.isoformat(),
+        }
 
-    key = credentials(state_dir)
-    made = boto3.client(
-        service,
-        endpoint_url=endpoint_url,
-        region_name=region,
-        aws_access_key_id=key.access_key_id,
-        aws_secret_access_key=key.secret_access_key,
-        config=config,
+    core = botocore.session.Session()
+    # botocore has no public setter for refreshable credentials; its own assume-role
+    # providers build them the same way.
+    core._credentials = RefreshableCredentials.create_from_metadata(
+        metadata(), refresh_using=metadata, method="sts-assume-role"
+    )
+    return boto3.Session(botocore_session=core).client(
+        service, endpoint_url=endpoint_url, region_name=region, config=config
     )
 
-    def add_account(request: Any, **_: Any) -> None:
-        request.headers["x-moto-account-id"] = account
 
-    made.meta.events.register(f"before-sign.{made.meta.service_model.endpoint_prefix}", add_account)
-    return made
-
-
-def s3_client(state_dir: Path, endpoint_url: str, account: str, region: str) -> Any:
-    """A boto3 S3 client on this cloud, acting in `account` with the cloud's own key."""
-    return client("s3", state_dir, endpoint_url, account, region)
+def role_client(
+    sessions: Sessions | None,
+    service: str,
+    endpoint_url: str,
+    key: tuple[str, str, str],
+    role_arn: str,
+    kind: str,
+) -> Any:
+    """A client acting as `role_arn`, assumed by SageMaker for the `kind` resource named by
+    `key` (account, region, name): what the job or endpoint may do is what its role may."""
+    if sessions is None:
+        raise RoleError("the local cloud hands its data plane no keys (localcloud.patches)")
+    account, region, name = key
+    arn = source_arn(kind, account, region, name)
+    return client(
+        service, endpoint_url, region, lambda: sessions.role(account, region, role_arn, arn)
+    )
 
 
 class BatchJobs:
@@ -85,6 +133,7 @@ class BatchJobs:
         self.endpoint_url = endpoint_url
         self.clock = clock or Clock()
         self._store = store
+        self.sessions: Sessions | None = None  # handed in by `localcloud.patches`
         self._stops: dict[Key, threading.Event] = {}
         self._threads: dict[Key, threading.Thread] = {}
         self._lock = threading.Lock()
@@ -98,6 +147,14 @@ class BatchJobs:
     def start(self, backend: Any, job: Any, request: dict[str, Any]) -> None:
         """Run a job moto just recorded (called inside its Create request)."""
         raise NotImplementedError
+
+    def _s3(self, key: Key, role_arn: str, kind: str) -> Any:
+        """S3 as the job's role (SageMaker's session of it, for this job); JobError when
+        SageMaker cannot assume it."""
+        try:
+            return role_client(self.sessions, "s3", self.endpoint_url, key, role_arn, kind)
+        except RoleError as err:
+            raise JobError(f"ClientError: {err}") from None
 
     def _set_status(self, job: Any, status: str) -> None:
         setattr(job, f"{self.prefix}_status", status)

@@ -119,9 +119,12 @@ class CaptureWriter:
     """Buffers capture lines per variant and hour; writes each buffer as one S3 object."""
 
     def __init__(self, s3_client: Any) -> None:
-        self._s3_client = s3_client  # (account, region) -> a boto3 S3 client of the cloud
+        # (account, region, endpoint, variant) -> a boto3 S3 client of the cloud, signed as the
+        # variant's model's execution role
+        self._s3_client = s3_client
         self._lock = threading.Lock()
-        self._buffers: dict[tuple[str, str, str], list[str]] = {}  # (account, region, prefix)
+        # (account, region, endpoint, variant, prefix) -> lines
+        self._buffers: dict[tuple[str, str, str, str, str], list[str]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="endpoint-capture", daemon=True)
         self._thread.start()
@@ -138,17 +141,17 @@ class CaptureWriter:
     ) -> None:
         prefix = f"{settings.destination}/{endpoint}/{variant}/{when:%Y/%m/%d/%H}"
         with self._lock:
-            self._buffers.setdefault((account, region, prefix), []).append(line)
+            self._buffers.setdefault((account, region, endpoint, variant, prefix), []).append(line)
 
     def flush(self) -> None:
         with self._lock:
             buffers, self._buffers = self._buffers, {}
-        for (account, region, prefix), lines in buffers.items():
+        for (account, region, endpoint, variant, prefix), lines in buffers.items():
             now = datetime.now(UTC)
             uri = f"{prefix}/{now:%M-%S}-{now.microsecond // 1000:03d}-{uuid.uuid4()}.jsonl"
             bucket, key = uri[len("s3://") :].split("/", 1)
             try:
-                self._s3_client(account, region).put_object(
+                self._s3_client(account, region, endpoint, variant).put_object(
                     Bucket=bucket, Key=key, Body=("\n".join(lines) + "\n").encode()
                 )
             except Exception as err:  # capture must never fail the endpoint or a request

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.dataplane import rollout
-from localcloud.dataplane.batch import s3_client
+from localcloud.dataplane.batch import Sessions, role_client, split_uri
 from localcloud.dataplane.capture import CaptureSettings, CaptureWriter, capture_line
 from localcloud.dataplane.serving import (
     NotReached,
@@ -66,6 +66,7 @@ class Variant:
     weight: float
     max_concurrency: int | None  # serverless only
     shadow: bool = False  # a shadow variant: gets a copy of each request, never answers
+    role_arn: str = ""  # its model's ExecutionRoleArn: what SageMaker acts as for it
 
     @property
     def serverless(self) -> bool:
@@ -159,6 +160,7 @@ def resolve(backend: Any, config_name: str) -> Deployment:
                 weight=1.0 if weight is None else float(weight),
                 max_concurrency=int(serverless["MaxConcurrency"]) if serverless else None,
                 shadow=bool(variant.get("_shadow")),
+                role_arn=str(model.execution_role_arn or ""),
             )
         )
     return Deployment(
@@ -173,21 +175,6 @@ def _discard_models(fleets: dict[str, Fleet]) -> None:
     """A start that failed keeps no unpacked model (its instances' logs stay for their streams)."""
     for fleet in fleets.values():
         shutil.rmtree(fleet.model_dir, ignore_errors=True)
-
-
-def _read_s3(account: str, url: str) -> bytes:
-    from moto.s3.models import s3_backends
-
-    if not url.startswith("s3://") or "/" not in url[5:]:
-        raise StartError(f"ModelDataUrl {url} is not an s3://bucket/key URL")
-    bucket, key = url[5:].split("/", 1)
-    try:
-        obj = s3_backends[account]["aws"].get_object(bucket, key)
-    except Exception as err:  # moto raises MissingBucket / MissingKey (its own types)
-        raise StartError(f"could not download the model data {url}: {err}") from None
-    if obj is None:
-        raise StartError(f"could not download the model data {url}: no such key")
-    return obj.value
 
 
 # A request's RequestTTLSeconds and InvocationTimeoutSeconds: (min, max), SageMaker's default.
@@ -206,6 +193,7 @@ class AsyncRequest:
     output: str
     failure: str
     notification: dict[str, Any]  # the config's NotificationConfig
+    role_arn: str  # what the answer is written as: the endpoint's model's execution role
     received: datetime
     queued_at: float  # cloud seconds
     ttl_s: int
@@ -278,10 +266,11 @@ class Endpoints:
         self.alarm_state: rollout.AlarmState = lambda _account, _region, _name: None
         self._state_dir = Path(state_dir)
         self._endpoint_url = endpoint_url
-        self._s3_clients: dict[tuple[str, str], Any] = {}
+        self._s3_clients: dict[tuple[Key, str], Any] = {}
+        self.sessions: Sessions | None = None  # handed in by `localcloud.patches`
         self._persist = store.flush  # called after a background status change
         self.telemetry = Telemetry(store, clock=self.clock, live=self._provisioned_variants)
-        self.capture = CaptureWriter(self._s3_client)
+        self.capture = CaptureWriter(self._capture_client)
         # Shadow copies run off the caller's request; a few threads are plenty on one machine.
         self._shadow_pool = ThreadPoolExecutor(4, thread_name_prefix="shadow")
         self._runtimes: dict[Key, Runtime] = {}
@@ -289,14 +278,36 @@ class Endpoints:
         self._stopping = threading.Event()
         self._watchdog: threading.Thread | None = None
 
-    def _s3_client(self, account: str, region: str) -> Any:
-        """A client of this cloud's S3 (capture files are stored as any upload is)."""
-        client = self._s3_clients.get((account, region))
-        if client is not None:
-            return client
-        client = s3_client(self._state_dir, self._endpoint_url, account, region)
-        self._s3_clients[(account, region)] = client
+    def _s3_client(self, key: Key, role_arn: str) -> Any:
+        """S3 as SageMaker's session of `role_arn` for the endpoint `key` (its model's
+        download, capture files, async inputs and answers): what its role may, no more."""
+        client = self._s3_clients.get((key, role_arn))
+        if client is None:
+            client = role_client(self.sessions, "s3", self._endpoint_url, key, role_arn, "endpoint")
+            if len(self._s3_clients) >= 256:  # deleted endpoints' clients go, eventually
+                self._s3_clients.clear()
+            self._s3_clients[(key, role_arn)] = client
         return client
+
+    def _read_s3(self, key: Key, role_arn: str, url: str) -> bytes:
+        """An object read as the endpoint's role; StartError with the reason otherwise."""
+        if not url.startswith("s3://") or "/" not in url[5:]:
+            raise StartError(f"ModelDataUrl {url} is not an s3://bucket/key URL")
+        bucket, object_key = split_uri(url)
+        try:
+            s3 = self._s3_client(key, role_arn)
+            return s3.get_object(Bucket=bucket, Key=object_key)["Body"].read()
+        except Exception as err:  # RoleError, or botocore's ClientError: S3's code and message
+            raise StartError(f"could not download the model data {url}: {err}") from None
+
+    def _capture_client(self, account: str, region: str, endpoint: str, variant: str) -> Any:
+        """Capture files are written as the variant's model's execution role."""
+        key = (account, region, endpoint)
+        runtime = self.get(key)
+        deployment = runtime.deployment if runtime is not None else None
+        variants = deployment.variants if deployment is not None else []
+        roles = [v.role_arn for v in variants if v.name == variant]
+        return self._s3_client(key, roles[0] if roles else "")
 
     def _runtime(self, key: Key) -> Runtime:
         with self._lock:
@@ -728,7 +739,8 @@ class Endpoints:
                 shutil.rmtree(workdir, ignore_errors=True)
                 workdir.mkdir(parents=True)
                 url = variant.model_data_url
-                unpack_model(_read_s3(backend.account_id, url), workdir, url)
+                archive = self._read_s3(runtime.key, variant.role_arn, url)
+                unpack_model(archive, workdir, url)
                 fleets[variant.name] = Fleet(runtime.key, variant, workdir / "model", workdir)
         except (StartError, ValidationError):
             _discard_models(fleets)
@@ -1137,8 +1149,9 @@ class Endpoints:
             raise ValidationError(
                 f"Endpoint {name} of account {account} is not an asynchronous endpoint."
             )
+        role_arn = next((v.role_arn for v in deployment.variants if not v.shadow), "")
         try:
-            body = _read_s3(account, input_location)
+            body = self._read_s3(key, role_arn, input_location)
         except StartError:
             raise ValidationError(f"Could not read the input {input_location}.") from None
         output_config = deployment.async_config.get("OutputConfig") or {}
@@ -1164,6 +1177,7 @@ class Endpoints:
             output=output,
             failure=failure,
             notification=output_config.get("NotificationConfig") or {},
+            role_arn=role_arn,
             received=datetime.now(UTC),
             queued_at=self.clock.now(),
             ttl_s=ttl_s or ASYNC_TTL_DEFAULT_S,
@@ -1203,7 +1217,7 @@ class Endpoints:
         target = request.output if ok else request.failure
         bucket, object_key = target[len("s3://") :].split("/", 1)
         try:
-            self._s3_client(request.key[0], request.key[1]).put_object(
+            self._s3_client(request.key, request.role_arn).put_object(
                 Bucket=bucket, Key=object_key, Body=data, ContentType=answer_type
             )
         except Exception as err:

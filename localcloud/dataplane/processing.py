@@ -37,7 +37,6 @@ from localcloud.dataplane.batch import (
     list_keys,
     put_logs,
     relative,
-    s3_client,
     split_uri,
 )
 from localcloud.shared.clock import Clock
@@ -160,7 +159,7 @@ class ProcessingJobs(BatchJobs):
             count = int(request["ProcessingResources"]["ClusterConfig"]["InstanceCount"])
             hosts = [f"algo-{i}" for i in range(1, count + 1)]
             roots = {h: work_dir / h for h in hosts}
-            s3 = s3_client(self.state_dir, self.endpoint_url, key[0], key[1])
+            s3 = self._s3(key, str(request.get("RoleArn") or ""), "processing-job")
             self._download(s3, request, hosts, roots, stop)
             for host in hosts:
                 self._configure(request, host, hosts, roots[host])

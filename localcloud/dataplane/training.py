@@ -4,7 +4,8 @@ moto records the job; this module runs it in the background and mirrors the run'
 secondary status transitions, FailureReason, ModelArtifacts and FinalMetricDataList onto the
 record, and writes each host's output to CloudWatch Logs (`/aws/sagemaker/TrainingJobs`, one
 stream `<job>/algo-N-<epoch>` per host, as SageMaker names them). The run uploads its model
-through a boto3 S3 client pointed at the local cloud itself.
+through a boto3 S3 client pointed at the local cloud itself, signed with a session of the job's
+`RoleArn` that the cloud issues as SageMaker would: the job reads and writes what its role may.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from localcloud.dataplane.batch import s3_client
+from localcloud.dataplane.batch import RoleError, Sessions, role_client
 from localcloud.dataplane.training_metrics import MetricPublisher
 from localcloud.shared.errors import SageMakerValidation
 from smlocal.core.archives import ArchiveError, inside
@@ -121,10 +122,11 @@ class TrainingJobs:
         self._logs = _LogWriter(store)
         self._metrics = MetricPublisher(store)  # MetricDefinitions' matches into CloudWatch
         self._shutting_down = False
+        self.sessions: Sessions | None = None  # handed in by `localcloud.patches`
 
-    def _s3_client(self, account: str, region: str) -> Any:
-        # The start key: it may act in the job's account.
-        return s3_client(self.state_dir, self.endpoint_url, account, region)
+    def _s3_client(self, key: Key, role_arn: str) -> Any:
+        """S3 as the job's role (SageMaker's session of it, for this job)."""
+        return role_client(self.sessions, "s3", self.endpoint_url, key, role_arn, "training-job")
 
     def start(self, backend: Any, job: Any, kwargs: dict[str, Any]) -> None:
         """Run a job moto just recorded (called inside the CreateTrainingJob request)."""
@@ -153,11 +155,16 @@ class TrainingJobs:
             del backend.training_jobs[name]
             raise SageMakerValidation(str(err)) from None
         try:
+            s3 = self._s3_client(key, str(kwargs.get("role_arn") or ""))
+        except RoleError as err:
+            del backend.training_jobs[name]
+            raise SageMakerValidation(str(err)) from None
+        try:
             publish = self._metrics.watch(account, region, name, request["AlgorithmSpecification"])
             run = TrainingRun(
                 request,
                 work_dir=work_dir,
-                s3_client=self._s3_client(account, region),
+                s3_client=s3,
                 on_log=on_log,
                 stop_grace_sec=float(os.environ.get(STOP_GRACE_ENV, STOP_GRACE_S)),
                 # requirements.txt overlays, shared by every job of this cloud

@@ -33,7 +33,6 @@ from localcloud.dataplane.batch import (
     list_keys,
     put_logs,
     relative,
-    s3_client,
     split_uri,
 )
 from localcloud.dataplane.serving import ServingProcess, StartError, clip_reason, unpack_model
@@ -199,9 +198,12 @@ class TransformJobs(BatchJobs):
         except ArchiveError as err:
             del backend.transform_jobs[job.transform_job_name]
             raise SageMakerValidation(str(err)) from None
-        url, environment = model_data(backend._models[job.model_name])
+        model = backend._models[job.model_name]
+        url, environment = model_data(model)
         job.transform_start_time = datetime.now(UTC)
-        self._begin(job, self._run, key, work_dir, url, environment)
+        # The job acts as its model's execution role, as on SageMaker.
+        role = str(model.execution_role_arn or "")
+        self._begin(job, self._run, key, work_dir, url, environment, role)
 
     def _stopping(self, key: Key) -> None:
         # The request in flight ends with its process: the job ends Stopped now, not after it.
@@ -221,6 +223,7 @@ class TransformJobs(BatchJobs):
         work_dir: Path,
         url: str,
         environment: dict[str, str],
+        role_arn: str,
     ) -> None:
         stream = f"{key[2]}/{HOST}-{int(time.time())}"
         serving: ServingProcess | None = None
@@ -228,7 +231,7 @@ class TransformJobs(BatchJobs):
         try:
             shutil.rmtree(work_dir, ignore_errors=True)
             work_dir.mkdir(parents=True)
-            s3 = s3_client(self.state_dir, self.endpoint_url, key[0], key[1])
+            s3 = self._s3(key, role_arn, "transform-job")
             bucket, model_key = split_uri(url)
             try:
                 archive = s3.get_object(Bucket=bucket, Key=model_key)["Body"].read()

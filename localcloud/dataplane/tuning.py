@@ -29,7 +29,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from localcloud.dataplane.batch import ACTIVE as _TRAINING_ACTIVE
-from localcloud.dataplane.batch import BatchJobs, Key, client
+from localcloud.dataplane.batch import BatchJobs, JobError, Key, client
 from localcloud.shared.errors import SageMakerValidation
 
 log = logging.getLogger("localcloud.dataplane.tuning")
@@ -141,12 +141,19 @@ class TuningJobs(BatchJobs):
     stop_all_timeout_s = 10.0  # it only stops launching: its training jobs stop with the cloud
 
     def _client(self, account: str, region: str) -> Any:
-        """A SageMaker client on this cloud itself: the training jobs go the users' way."""
+        """A SageMaker client on this cloud itself, signed with SageMaker's own key in the
+        tuning job's account: the training jobs go the users' way (each checked, its role
+        assumed for it)."""
         from botocore.config import Config
 
+        sessions = self.sessions
+        if sessions is None:
+            raise JobError("the local cloud hands its data plane no keys (localcloud.patches)")
         # One attempt: a retried CreateTrainingJob would meet the name its first try took.
         config = Config(retries={"total_max_attempts": 1}, read_timeout=120)
-        return client("sagemaker", self.state_dir, self.endpoint_url, account, region, config)
+        return client(
+            "sagemaker", self.endpoint_url, region, lambda: sessions.service(account), config
+        )
 
     def start(self, backend: Any, job: Any, request: dict[str, Any]) -> None:
         """Run a tuning job moto just recorded (inside the CreateHyperParameterTuningJob

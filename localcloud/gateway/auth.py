@@ -25,10 +25,12 @@ belongs to no IAM user), and it runs only in the services and actions that call 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import io
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -42,23 +44,56 @@ MAX_SIGNED_BODY = 32 * 1024 * 1024
 
 
 # --- keys the cloud issued -------------------------------------------------------------------
+# The account of the cloud's own key: moto's default account, the management account of the
+# cloud's organization (`localcloud.gateway.organization`).
+START_ACCOUNT = "123456789012"
+
+
 @dataclass(frozen=True)
 class IssuedKey:
     secret_access_key: str
     session_token: str | None
-    account: str | None  # None: the start key, which may act in any account
+    account: str  # the account the key acts in
     expires: dt.datetime | None
     # An STS key for a role: the session's `assumed-role` ARN and the role's ARN, whose
     # policies `authorize` checks the key's requests against.
     principal: str | None = None
     role_arn: str | None = None
+    user: str | None = None  # an IAM user's key (or a session of one): the user's name
+    service: str | None = None  # a key of a service the cloud plays ("sagemaker.amazonaws.com")
+
+
+# Keys the cloud's own services sign with (a role's session as SageMaker, a service's key in an
+# account): in this process only, never written to the state dir; `trust.ServiceSessions`
+# issues them and they expire as they say.
+_SERVICE_KEYS: dict[str, IssuedKey] = {}
+_SERVICE_KEYS_LOCK = threading.Lock()
+
+
+def register_service_key(access_key_id: str, key: IssuedKey) -> None:
+    """Make `access_key_id` a key the cloud accepts until `key.expires`; expired ones go."""
+    with _SERVICE_KEYS_LOCK:
+        now = dt.datetime.now(dt.UTC)
+        for old in [k for k, v in _SERVICE_KEYS.items() if v.expires and _utc(v.expires) < now]:
+            del _SERVICE_KEYS[old]
+        _SERVICE_KEYS[access_key_id] = key
+
+
+@functools.lru_cache(maxsize=4)
+def _start_key(start: Credentials) -> IssuedKey:
+    """The cloud's own key, made once (it is asked on most requests)."""
+    return IssuedKey(start.secret_access_key, None, START_ACCOUNT, None)
 
 
 def issued_key(access_key_id: str, start: Credentials) -> IssuedKey | None:
     """The key `access_key_id` if this cloud issued it and it is active, else None: the start
-    key, or one in moto's IAM backends (CreateAccessKey, AssumeRole, GetSessionToken)."""
+    key, a service's key, or one in moto's IAM backends (CreateAccessKey, AssumeRole,
+    GetSessionToken)."""
     if hmac.compare_digest(access_key_id, start.access_key_id):
-        return IssuedKey(start.secret_access_key, None, None, None)
+        return _start_key(start)
+    service = _SERVICE_KEYS.get(access_key_id)
+    if service is not None:
+        return service
     from moto.iam.models import iam_backends
     from moto.sts.models import sts_backends
 
@@ -79,7 +114,9 @@ def issued_key(access_key_id: str, start: Credentials) -> IssuedKey | None:
                 return IssuedKey(
                     key.secret_access_key, token, account, expires, role.arn, role.role_arn
                 )
-            return IssuedKey(key.secret_access_key, token, account, expires)
+            # an IAM user's key, or GetSessionToken's key of a user (None: of the account root)
+            user = key.user_name or getattr(key, "smlocal_user", None)
+            return IssuedKey(key.secret_access_key, token, account, expires, user=user)
     return None
 
 
@@ -97,7 +134,12 @@ def install() -> None:
 
     def get_session_token(self: Any) -> Any:
         duration = self._get_int_param("DurationSeconds", 43200)
-        key = iam_backends[self.current_account][self.partition].create_temp_access_key()
+        backend = iam_backends[self.current_account][self.partition]
+        # The session is the caller's: an IAM user's stays that user's (the guard refuses
+        # session keys here, as AWS does); the cloud's own key's is its account root's.
+        caller = backend.access_keys.get(self.get_access_key())
+        key = backend.create_temp_access_key()
+        key.smlocal_user = caller.user_name if caller is not None else None
         key.session_token = random_session_token()
         key.expiration = utcnow() + dt.timedelta(seconds=duration)
         credentials = {

@@ -18,12 +18,12 @@ client's own call), `aws:ResourceAccount` (and `s3:ResourceAccount`) of each res
 `kms:CallerAccount` and, for PassRole, `iam:PassedToService`; `aws:username` is absent, as
 for any role session.
 
-Not enforced (docs/localcloud.md): keys of a role the cloud's IAM does not hold (moto's STS
-lets one assume any ARN; that is how the cloud's user acts in a second account),
-resource-based policies (bucket policies apart, which moto's S3 checks), SCPs, session
-policies, the trust policy and the web identity token at AssumeRole (moto's STS issues the
-key), and what CloudFormation does on the caller's behalf: the resources of a stack are made
-with the cloud's rights, not checked one by one.
+A key of a role the cloud's IAM no longer holds (deleted since its AssumeRole, which refuses
+roles that do not exist: `trust`) is allowed nothing. Not enforced (docs/localcloud.md):
+resource-based policies within their own account (another account's bucket policy is
+`accounts`'), SCPs, session policies, the web identity token's signature, and what
+CloudFormation does on the caller's behalf: the resources of a stack are made with the cloud's
+rights, not checked one by one.
 """
 
 from __future__ import annotations
@@ -258,17 +258,21 @@ def web_identity(environ: dict[str, Any]) -> bool:
 # --- the hook -------------------------------------------------------------------------------
 def _context(role_arn: str, principal: str, environ: dict[str, Any]) -> dict[str, list[str]]:
     """The request context of a role session's request, less what each resource adds."""
+    from moto.iam.exceptions import IAMNotFoundException
     from moto.iam.models import iam_backends
 
     account = principal.split(":")[4]
     session = principal.rsplit("/", 1)[-1]
-    role = iam_backends[account]["aws"].get_role_by_arn(role_arn)
+    try:
+        role_id = iam_backends[account]["aws"].get_role_by_arn(role_arn).id
+    except IAMNotFoundException:  # deleted since its AssumeRole: its sessions may do nothing
+        role_id = "deleted"
     secure = environ.get("wsgi.url_scheme") == "https" or "smlocal.tunnel_host" in environ
     return {
         "aws:principalarn": [role_arn],
         "aws:principalaccount": [account],
         "aws:principaltype": ["AssumedRole"],
-        "aws:userid": [f"{role.id}:{session}"],
+        "aws:userid": [f"{role_id}:{session}"],
         "aws:requestedregion": [_region(environ)],
         "aws:securetransport": ["true" if secure else "false"],
         "aws:calledvia": [],
@@ -295,13 +299,9 @@ def authorize(environ: dict[str, Any], principal: str, role_arn: str, service: s
     """Raise Refused("denied") unless the role `role_arn` (assumed as `principal`, an
     `assumed-role` ARN) may make this request (already authenticated)."""
     account = principal.split(":")[4]
-    found = role_policies(account, role_arn)
-    if found is None:
-        # moto's STS lets one assume any role ARN: that is how the cloud's user reaches a
-        # second account (`smlocal promote`, the e2e deployer). Such a role has no policies
-        # here to enforce; a role the cloud's IAM holds is enforced.
-        return
-    policies, boundary = found
+    # AssumeRole refuses a role that does not exist (`trust`): a key of one is of a role
+    # deleted since, whose sessions have no policy left to allow anything, as on AWS.
+    policies, boundary = role_policies(account, role_arn) or ([], None)
     base = _context(role_arn, principal, environ)
     for action, resource, extra in requested(environ, service, account, _region(environ)):
         if action in _FREE:

@@ -1,6 +1,7 @@
 """The WSGI middleware in front of moto's app: the Host header, moto's internal endpoints,
-CORS, the signature of every request (`auth`) and, for a key STS issued for a role, the
-role's identity policies (`authorize`) are checked before moto sees it."""
+CORS, the signature of every request (`auth`), for a key STS issued for a role the role's
+identity policies (`authorize`), and the accounts a request reaches (`accounts`: S3 across
+accounts, AssumeRole's trust) are checked before moto sees it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from localcloud.gateway import accounts
 from localcloud.gateway.auth import authenticate, credential_scope
 from localcloud.gateway.authorize import authorize, web_identity
 from localcloud.gateway.refusals import Refused, error_response, status_line
@@ -61,16 +63,16 @@ class Guard:
             key = authenticate(environ, self.start)
             if key.principal is not None and key.role_arn is not None:
                 authorize(environ, key.principal, key.role_arn, service or "")
+            accounts.check(environ, key, service or "")
         except Refused as refusal:
             if not refusal.access_key_id:
                 refusal.access_key_id = access_key_id
             status, headers, body = error_response(environ, refusal, service)
             respond(status, headers)
             return [body]
-        if key.account is not None:
-            # Only the start key may name another account (the cloud's own jobs do); any other
-            # key acts in its own, as moto maps it.
-            environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
+        # Every key acts in its own account (the cloud's own key in the management account):
+        # moto's account header is the key's, whatever the client sent.
+        environ["HTTP_X_MOTO_ACCOUNT_ID"] = key.account
         return self.app(environ, respond)
 
     def _check_host(self, environ: dict[str, Any]) -> None:

@@ -40,7 +40,10 @@ CLOCK_SPEED = 60.0
 
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    with running_cloud(tmp_path_factory.mktemp("cloud"), clock_speed=CLOCK_SPEED) as local:
+    # No execution role made for the tests: each account's PlatformStack makes its own.
+    with running_cloud(
+        tmp_path_factory.mktemp("cloud"), clock_speed=CLOCK_SPEED, execution_role=False
+    ) as local:
         running = Cloud(local.state_dir, local.port)
         running.env = {**client_environment(running.port, running.state_dir), "COLUMNS": "200"}
         sts = running.client("sts")

@@ -29,6 +29,7 @@ from localcloud.shared.processes import processes_under
 from smlocal.core.naming import endpoint_stack_name
 from tests.helpers.cloud import poll
 from tests.helpers.e2e import (
+    DEPLOYER_ROLE,
     OTHER_ACCOUNT,
     OTHER_PLATFORM,
     PLATFORM,
@@ -506,7 +507,7 @@ def test_promote_dev_to_staging_in_another_account_then_deploy_staging(
         "--yes",
         "--envdir",
         str(repo.envdir),
-        SMLOCAL_STAGING_ROLE_ARN=f"arn:aws:iam::{OTHER_ACCOUNT}:role/smlocal-promoter",
+        SMLOCAL_STAGING_ROLE_ARN=DEPLOYER_ROLE,
     )
     staged = repo.model("staging")
     assert staged.model_data_url is not None

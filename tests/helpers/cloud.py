@@ -1,14 +1,16 @@
 """The local cloud for tests: one process on a free port with its own state dir, boto3 clients
-signed with the key it issued, and builders of what tests ask of it (models, endpoint configs,
-sourcedirs, training requests), with waits for endpoints and jobs."""
+signed with the key it issued, the execution role its jobs and endpoints run as (made once per
+cloud, as the PlatformStack makes it on AWS), and builders of what tests ask of it (models,
+endpoint configs, sourcedirs, training requests), with waits for endpoints and jobs."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +23,26 @@ from localcloud.shared.credentials import credentials
 from localcloud.shared.processes import processes_under
 
 BUCKET = "localcloud-tests"
-ROLE_ARN = "arn:aws:iam::123456789012:role/SageMaker-local"
+ACCOUNT = "123456789012"
+ROLE_NAME = "SageMaker-local"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}"
+# SageMaker may assume it for this account's resources only (its confused-deputy condition).
+SAGEMAKER_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        }
+    ],
+}
+# What the tests' jobs and endpoints do through the role: S3, on any bucket of the account.
+TESTS_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+}
 T = TypeVar("T")
 PYTORCH_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.5-cpu-py311"
 
@@ -49,11 +70,52 @@ class Cloud:
             config=config,
         )
 
+    def assume(self, role_arn: str, session: str = "tests", **params: Any) -> Cloud:
+        """This cloud as a session of `role_arn`, assumed with this one's key (AssumeRole:
+        the role's trust decides); its `client`s sign with that session's key."""
+        creds = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session, **params)[
+            "Credentials"
+        ]
+        return Session(self.state_dir, self.port, creds)
 
-def start_cloud(state_dir: Path, clock_speed: float = 1.0) -> Cloud:
-    """`cloud start` on a free port (its own process), ready when this returns."""
+
+@dataclass
+class Session(Cloud):
+    """A cloud seen with a temporary key (AssumeRole's `Credentials`) instead of its own."""
+
+    credentials: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str, *, retries: int = 3, read_timeout: int = 120) -> Any:
+        config = Config(retries={"total_max_attempts": retries}, read_timeout=read_timeout)
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=self.credentials["AccessKeyId"],
+            aws_secret_access_key=self.credentials["SecretAccessKey"],
+            aws_session_token=self.credentials.get("SessionToken"),
+            config=config,
+        )
+
+
+def start_cloud(state_dir: Path, clock_speed: float = 1.0, execution_role: bool = True) -> Cloud:
+    """`cloud start` on a free port (its own process), ready when this returns; with
+    `execution_role`, the role ROLE_ARN exists in it (made unless a restart brought it back)."""
     record = control.start_detached(state_dir, 0, clock_speed=clock_speed)
-    return Cloud(state_dir=Path(record["state_dir"]), port=int(record["port"]))
+    cloud = Cloud(state_dir=Path(record["state_dir"]), port=int(record["port"]))
+    if execution_role:
+        create_role(cloud.client("iam"), ROLE_NAME, SAGEMAKER_TRUST, TESTS_POLICY)
+    return cloud
+
+
+def create_role(iam: Any, name: str, trust: dict[str, Any], policy: dict[str, Any]) -> str:
+    """The role `name` with `trust` and one inline policy (kept if it exists); its ARN."""
+    try:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    except iam.exceptions.EntityAlreadyExistsException:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="allowed", PolicyDocument=json.dumps(policy))
+    return arn["Role"]["Arn"]
 
 
 def stop_cloud(cloud: Cloud) -> None:
@@ -182,10 +244,13 @@ def training_request(
 
 
 @contextmanager
-def running_cloud(state_dir: Path, clock_speed: float = 1.0) -> Iterator[Cloud]:
-    """A local cloud for a `with` block (a package's session fixture): started, then stopped
-    and checked to leave no process behind."""
-    cloud = start_cloud(state_dir, clock_speed)
+def running_cloud(
+    state_dir: Path, clock_speed: float = 1.0, execution_role: bool = True
+) -> Iterator[Cloud]:
+    """A local cloud for a `with` block (a package's session fixture): started (with the
+    execution role, unless the package deploys its own), then stopped and checked to leave no
+    process behind."""
+    cloud = start_cloud(state_dir, clock_speed, execution_role)
     try:
         yield cloud
     finally:

@@ -4,7 +4,9 @@ deployed endpoints answer. The session fixtures that build them are in tests/e2e
 
 dev and prod live in the local cloud's default account (123456789012, us-east-1) and share its
 platform stack; staging lives in a second account (222222222222, eu-west-1), reached through
-`sts.assume_role` as a person or CI would reach it.
+`sts.assume_role` as a person would reach it: the member account's
+`OrganizationAccountAccessRole`, which the local cloud's organization gives every account but its
+own (as AWS Organizations does in the accounts it creates).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from tests.helpers.cloud import Cloud as LocalCloud
 
 DEV_ACCOUNT, DEV_REGION = "123456789012", "us-east-1"
 OTHER_ACCOUNT, OTHER_REGION = "222222222222", "eu-west-1"
-DEPLOYER_ROLE = f"arn:aws:iam::{OTHER_ACCOUNT}:role/smlocal-deployer"
+DEPLOYER_ROLE = f"arn:aws:iam::{OTHER_ACCOUNT}:role/OrganizationAccountAccessRole"
 PLATFORM = f"SageMakerPlatform-{DEV_ACCOUNT}-{DEV_REGION}"
 OTHER_PLATFORM = f"SageMakerPlatform-{OTHER_ACCOUNT}-{OTHER_REGION}"
 

@@ -25,7 +25,10 @@ DEV_ACCOUNT, OTHER_ACCOUNT = "123456789012", "222222222222"
 DEV_REGION, OTHER_REGION = "us-east-1", "eu-west-1"
 DEV_BUCKET = f"sagemaker-{DEV_REGION}-{DEV_ACCOUNT}"
 OTHER_BUCKET = f"sagemaker-{OTHER_REGION}-{OTHER_ACCOUNT}"
-PROMOTER_ROLE = f"arn:aws:iam::{OTHER_ACCOUNT}:role/smlocal-promoter"
+# The role a person of the management account assumes in a member account of an AWS
+# Organization (the local cloud's organization gives every member account one; a plain moto
+# server lets any role ARN be assumed).
+PROMOTER_ROLE = f"arn:aws:iam::{OTHER_ACCOUNT}:role/OrganizationAccountAccessRole"
 
 MANIFEST = """\
 # Desired state of {name}: written by tests.

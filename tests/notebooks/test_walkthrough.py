@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from localcloud import control
+from tests.helpers.cloud import ROLE_NAME, SAGEMAKER_TRUST, TESTS_POLICY, Cloud, create_role
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "walkthrough.ipynb"
@@ -47,7 +48,10 @@ def cloud(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     state_dir = tmp_path / "cloud"
     record = control.start_detached(state_dir, 0)
     try:
-        yield Path(record["state_dir"]), int(record["port"])
+        made = Cloud(Path(record["state_dir"]), int(record["port"]))
+        # The role the notebook passes: its first cell has the platform stack make it.
+        create_role(made.client("iam"), ROLE_NAME, SAGEMAKER_TRUST, TESTS_POLICY)
+        yield made.state_dir, made.port
     finally:
         assert control.stop(state_dir) is not None
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from localcloud import control
+from tests.helpers.cloud import ROLE_NAME, SAGEMAKER_TRUST, TESTS_POLICY, Cloud, create_role
 
 CLI = "from smlocal.cli import main; main()"
 
@@ -22,7 +23,10 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int]
     state_dir = tmp_path_factory.mktemp("clients") / "cloud"
     record = control.start_detached(state_dir, 0)
     try:
-        yield Path(record["state_dir"]), int(record["port"])
+        made = Cloud(Path(record["state_dir"]), int(record["port"]))
+        # The execution role the walkthroughs pass, made as the PlatformStack makes it on AWS.
+        create_role(made.client("iam"), ROLE_NAME, SAGEMAKER_TRUST, TESTS_POLICY)
+        yield made.state_dir, made.port
     finally:
         assert control.stop(state_dir) is not None
 

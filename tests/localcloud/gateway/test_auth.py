@@ -169,9 +169,10 @@ def test_presigned_urls_of_the_cloud_key_work_and_tampered_ones_do_not(
 
 @pytest.fixture(scope="module")
 def other_account(cloud: Cloud, key: Any) -> dict[str, str]:
-    """Credentials of a role in another account, assumed with the cloud's key."""
+    """Credentials of a role in another account of the cloud's organization, assumed with the
+    cloud's key (its management account's administrator)."""
     sts = cloud.client("sts")
-    role = f"arn:aws:iam::{OTHER_ACCOUNT}:role/deployer"
+    role = f"arn:aws:iam::{OTHER_ACCOUNT}:role/OrganizationAccountAccessRole"
     return sts.assume_role(RoleArn=role, RoleSessionName="auth-tests")["Credentials"]
 
 

@@ -233,7 +233,7 @@ def test_conditions(conditions: dict[str, Any], context: dict[str, list[str]], h
 
 def test_an_explicit_deny_and_the_permissions_boundary_win(cloud: Cloud) -> None:
     """A role allowed everything, less what a Deny names and what its boundary leaves out
-    (assumed with AssumeRole: the cloud's key may assume it)."""
+    (assumed with AssumeRole: its trust lets in its account, whose root the cloud's key is)."""
     iam = cloud.client("iam")
     everything = {"Effect": "Allow", "Action": "*", "Resource": "*"}
     boundary = iam.create_policy(
@@ -244,7 +244,18 @@ def test_an_explicit_deny_and_the_permissions_boundary_win(cloud: Cloud) -> None
     )["Policy"]["Arn"]
     role = iam.create_role(
         RoleName="authorize-tests-bounded",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
         PermissionsBoundary=boundary,
     )["Role"]["Arn"]
     deny = {"Effect": "Deny", "Action": "cloudformation:DescribeStacks", "Resource": "*"}

@@ -139,7 +139,7 @@ def test_everything_comes_back_after_a_restart(tmp_path: Path) -> None:
         s3 = cloud.client("s3")
         s3.create_bucket(Bucket=BUCKET)
         s3.put_object(Bucket=BUCKET, Key="big.bin", Body=big)
-        cloud.client("iam").create_role(RoleName="SageMaker-local", AssumeRolePolicyDocument="{}")
+        cloud.client("iam").create_role(RoleName="kept", AssumeRolePolicyDocument="{}")
         cloud.client("cloudformation").create_stack(StackName="kept", TemplateBody=STACK)
         sagemaker = cloud.client("sagemaker")
         url = put_model(s3, "models/m/model.tar.gz", model_archive())
@@ -180,7 +180,7 @@ def test_everything_comes_back_after_a_restart(tmp_path: Path) -> None:
     try:
         s3 = cloud.client("s3")
         assert s3.get_object(Bucket=BUCKET, Key="big.bin")["Body"].read() == big
-        assert cloud.client("iam").get_role(RoleName="SageMaker-local")["Role"]["RoleName"]
+        assert cloud.client("iam").get_role(RoleName="kept")["Role"]["RoleName"]
         stack = cloud.client("cloudformation").describe_stacks(StackName="kept")["Stacks"][0]
         assert stack["StackStatus"] == "CREATE_COMPLETE"
         parameter = cloud.client("ssm").get_parameter(Name="/smlocal/restart")["Parameter"]

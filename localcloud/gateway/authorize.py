@@ -258,14 +258,14 @@ def web_identity(environ: dict[str, Any]) -> bool:
 # --- the hook -------------------------------------------------------------------------------
 def _context(role_arn: str, principal: str, environ: dict[str, Any]) -> dict[str, list[str]]:
     """The request context of a role session's request, less what each resource adds."""
-    from moto.iam.exceptions import IAMNotFoundException
+    from moto.iam.exceptions import NotFoundException
     from moto.iam.models import iam_backends
 
     account = principal.split(":")[4]
     session = principal.rsplit("/", 1)[-1]
     try:
         role_id = iam_backends[account]["aws"].get_role_by_arn(role_arn).id
-    except IAMNotFoundException:  # deleted since its AssumeRole: its sessions may do nothing
+    except NotFoundException:  # deleted since its AssumeRole: its sessions may do nothing
         role_id = "deleted"
     secure = environ.get("wsgi.url_scheme") == "https" or "smlocal.tunnel_host" in environ
     return {

@@ -164,6 +164,11 @@ def test_a_deleted_organization_role_stays_deleted_and_its_sessions_lose_their_r
         {"Version": "2012-10-17", "Statement": [everything]},
     )
     iam = admin.assume(other).client("iam")  # the member's administrators remove the role
+    attached = iam.list_attached_role_policies(RoleName="OrganizationAccountAccessRole")
+    for policy in attached["AttachedPolicies"]:
+        iam.detach_role_policy(
+            RoleName="OrganizationAccountAccessRole", PolicyArn=policy["PolicyArn"]
+        )
     for name in iam.list_role_policies(RoleName="OrganizationAccountAccessRole")["PolicyNames"]:
         iam.delete_role_policy(RoleName="OrganizationAccountAccessRole", PolicyName=name)
     iam.delete_role(RoleName="OrganizationAccountAccessRole")

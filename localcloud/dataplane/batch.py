@@ -112,6 +112,16 @@ def role_client(
     )
 
 
+def take_batch(waiting: queue.Queue[Any], most: int = 1000) -> list[Any]:
+    """The next item of `waiting` (blocking) and up to `most` - 1 more that are already there:
+    a writer thread makes one call for what queued up while its last call ran."""
+    batch = [waiting.get()]
+    with contextlib.suppress(queue.Empty):
+        while len(batch) < most:
+            batch.append(waiting.get_nowait())
+    return batch
+
+
 class BatchJobs:
     """Every job of one kind this local cloud runs (all accounts and regions): each runs on
     its own thread with a stop event; Stop sets the event, the job's thread ends it.
@@ -294,10 +304,7 @@ class LogQueue:
 
     def _drain(self) -> None:
         while True:
-            batch = [self._queue.get()]
-            with contextlib.suppress(queue.Empty):
-                while len(batch) < 1000:
-                    batch.append(self._queue.get_nowait())
+            batch = take_batch(self._queue)
             by_stream: dict[str, list[str]] = {}
             for item in batch:
                 if item is not None:

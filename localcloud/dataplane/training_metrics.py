@@ -11,7 +11,6 @@ CloudWatch on one thread of their own, so a training host never waits for the st
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
@@ -19,6 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC
 from typing import Any
 
+from localcloud.dataplane.batch import take_batch
 from training.metrics import MetricParser
 
 log = logging.getLogger("localcloud.dataplane.training_metrics")
@@ -58,10 +58,7 @@ class MetricPublisher:
 
     def _drain(self) -> None:
         while True:
-            batch = [self._queue.get()]
-            with contextlib.suppress(queue.Empty):
-                while len(batch) < 1000:
-                    batch.append(self._queue.get_nowait())
+            batch = take_batch(self._queue)
             points = [p for p in batch if p is not None]
             if points:
                 try:

@@ -8,18 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.helpers.cloud import SAGEMAKER_TRUST as TRUST
 from tests.helpers.cloudformation import stack_status
 
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "sagemaker.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 FULL_ACCESS = "arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"
 
 

@@ -208,6 +208,11 @@ def test_the_pytorch_mnist_walkthrough_runs_unmodified(
     )
     assert seen["bucket"] == "sagemaker-us-east-1-123456789012"
     assert seen["job_status"] == "Completed"
+    # TrainingJobAnalytics finds in CloudWatch the metric the job's MetricDefinitions matched.
+    assert set(seen["analytics"]) == {"test:accuracy"}
+    assert seen["analytics"]["test:accuracy"] == pytest.approx(
+        seen["final_metrics"]["test:accuracy"]
+    )
     assert seen["model_data"].startswith("s3://sagemaker-us-east-1-123456789012/")
     assert seen["realtime_shape"] == [2, 10]
     assert seen["serverless_shape"] == [2, 10]

@@ -33,12 +33,17 @@ def main(source_dir: str, data_dir: str) -> None:
         instance_count=2,
         instance_type="ml.c5.2xlarge",
         hyperparameters={"epochs": 1, "backend": "gloo"},
+        metric_definitions=[{"Name": "test:accuracy", "Regex": r"test_accuracy=([0-9.]+)"}],
         sagemaker_session=session,
         **FRAMEWORK,
     )
     estimator.fit({"training": inputs})
     job = session.describe_training_job(estimator.latest_training_job.name)
     seen["job_status"] = job["TrainingJobStatus"]
+    seen["final_metrics"] = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}
+    # The metrics as the SDK reads them back from CloudWatch (TrainingJobAnalytics).
+    frame = estimator.training_job_analytics.dataframe()
+    seen["analytics"] = {str(r.metric_name): float(r.value) for r in frame.itertuples()}
     seen["model_data"] = estimator.model_data
 
     images = np.random.default_rng(0).random((2, 28, 28), dtype=np.float32)

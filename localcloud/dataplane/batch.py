@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from localcloud.shared.arns import sagemaker_arn
 from localcloud.shared.clock import Clock
 from localcloud.shared.errors import SageMakerValidation
 
@@ -52,11 +53,6 @@ class Sessions(Protocol):
     def role(self, account: str, region: str, role_arn: str, source_arn: str) -> SessionKey: ...
 
     def service(self, account: str) -> SessionKey: ...
-
-
-def source_arn(kind: str, account: str, region: str, name: str) -> str:
-    """The ARN SageMaker sends as `aws:SourceArn` when it assumes a role for a resource."""
-    return f"arn:aws:sagemaker:{region}:{account}:{kind}/{name.lower()}"
 
 
 def client(
@@ -106,7 +102,7 @@ def role_client(
     if sessions is None:
         raise RoleError("the local cloud hands its data plane no keys (localcloud.patches)")
     account, region, name = key
-    arn = source_arn(kind, account, region, name)
+    arn = sagemaker_arn(kind, account, region, name)
     return client(
         service, endpoint_url, region, lambda: sessions.role(account, region, role_arn, arn)
     )

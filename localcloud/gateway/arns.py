@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from localcloud.shared.arns import sagemaker_arn
+
 Check = tuple[str, str]  # (IAM action, resource ARN)
 
 
@@ -235,13 +237,6 @@ _SAGEMAKER_ALSO = {
 }
 
 
-def sagemaker_arn(kind: str, name: str, account: str, region: str) -> str:
-    """A SageMaker ARN (SageMaker writes its names lowercased in ARNs)."""
-    if name.startswith("arn:"):
-        return name
-    return f"arn:aws:sagemaker:{region}:{account}:{kind}/{name.lower()}"
-
-
 def _sagemaker(operation: str, params: dict[str, Any], account: str, region: str) -> list[str]:
     if params.get("ResourceArn"):  # AddTags, DeleteTags, ListTags
         return [str(params["ResourceArn"])]
@@ -252,10 +247,10 @@ def _sagemaker(operation: str, params: dict[str, Any], account: str, region: str
     name = _name(params, field) or _name(params, "ModelPackageArn")
     if kind == "model-package" and not name and params.get("ModelPackageGroupName"):
         name = f"{params['ModelPackageGroupName']}/*"  # a new version of the group
-    arns = [sagemaker_arn(kind, name, account, region)] if name else []
+    arns = [sagemaker_arn(kind, account, region, name)] if name else []
     also = _SAGEMAKER_ALSO.get(operation)
     if arns and also and _name(params, also[0]):
-        arns.append(sagemaker_arn(also[1], str(params[also[0]]), account, region))
+        arns.append(sagemaker_arn(also[1], account, region, str(params[also[0]])))
     return arns
 
 

@@ -34,9 +34,10 @@ from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from localcloud.gateway.arns import checks, sagemaker_arn
+from localcloud.gateway.arns import checks
 from localcloud.gateway.arns_s3 import bucket_account, s3_checks
 from localcloud.gateway.refusals import Refused, protocol
+from localcloud.shared.arns import sagemaker_arn
 from localcloud.shared.policies import conditions_hold, decide, statements
 
 __all__ = ["authorize", "conditions_hold", "decide", "role_policies", "web_identity"]
@@ -138,7 +139,7 @@ def requested(
         route = _RUNTIME_ROUTE.match(environ.get("PATH_INFO", ""))
         if route is None:
             return [(f"{prefix}:*", "*", {})]  # a route this cloud does not map: fail closed
-        arn = sagemaker_arn("endpoint", unquote(route.group(1)), account, region)
+        arn = sagemaker_arn("endpoint", account, region, unquote(route.group(1)))
         return [(f"sagemaker:{_RUNTIME_OPS[route.group(2)]}", arn, {})]
     rpc = _RPC_V2_ROUTE.fullmatch(environ.get("PATH_INFO", ""))
     if rpc is not None:  # Smithy RPC v2 CBOR (CloudWatch): the operation is in the path

@@ -28,6 +28,26 @@ class UnsupportedType(Exception):
         self.message = message
 
 
+class ApiFailure(Exception):
+    """An AWS API refused the request a resource made; `message` is the resource's reason.
+
+    One form for every type here: the form of CloudFormation's older types, which call the
+    service's API through the Java SDK and quote its error, e.g. `Policy … does not exist or is
+    not attachable. (Service: AmazonIdentityManagement; Status Code: 404; Error Code:
+    NoSuchEntity; Request ID: …; Proxy: null)`, as `AWS::IAM::Role` read before it moved to the
+    registry. The registry's types read `Resource handler returned message: "… (Service: Iam,
+    Status Code: 404, Request ID: …)" (RequestToken: …, HandlerErrorCode: NotFound)`, which drops
+    the API's error code for the handler contract's; the older form keeps it (the code clients
+    and the SDK's errors name), so it is the one used. `Request ID` (an id in AWS's logs) and
+    `Proxy` (the Java SDK's proxy setting) are left out: neither exists here.
+    """
+
+    def __init__(self, service: str, code: str, message: str, status: int) -> None:
+        self.code = code
+        self.message = f"{message} (Service: {service}; Status Code: {status}; Error Code: {code})"
+        super().__init__(self.message)
+
+
 def reason_of(err: BaseException) -> str:
     """What a failure says in a stack event."""
     return getattr(err, "message", None) or str(err) or type(err).__name__

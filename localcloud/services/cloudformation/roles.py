@@ -16,35 +16,32 @@ from moto.iam.exceptions import IAMException
 from moto.iam.models import Role, iam_backends
 from moto.utilities.utils import get_partition
 
-
-class PolicyRefused(Exception):
-    """IAM refused to attach a policy; `message` is the resource's reason."""
-
-    def __init__(self, err: IAMException) -> None:
-        status = _statuses().get(err.code, 400)
-        self.message = (
-            f"{err.message} (Service: Iam, Status Code: {status}, Error Code: {err.code})"
-        )
-        super().__init__(self.message)
+from localcloud.services.cloudformation.events import ApiFailure
 
 
 @functools.cache
 def _statuses() -> dict[str, int]:
-    """IAM's HTTP status of each error code, from botocore's model."""
+    """IAM's HTTP status of each error code, from botocore's model (the status IAM's API, and
+    moto's serializer of it, answers; the attach here is a call, not a request)."""
     errors = (shape.metadata.get("error", {}) for shape in get_service_model("iam").error_shapes)
     return {e["code"]: e.get("httpStatusCode", 400) for e in errors if "code" in e}
 
 
-def _arns(properties: dict[str, Any]) -> list[str]:
-    return [str(arn) for arn in properties.get("ManagedPolicyArns") or []]
+def _backend(account_id: str, region_name: str) -> Any:
+    return iam_backends[account_id][get_partition(region_name)]
 
 
-def _attach(backend: Any, role: Role, arns: list[str]) -> None:
-    for arn in arns:
+def _sync(role: Role, cloudformation_json: dict[str, Any], backend: Any) -> None:
+    """Attach the template's `ManagedPolicyArns` the role lacks, detach those it dropped."""
+    wanted = [str(arn) for arn in cloudformation_json["Properties"].get("ManagedPolicyArns") or []]
+    for arn in [arn for arn in wanted if arn not in role.managed_policies]:
         try:
             backend.attach_role_policy(arn, role.name)
         except IAMException as err:
-            raise PolicyRefused(err) from None
+            status = _statuses().get(err.code, 400)
+            raise ApiFailure("AmazonIdentityManagement", err.code, err.message, status) from None
+    for arn in [arn for arn in role.managed_policies if arn not in wanted]:
+        backend.detach_role_policy(arn, role.name)
 
 
 def _wrap_create(original: Any) -> Any:
@@ -58,10 +55,10 @@ def _wrap_create(original: Any) -> Any:
         **kwargs: Any,
     ) -> Role:
         role = original(resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        backend = iam_backends[account_id][get_partition(region_name)]
+        backend = _backend(account_id, region_name)
         try:
-            _attach(backend, role, _arns(cloudformation_json["Properties"]))
-        except PolicyRefused:
+            _sync(role, cloudformation_json, backend)
+        except ApiFailure:
             for arn in list(role.managed_policies):
                 backend.detach_role_policy(arn, role.name)
             with contextlib.suppress(Exception):  # what IAM keeps, the stack delete retries
@@ -74,26 +71,13 @@ def _wrap_create(original: Any) -> Any:
 
 def _wrap_update(original: Any) -> Any:
     @functools.wraps(original)
-    def update(
-        cls: type[Role],
-        original_resource: Role,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> Role:
-        role = original(
-            original_resource=original_resource,
-            new_resource_name=new_resource_name,
-            cloudformation_json=cloudformation_json,
-            account_id=account_id,
-            region_name=region_name,
+    def update(cls: type[Role], **kwargs: Any) -> Role:  # moto passes keywords only
+        role = original(**kwargs)
+        _sync(
+            role,
+            kwargs["cloudformation_json"],
+            _backend(kwargs["account_id"], kwargs["region_name"]),
         )
-        backend = iam_backends[account_id][get_partition(region_name)]
-        wanted = _arns(cloudformation_json["Properties"])
-        _attach(backend, role, [arn for arn in wanted if arn not in role.managed_policies])
-        for arn in [arn for arn in role.managed_policies if arn not in wanted]:
-            backend.detach_role_policy(arn, role.name)
         return role
 
     return update
@@ -108,7 +92,7 @@ def _wrap_delete(original: Any) -> Any:
         account_id: str,
         region_name: str,
     ) -> None:
-        backend = iam_backends[account_id][get_partition(region_name)]
+        backend = _backend(account_id, region_name)
         # moto hands the delete the template's unresolved properties, so the role's own list
         # says what the stack attached
         for role in [r for r in list(backend.roles.values()) if r.name == resource_name]:

@@ -29,6 +29,7 @@ from moto.core.utils import get_service_model
 from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, Model, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 
+from localcloud.services.cloudformation.events import ApiFailure
 from localcloud.shared.errors import SageMakerValidation
 
 if TYPE_CHECKING:
@@ -44,17 +45,6 @@ NAME_MAX = 63  # SageMaker's names: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}
 replaced = threading.local()
 
 
-class ApiRefused(Exception):
-    """The SageMaker API refused a resource's request; `message` is the resource's reason."""
-
-    def __init__(self, code: str, message: str, status: int) -> None:
-        self.code = code
-        self.message = (
-            f"{message} (Service: AmazonSageMaker; Status Code: {status}; Error Code: {code})"
-        )
-        super().__init__(self.message)
-
-
 class InvalidProperties(Exception):
     """A template property the resource type does not have, or of the wrong type."""
 
@@ -67,7 +57,7 @@ class InvalidProperties(Exception):
 
 def call(action: str, params: dict[str, Any], account_id: str, region_name: str) -> Any:
     """`action` with `params` through the SageMaker API, answered in process; the answer's
-    JSON, or ApiRefused with the API's code and message."""
+    JSON, or ApiFailure with the API's code, message and status."""
     request = Request.from_primitives(
         "POST",
         f"https://api.sagemaker.{region_name}.amazonaws.com/",
@@ -82,7 +72,8 @@ def call(action: str, params: dict[str, Any], account_id: str, region_name: str)
     answer = json.loads(body) if body else {}
     if int(status) >= 400:
         code = str(answer.get("__type", "InternalFailure")).split("#")[-1]
-        raise ApiRefused(code, answer.get("message") or answer.get("Message") or "", int(status))
+        message = answer.get("message") or answer.get("Message") or ""
+        raise ApiFailure("AmazonSageMaker", code, message, int(status))
     return answer
 
 
@@ -156,9 +147,11 @@ def _name(resource_name: str, properties: dict[str, Any], name_property: str) ->
     return f"{head[: NAME_MAX - len(suffix) - 1].rstrip('-')}-{suffix}"
 
 
-def _through_api(action: str, name_property: str, records: str) -> Callable[..., Any]:
+def _through_api(
+    action: str, name_property: str, records: str, also: tuple[str, ...] = ()
+) -> Callable[..., Any]:
     """A `create_from_cloudformation_json` that sends the resource's request to `action` and
-    answers moto's record of it (backend attribute `records`, by name)."""
+    answers moto's record of it (backend attribute `records`, by name); `also` as `request`'s."""
 
     def create(
         cls: type[Any],
@@ -170,7 +163,7 @@ def _through_api(action: str, name_property: str, records: str) -> Callable[...,
     ) -> Any:
         properties = cloudformation_json.get("Properties") or {}
         logical_id = kwargs.get("LogicalId", resource_name)
-        params = request(action, properties, logical_id)
+        params = request(action, properties, logical_id, also)
         params[name_property] = name = _name(resource_name, properties, name_property)
         call(action, params, account_id, region_name)
         return getattr(sagemaker_backends[account_id][region_name], records)[name]
@@ -208,7 +201,10 @@ def _wait(endpoints: Endpoints, account_id: str, region_name: str, endpoint: Fak
 
 
 Wait = Callable[[str, str, FakeEndpoint], None]
-_ENDPOINT_UPDATE = ("UpdateEndpoint",)
+# An Endpoint's properties are CreateEndpoint's members and UpdateEndpoint's.
+_send_create_endpoint = _through_api(
+    "CreateEndpoint", "EndpointName", "endpoints", also=("UpdateEndpoint",)
+)
 
 
 def _create_endpoint(
@@ -220,17 +216,14 @@ def _create_endpoint(
     region_name: str,
     **kwargs: Any,
 ) -> FakeEndpoint:
-    properties = cloudformation_json.get("Properties") or {}
-    logical_id = kwargs.get("LogicalId", resource_name)
-    params = request("CreateEndpoint", properties, logical_id, also=_ENDPOINT_UPDATE)
-    params["EndpointName"] = name = _name(resource_name, properties, "EndpointName")
-    call("CreateEndpoint", params, account_id, region_name)
-    backend = sagemaker_backends[account_id][region_name]
-    endpoint = backend.endpoints[name]
+    endpoint: FakeEndpoint = _send_create_endpoint(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    )
     try:
         wait(account_id, region_name, endpoint)
     except SageMakerValidation:
-        backend.delete_endpoint(endpoint.endpoint_name)  # the rollback removes it, as on AWS
+        # the rollback removes it, as on AWS
+        sagemaker_backends[account_id][region_name].delete_endpoint(endpoint.endpoint_name)
         raise
     return endpoint
 
@@ -266,7 +259,7 @@ def _update_endpoint(
         try:
             call("UpdateEndpoint", {**params, "EndpointName": name}, account_id, region_name)
             wait(account_id, region_name, endpoint)
-        except (SageMakerValidation, ApiRefused) as err:
+        except (SageMakerValidation, ApiFailure) as err:
             if failed is not None:
                 failed[name] = err
             raise

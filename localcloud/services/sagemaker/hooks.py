@@ -5,9 +5,12 @@ moto's backend and response *classes* (so they cover every account, region and r
 - CreateEndpoint / UpdateEndpoint / DeleteEndpoint start, switch and stop serving processes
   (the data plane's `Endpoints`; UpdateEndpoint's DeploymentConfig shifts traffic and rolls
   back on its alarms); UpdateEndpointWeightsAndCapacities (the API's or Application
-  Auto Scaling's) changes the weights and starts or stops instance processes;
-- every name is checked with AWS's rules first (`names`), before a folder is built from it.
+  Auto Scaling's) changes the weights and starts or stops instance processes.
 The wrapped moto methods keep their validation and records; the hooks add the behaviour.
+Every create, update, stop or delete reaches them through the API (a client's request,
+CloudFormation's in-process ones, a tuning job's training jobs), whose request, names
+included, is checked once before any hook runs (`validation`); what else calls them
+(CloudFormation deleting what it made, Application Auto Scaling) names recorded resources.
 `localcloud.patches` installs them, with the data plane's parts as arguments.
 """
 
@@ -20,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
-from localcloud.services.sagemaker import names
 from localcloud.shared.errors import SageMakerValidation, ValidationError
 
 if TYPE_CHECKING:
@@ -43,25 +45,10 @@ def _wrap_backend(jobs: TrainingJobs, endpoints: Endpoints) -> None:
     create_training_job = SageMakerModelBackend.create_training_job
     create_endpoint = SageMakerModelBackend.create_endpoint
     delete_endpoint = SageMakerModelBackend.delete_endpoint
-    create_model = SageMakerModelBackend.create_model
-    create_endpoint_config = SageMakerModelBackend.create_endpoint_config
     update_weights = SageMakerModelBackend.update_endpoint_weights_and_capacities
-
-    # Names are checked with AWS's rules first: the cloud builds folders from them.
-    @functools.wraps(create_model)
-    def create_model_hook(self: SageMakerModelBackend, **kwargs: Any) -> Any:
-        names.check("CreateModel", ModelName=kwargs["model_name"])
-        return create_model(self, **kwargs)
-
-    @functools.wraps(create_endpoint_config)
-    def create_endpoint_config_hook(self: SageMakerModelBackend, **kwargs: Any) -> Any:
-        names.check("CreateEndpointConfig", EndpointConfigName=kwargs["endpoint_config_name"])
-        return create_endpoint_config(self, **kwargs)
 
     @functools.wraps(create_training_job)
     def create_training_job_hook(self: SageMakerModelBackend, **kwargs: Any) -> Any:
-        name = kwargs["training_job_name"]
-        names.check("CreateTrainingJob", TrainingJobName=name)
         # moto replaces MetricDefinitions with made-up ones; keep the request's.
         spec = copy.deepcopy(kwargs.get("algorithm_specification") or {})
         job = create_training_job(self, **kwargs)
@@ -73,12 +60,6 @@ def _wrap_backend(jobs: TrainingJobs, endpoints: Endpoints) -> None:
     def create_endpoint_hook(
         self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, tags: Any
     ) -> FakeEndpoint:
-        names.check(
-            "CreateEndpoint", EndpointName=endpoint_name, EndpointConfigName=endpoint_config_name
-        )
-        if endpoint_name in self.endpoints:
-            arn = self.endpoints[endpoint_name].arn
-            raise SageMakerValidation(f'Cannot create already existing endpoint "{arn}".')
         if endpoint_config_name not in self.endpoint_configs:
             raise SageMakerValidation(
                 f"Could not find endpoint configuration '{endpoint_config_name}'."
@@ -92,7 +73,6 @@ def _wrap_backend(jobs: TrainingJobs, endpoints: Endpoints) -> None:
 
     @functools.wraps(delete_endpoint)
     def delete_endpoint_hook(self: SageMakerModelBackend, endpoint_name: str) -> None:
-        names.check("DeleteEndpoint", EndpointName=endpoint_name)
         delete_endpoint(self, endpoint_name)
         endpoints.delete((self.account_id, self.region_name, endpoint_name))
 
@@ -103,9 +83,6 @@ def _wrap_backend(jobs: TrainingJobs, endpoints: Endpoints) -> None:
         deployment_config: dict[str, Any] | None = None,
         retain_deployment_config: bool = False,
     ) -> FakeEndpoint:
-        names.check(
-            "UpdateEndpoint", EndpointName=endpoint_name, EndpointConfigName=endpoint_config_name
-        )
         endpoint = self.endpoints.get(endpoint_name)
         if endpoint is None:
             arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
@@ -142,14 +119,11 @@ def _wrap_backend(jobs: TrainingJobs, endpoints: Endpoints) -> None:
         return arn
 
     def stop_training_job(self: SageMakerModelBackend, training_job_name: str) -> None:
-        names.check("StopTrainingJob", TrainingJobName=training_job_name)
         job = self.training_jobs.get(training_job_name)
         if job is None:
             raise SageMakerValidation(f"Could not find training job '{training_job_name}'.")
         jobs.stop(self, job)
 
-    SageMakerModelBackend.create_model = create_model_hook  # type: ignore[method-assign]
-    SageMakerModelBackend.create_endpoint_config = create_endpoint_config_hook  # type: ignore[method-assign]
     SageMakerModelBackend.create_training_job = create_training_job_hook  # type: ignore[method-assign]
     SageMakerModelBackend.create_endpoint = create_endpoint_hook  # type: ignore[method-assign]
     SageMakerModelBackend.delete_endpoint = delete_endpoint_hook  # type: ignore[method-assign]

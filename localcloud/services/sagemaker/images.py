@@ -29,7 +29,6 @@ from typing import Any
 
 from moto.sagemaker.models import SageMakerModelBackend
 
-from localcloud.services.sagemaker import names
 from localcloud.shared.errors import SageMakerValidation
 from localcloud.shared.jumpstart import bucket_of, not_offline
 from smlocal.core.catalog import ecr_repository_arn, pytorch_image_uri
@@ -103,53 +102,40 @@ def check_config(backend: SageMakerModelBackend, config_name: str) -> None:
             check_model(backend, variant["ModelName"], where)
 
 
+def _checking_config(original: Any) -> Any:
+    """`original` (CreateEndpoint or UpdateEndpoint: endpoint name, config name, ...) with the
+    config's models checked first."""
+
+    @functools.wraps(original)
+    def hook(
+        self: SageMakerModelBackend,
+        endpoint_name: str,
+        endpoint_config_name: str,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        check_config(self, endpoint_config_name)
+        return original(self, endpoint_name, endpoint_config_name, *args, **kwargs)
+
+    return hook
+
+
 def install() -> None:
     """Wrap moto's CreateModel, CreateEndpoint, UpdateEndpoint (the cloud's) and
-    CreateTransformJob with the check."""
+    CreateTransformJob with the check (the request's names are checked before, with the rest
+    of the request: `validation`)."""
     create_model = SageMakerModelBackend.create_model
     if getattr(create_model, "_localcloud_images", False):
         return
-    create_endpoint = SageMakerModelBackend.create_endpoint
-    update_endpoint = SageMakerModelBackend.update_endpoint  # type: ignore[attr-defined]
     create_transform_job = SageMakerModelBackend.create_transform_job
 
     @functools.wraps(create_model)
     def create_model_hook(self: SageMakerModelBackend, **kwargs: Any) -> Any:
-        # The request's names first, as AWS validates them before what they refer to.
-        names.check("CreateModel", ModelName=kwargs["model_name"])
         if kwargs.get("primary_container"):
             check_container(kwargs["primary_container"], "PrimaryContainer", self.region_name)
         for i, container in enumerate(kwargs.get("containers") or [], start=1):
             check_container(container, f"Containers.{i}", self.region_name)
         return create_model(self, **kwargs)
-
-    @functools.wraps(create_endpoint)
-    def create_endpoint_hook(
-        self: SageMakerModelBackend,
-        endpoint_name: str,
-        endpoint_config_name: str,
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
-        names.check(
-            "CreateEndpoint", EndpointName=endpoint_name, EndpointConfigName=endpoint_config_name
-        )
-        check_config(self, endpoint_config_name)
-        return create_endpoint(self, endpoint_name, endpoint_config_name, *args, **kwargs)
-
-    @functools.wraps(update_endpoint)
-    def update_endpoint_hook(
-        self: SageMakerModelBackend,
-        endpoint_name: str,
-        endpoint_config_name: str,
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
-        names.check(
-            "UpdateEndpoint", EndpointName=endpoint_name, EndpointConfigName=endpoint_config_name
-        )
-        check_config(self, endpoint_config_name)
-        return update_endpoint(self, endpoint_name, endpoint_config_name, *args, **kwargs)
 
     @functools.wraps(create_transform_job)
     def create_transform_job_hook(self: SageMakerModelBackend, **kwargs: Any) -> Any:
@@ -158,6 +144,8 @@ def install() -> None:
 
     create_model_hook._localcloud_images = True  # type: ignore[attr-defined]
     SageMakerModelBackend.create_model = create_model_hook  # type: ignore[method-assign]
-    SageMakerModelBackend.create_endpoint = create_endpoint_hook  # type: ignore[method-assign]
-    SageMakerModelBackend.update_endpoint = update_endpoint_hook  # type: ignore[attr-defined]
+    for method in ("create_endpoint", "update_endpoint"):  # the latter is the cloud's
+        setattr(
+            SageMakerModelBackend, method, _checking_config(getattr(SageMakerModelBackend, method))
+        )
     SageMakerModelBackend.create_transform_job = create_transform_job_hook  # type: ignore[method-assign]

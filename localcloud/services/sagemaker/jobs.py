@@ -1,9 +1,9 @@
 """The one install shape of the batch jobs' hooks (processing, transform, tuning): Create<Kind>
-names-checks the request, refuses what the local cloud does not run before moto records
-anything, lets moto record the job and hands it to the data plane; Stop<Kind> finds the job
-(AWS's not-found error) and stops it. Both wrap moto's response methods, so each sees the whole
-request (moto's backends drop fields such as `ProcessingResources`). A name already taken is
-refused earlier, by `validation`, for every kind alike."""
+refuses what the local cloud does not run before moto records anything, lets moto record the
+job and hands it to the data plane; Stop<Kind> finds the job (AWS's not-found error) and stops
+it. Both wrap moto's response methods, so each sees the whole request (moto's backends drop
+fields such as `ProcessingResources`). The request itself (its names among its members) and a
+name already taken are checked earlier, by `validation`, for every kind alike."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from moto.core.utils import camelcase_to_underscores
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import arn_formatter
 
-from localcloud.services.sagemaker import names
 from localcloud.shared.errors import SageMakerValidation
 
 if TYPE_CHECKING:
@@ -34,7 +33,6 @@ class JobKind:
     arn_type: str  # the ARN's resource type, e.g. "transform-job"
     not_found: str  # AWS's message for no such job; {arn} and {name} are filled in
     error: type[Exception] = SageMakerValidation  # and its error
-    also_named: tuple[str, ...] = ()  # other members whose names are checked, e.g. ModelName
 
     @classmethod
     def named(
@@ -60,7 +58,6 @@ class JobKind:
 
 def find(kind: JobKind, runner: BatchJobs, backend: Any, name: str) -> Any:
     """The job named `name`, or the kind's not-found error."""
-    names.check(kind.stop, **{kind.member: name})
     job = getattr(backend, runner.records).get(name)
     if job is None:
         arn = arn_formatter(kind.arn_type, name, backend.account_id, backend.region_name)
@@ -79,7 +76,6 @@ def install(kind: JobKind, runner: BatchJobs) -> None:
     def create_job(self: SageMakerResponse) -> Any:
         request = json.loads(self.body or "{}")
         name = request[kind.member]
-        names.check(kind.create, **{m: request.get(m) for m in (kind.member, *kind.also_named)})
         backend = self.sagemaker_backend
         kind.check(request, backend)
         result = create(self)

@@ -134,18 +134,3 @@ def check_request(action: str, params: dict[str, Any]) -> None:
     input_shape = _model().operation_model(action).input_shape
     if input_shape is not None:
         _raise(list(violations(params, input_shape, "")))
-
-
-def check(operation: str, **names: str | None) -> None:
-    """Raise SageMaker's ValidationException if a name breaks its shape's pattern or length,
-    e.g. `check("CreateEndpoint", EndpointName=name, EndpointConfigName=config)`: for the
-    backend's own callers (the data plane, CloudFormation), which no request check covers."""
-    members = _model().operation_model(operation).input_shape.members
-    _raise(
-        [
-            violation
-            for member, value in names.items()
-            if value is not None
-            for violation in violations(str(value), members[member], _lower_first(member))
-        ]
-    )

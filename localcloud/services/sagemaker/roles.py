@@ -20,6 +20,7 @@ from typing import Any
 
 from moto.sagemaker.models import SageMakerModelBackend
 
+from localcloud.shared.arns import sagemaker_arn
 from localcloud.shared.errors import SageMakerValidation
 
 # (account, region, role ARN, source ARN) -> None, or the refusal's message
@@ -80,8 +81,7 @@ def install(check: Check) -> None:
             **kwargs: Any,
         ) -> Any:
             account, region = self.account_id, self.region_name
-            name = str(kwargs.get(_name_arg) or "").lower()
-            source = f"arn:aws:sagemaker:{region}:{account}:{_kind}/{name}"
+            source = sagemaker_arn(_kind, account, region, str(kwargs.get(_name_arg) or ""))
             for role in _roles(kwargs, self):
                 refusal = check(account, region, str(role), source)
                 if refusal is not None:

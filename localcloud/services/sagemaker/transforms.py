@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from localcloud.dataplane.transform import TransformJobs
 
 
-KIND = jobs.JobKind.named("Transform", check, also_named=("ModelName",))
+KIND = jobs.JobKind.named("Transform", check)
 
 
 def install(transforms: TransformJobs) -> None:

@@ -52,6 +52,6 @@ def test_a_managed_policy_that_does_not_exist_fails_the_stack(cloud: Any) -> Non
     assert failed["LogicalResourceId"] == "Role"
     assert failed["ResourceStatusReason"] == (
         f"Policy {bogus} does not exist or is not attachable. "
-        "(Service: Iam, Status Code: 404, Error Code: NoSuchEntity)"
+        "(Service: AmazonIdentityManagement; Status Code: 404; Error Code: NoSuchEntity)"
     )
     assert "bogus-role" not in [r["RoleName"] for r in iam.list_roles()["Roles"]]

@@ -93,6 +93,35 @@ def test_a_duplicate_endpoint_config_and_model_package_group_are_refused(sagemak
     assert "model-package-group/dup-group" in _error(err)[2]
 
 
+def test_a_duplicate_endpoint_is_refused_and_the_first_is_kept(sagemaker: Any) -> None:
+    # The model's data does not exist: the first endpoint fails at once, its name stays taken.
+    sagemaker.create_model(
+        ModelName="dup-endpoint",
+        ExecutionRoleArn=ROLE_ARN,
+        PrimaryContainer={"Image": PYTORCH_IMAGE, "ModelDataUrl": f"s3://{BUCKET}/none.tar.gz"},
+    )
+    variant = {
+        "VariantName": "AllTraffic",
+        "ModelName": "dup-endpoint",
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.xlarge",
+    }
+    for config in ("dup-endpoint", "dup-endpoint-2"):
+        sagemaker.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[variant])
+    sagemaker.create_endpoint(EndpointName="dup-endpoint", EndpointConfigName="dup-endpoint")
+    with pytest.raises(ClientError) as err:
+        sagemaker.create_endpoint(EndpointName="dup-endpoint", EndpointConfigName="dup-endpoint-2")
+    arn = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/dup-endpoint"
+    assert _error(err) == (
+        "ValidationException",
+        400,
+        f'Cannot create already existing endpoint "{arn}".',
+    )
+    kept = sagemaker.describe_endpoint(EndpointName="dup-endpoint")
+    assert kept["EndpointConfigName"] == "dup-endpoint"
+    sagemaker.delete_endpoint(EndpointName="dup-endpoint")
+
+
 def test_an_unknown_training_instance_type_is_refused_and_nothing_runs(sagemaker: Any) -> None:
     request = training_request("fake-type", f"s3://{BUCKET}/x.tar.gz", f"s3://{BUCKET}/x")
     request["ResourceConfig"]["InstanceType"] = "ml.fake.xlarge"

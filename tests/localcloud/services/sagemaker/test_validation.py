@@ -33,6 +33,23 @@ def _error(err: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
     )
 
 
+def _model(sagemaker: Any, name: str, url: str = f"s3://{BUCKET}/m.tar.gz") -> None:
+    sagemaker.create_model(
+        ModelName=name,
+        ExecutionRoleArn=ROLE_ARN,
+        PrimaryContainer={"Image": PYTORCH_IMAGE, "ModelDataUrl": url},
+    )
+
+
+def _variant(model: str) -> dict[str, Any]:
+    return {
+        "VariantName": "AllTraffic",
+        "ModelName": model,
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.xlarge",
+    }
+
+
 def test_a_duplicate_training_job_name_is_resource_in_use(sagemaker: Any, s3: Any) -> None:
     # The sourcedir does not exist: the first job fails at once, its name stays taken.
     request = training_request("dup-job", f"s3://{BUCKET}/none.tar.gz", f"s3://{BUCKET}/none")
@@ -49,16 +66,9 @@ def test_a_duplicate_training_job_name_is_resource_in_use(sagemaker: Any, s3: An
 
 
 def test_a_duplicate_model_is_refused_and_the_first_is_kept(sagemaker: Any) -> None:
-    def create(url: str) -> None:
-        sagemaker.create_model(
-            ModelName="dup-model",
-            ExecutionRoleArn=ROLE_ARN,
-            PrimaryContainer={"Image": PYTORCH_IMAGE, "ModelDataUrl": url},
-        )
-
-    create(f"s3://{BUCKET}/first.tar.gz")
+    _model(sagemaker, "dup-model", f"s3://{BUCKET}/first.tar.gz")
     with pytest.raises(ClientError) as err:
-        create(f"s3://{BUCKET}/second.tar.gz")
+        _model(sagemaker, "dup-model", f"s3://{BUCKET}/second.tar.gz")
     arn = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model/dup-model"
     assert _error(err) == (
         "ValidationException",
@@ -70,17 +80,8 @@ def test_a_duplicate_model_is_refused_and_the_first_is_kept(sagemaker: Any) -> N
 
 
 def test_a_duplicate_endpoint_config_and_model_package_group_are_refused(sagemaker: Any) -> None:
-    sagemaker.create_model(
-        ModelName="dup-config-model",
-        ExecutionRoleArn=ROLE_ARN,
-        PrimaryContainer={"Image": PYTORCH_IMAGE, "ModelDataUrl": f"s3://{BUCKET}/m.tar.gz"},
-    )
-    variant = {
-        "VariantName": "AllTraffic",
-        "ModelName": "dup-config-model",
-        "InitialInstanceCount": 1,
-        "InstanceType": "ml.m5.xlarge",
-    }
+    _model(sagemaker, "dup-config-model")
+    variant = _variant("dup-config-model")
     sagemaker.create_endpoint_config(EndpointConfigName="dup-config", ProductionVariants=[variant])
     with pytest.raises(ClientError, match="Cannot create already existing endpoint configuration"):
         sagemaker.create_endpoint_config(
@@ -95,19 +96,11 @@ def test_a_duplicate_endpoint_config_and_model_package_group_are_refused(sagemak
 
 def test_a_duplicate_endpoint_is_refused_and_the_first_is_kept(sagemaker: Any) -> None:
     # The model's data does not exist: the first endpoint fails at once, its name stays taken.
-    sagemaker.create_model(
-        ModelName="dup-endpoint",
-        ExecutionRoleArn=ROLE_ARN,
-        PrimaryContainer={"Image": PYTORCH_IMAGE, "ModelDataUrl": f"s3://{BUCKET}/none.tar.gz"},
-    )
-    variant = {
-        "VariantName": "AllTraffic",
-        "ModelName": "dup-endpoint",
-        "InitialInstanceCount": 1,
-        "InstanceType": "ml.m5.xlarge",
-    }
+    _model(sagemaker, "dup-endpoint", f"s3://{BUCKET}/none.tar.gz")
     for config in ("dup-endpoint", "dup-endpoint-2"):
-        sagemaker.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[variant])
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=config, ProductionVariants=[_variant("dup-endpoint")]
+        )
     sagemaker.create_endpoint(EndpointName="dup-endpoint", EndpointConfigName="dup-endpoint")
     with pytest.raises(ClientError) as err:
         sagemaker.create_endpoint(EndpointName="dup-endpoint", EndpointConfigName="dup-endpoint-2")
@@ -245,11 +238,7 @@ def test_instance_types_of_tuning_job_definitions_are_checked() -> None:
 
 def test_today_s_instance_types_are_accepted_for_endpoints(sagemaker: Any) -> None:
     # moto's own list (2023) refused ml.g5.* and newer for endpoints; botocore's model decides.
-    sagemaker.create_model(
-        ModelName="g5-model",
-        ExecutionRoleArn=ROLE_ARN,
-        PrimaryContainer={"Image": PYTORCH_IMAGE, "ModelDataUrl": f"s3://{BUCKET}/m.tar.gz"},
-    )
+    _model(sagemaker, "g5-model")
     types = ["ml.g5.xlarge", "ml.g6.xlarge", "ml.inf2.xlarge", "ml.m7i.large", "ml.p5.48xlarge"]
     variants = [
         {

@@ -9,18 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers.cloud import Cloud
-
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "sagemaker.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
+from tests.helpers.cloud import SAGEMAKER_TRUST, Cloud
 
 
 def _document(*statements: dict[str, Any]) -> str:
@@ -38,7 +27,9 @@ def _decisions(iam: Any, arn: str, actions: list[str], **kwargs: Any) -> dict[st
 
 
 def test_a_role_is_evaluated_from_its_inline_and_managed_policies(iam: Any) -> None:
-    role = iam.create_role(RoleName="simulated", AssumeRolePolicyDocument=json.dumps(TRUST))
+    role = iam.create_role(
+        RoleName="simulated", AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST)
+    )
     arn = role["Role"]["Arn"]
     actions = ["sagemaker:CreateTrainingJob", "s3:GetObject", "s3:DeleteBucket", "ec2:RunInstances"]
     assert set(_decisions(iam, arn, actions).values()) == {"implicitDeny"}  # no policy yet

@@ -1,23 +1,25 @@
 """What the batch jobs (transform, processing, tuning) share: their lifecycle (`BatchJobs`: a
-thread and a stop event per job, Stop, restart recovery, the cloud's stop), clients on the cloud
-itself, their lines into CloudWatch Logs, and `s3://` URIs taken apart."""
+thread and a stop event per job, Stop, restart recovery, the cloud's stop), their lines into
+CloudWatch Logs, and `s3://` URIs taken apart."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
-from localcloud.shared.arns import sagemaker_arn
+from localcloud.dataplane.sessions import RoleError, Sessions, role_client
 from localcloud.shared.clock import Clock
 from localcloud.shared.errors import SageMakerValidation
+from smlocal.core.archives import ArchiveError, inside
+from smlocal.core.s3uri import split_s3_uri
 
 log = logging.getLogger("localcloud.dataplane.batch")
 
@@ -31,81 +33,12 @@ Key = tuple[str, str, str]  # account, region, job name
 ACTIVE = ("InProgress", "Stopping")
 
 
-@dataclass(frozen=True)
-class SessionKey:
-    """A temporary key the cloud issued to one of its services (`gateway.trust`)."""
-
-    access_key_id: str
-    secret_access_key: str
-    session_token: str
-    expires: datetime
-
-
-class RoleError(Exception):
-    """The service could not assume the role (gone, or its trust no longer allows it)."""
-
-
-class Sessions(Protocol):
-    """How the data plane gets its keys (`gateway.trust.ServiceSessions`, handed in by
-    `localcloud.patches`): SageMaker's session of an execution role, acting for a resource,
-    and SageMaker's own key in an account."""
-
-    def role(self, account: str, region: str, role_arn: str, source_arn: str) -> SessionKey: ...
-
-    def service(self, account: str) -> SessionKey: ...
-
-
-def client(
-    service: str,
-    endpoint_url: str,
-    region: str,
-    issue: Callable[[], SessionKey],
-    config: Any = None,
-) -> Any:
-    """A boto3 client on this cloud signing with the keys `issue` gives, asked again before
-    each expires (so a job or an endpoint that outlives a session keeps its role's rights, and
-    loses them when the role stops trusting SageMaker). RoleError when the first fails."""
-    import boto3
-    import botocore.session
-    from botocore.credentials import RefreshableCredentials
-
-    def metadata() -> dict[str, str]:
-        key = issue()
-        return {
-            "access_key": key.access_key_id,
-            "secret_key": key.secret_access_key,
-            "token": key.session_token,
-            "expiry_time": key.expires.isoformat(),
-        }
-
-    core = botocore.session.Session()
-    # botocore has no public setter for refreshable credentials; its own assume-role
-    # providers build them the same way.
-    core._credentials = RefreshableCredentials.create_from_metadata(
-        metadata(), refresh_using=metadata, method="sts-assume-role"
-    )
-    return boto3.Session(botocore_session=core).client(
-        service, endpoint_url=endpoint_url, region_name=region, config=config
-    )
-
-
-def role_client(
-    sessions: Sessions | None,
-    service: str,
-    endpoint_url: str,
-    key: tuple[str, str, str],
-    role_arn: str,
-    kind: str,
-) -> Any:
-    """A client acting as `role_arn`, assumed by SageMaker for the `kind` resource named by
-    `key` (account, region, name): what the job or endpoint may do is what its role may."""
-    if sessions is None:
-        raise RoleError("the local cloud hands its data plane no keys (localcloud.patches)")
-    account, region, name = key
-    arn = sagemaker_arn(kind, account, region, name)
-    return client(
-        service, endpoint_url, region, lambda: sessions.role(account, region, role_arn, arn)
-    )
+def discard_work_dir(root: Path, key: Key) -> None:
+    """Remove the work dir `root/<account>/<region>/<name>` of a job a restart cut short: its
+    instances' copies of the inputs, code and model (the job's thread would have, had it
+    ended)."""
+    with contextlib.suppress(ArchiveError):  # a name no job could have had: no folder either
+        shutil.rmtree(inside(root, *key), ignore_errors=True)
 
 
 def take_batch(waiting: queue.Queue[Any], most: int = 1000) -> list[Any]:
@@ -140,6 +73,8 @@ class BatchJobs:
         self.clock = clock or Clock()
         self._store = store
         self.sessions: Sessions | None = None  # handed in by `localcloud.patches`
+        # Where a kind with work dirs keeps them (`<root>/<account>/<region>/<job>`).
+        self.root: Path | None = None
         self._stops: dict[Key, threading.Event] = {}
         self._threads: dict[Key, threading.Thread] = {}
         self._lock = threading.Lock()
@@ -211,10 +146,13 @@ class BatchJobs:
         """What a kind does at once on Stop, beyond the event (nothing by default)."""
 
     def recover(self, backends: Any) -> None:
-        """After a restart nothing runs the jobs that were in progress: they failed."""
+        """After a restart nothing runs the jobs that were in progress: they failed, and what
+        their work dirs held goes."""
         for _account, _region, backend in backends.iter_backends():
             for job in getattr(backend, self.records).values():
                 if self.status(job) in ACTIVE:
+                    if self.root is not None:
+                        discard_work_dir(self.root, self.key(backend, job))
                     job.failure_reason = "the local cloud restarted while the job ran"
                     setattr(job, self.end_field, datetime.now(UTC))
                     self._set_status(job, "Failed")
@@ -257,11 +195,11 @@ def put_logs(
 
 
 def split_uri(uri: str) -> tuple[str, str]:
-    """`s3://bucket/key` → (bucket, key)."""
-    if not uri.startswith("s3://"):
-        raise JobError(f"{uri!r} is not an s3:// URI")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
+    """`s3://bucket/key` → (bucket, key); JobError (the job fails) for anything else."""
+    try:
+        return split_s3_uri(uri)
+    except ValueError as err:
+        raise JobError(str(err)) from None
 
 
 def list_keys(s3: Any, uri: str) -> list[str]:

@@ -1,8 +1,10 @@
 """Data capture: what an endpoint's DataCaptureConfig asks for, written to S3 as SageMaker lays
 it out: `<DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/<mm-ss-mmm>-<uuid>.jsonl`, one JSON
 line per sampled request (captureData.endpointInput / endpointOutput, eventMetadata,
-eventVersion). A request only appends to a buffer; a thread writes the buffers once a second
-through the cloud's own S3 API (so the objects are stored and persisted as any upload is).
+eventVersion). A request only appends to a buffer, with the execution role of the variant that
+answered it; a thread writes the buffers once a second through the cloud's own S3 API, each as
+the role its lines were captured under (so the objects are stored and persisted as any upload
+is, and a line keeps its role through an update or the endpoint's deletion).
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import logging
 import random
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from smlocal.core.s3uri import split_s3_uri
 
 log = logging.getLogger("localcloud.dataplane.capture")
 
@@ -116,14 +121,15 @@ def capture_line(
 
 
 class CaptureWriter:
-    """Buffers capture lines per variant and hour; writes each buffer as one S3 object."""
+    """Buffers capture lines per variant, hour and role; writes each buffer as one S3 object,
+    as the role its lines were captured under."""
 
-    def __init__(self, s3_client: Any) -> None:
-        # (account, region, endpoint, variant) -> a boto3 S3 client of the cloud, signed as the
-        # variant's model's execution role
+    def __init__(self, s3_client: Callable[[tuple[str, str, str], str], Any]) -> None:
+        # ((account, region, endpoint), role ARN) -> a boto3 S3 client of the cloud, signed as
+        # SageMaker's session of the role for the endpoint
         self._s3_client = s3_client
         self._lock = threading.Lock()
-        # (account, region, endpoint, variant, prefix) -> lines
+        # (account, region, endpoint, role ARN, prefix) -> lines
         self._buffers: dict[tuple[str, str, str, str, str], list[str]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="endpoint-capture", daemon=True)
@@ -136,22 +142,24 @@ class CaptureWriter:
         settings: CaptureSettings,
         endpoint: str,
         variant: str,
+        role_arn: str,
         line: str,
         when: datetime,
     ) -> None:
+        """Buffer one line of `variant`, whose model's execution role `role_arn` writes it."""
         prefix = f"{settings.destination}/{endpoint}/{variant}/{when:%Y/%m/%d/%H}"
         with self._lock:
-            self._buffers.setdefault((account, region, endpoint, variant, prefix), []).append(line)
+            self._buffers.setdefault((account, region, endpoint, role_arn, prefix), []).append(line)
 
     def flush(self) -> None:
         with self._lock:
             buffers, self._buffers = self._buffers, {}
-        for (account, region, endpoint, variant, prefix), lines in buffers.items():
+        for (account, region, endpoint, role_arn, prefix), lines in buffers.items():
             now = datetime.now(UTC)
             uri = f"{prefix}/{now:%M-%S}-{now.microsecond // 1000:03d}-{uuid.uuid4()}.jsonl"
-            bucket, key = uri[len("s3://") :].split("/", 1)
             try:
-                self._s3_client(account, region, endpoint, variant).put_object(
+                bucket, key = split_s3_uri(uri, key_required=True)
+                self._s3_client((account, region, endpoint), role_arn).put_object(
                     Bucket=bucket, Key=key, Body=("\n".join(lines) + "\n").encode()
                 )
             except Exception as err:  # capture must never fail the endpoint or a request

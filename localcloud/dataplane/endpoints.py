@@ -19,7 +19,6 @@ import secrets
 import shutil
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -27,15 +26,16 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.dataplane import rollout
-from localcloud.dataplane.batch import Sessions, role_client, split_uri
+from localcloud.dataplane.async_invocations import AsyncInvocations
 from localcloud.dataplane.capture import CaptureSettings, CaptureWriter, capture_line
 from localcloud.dataplane.serving import (
     NotReached,
     ServingProcess,
     StartError,
     clip_reason,
-    unpack_model,
+    fetch_model,
 )
+from localcloud.dataplane.sessions import RoleError, Sessions, role_client
 from localcloud.dataplane.telemetry import Telemetry
 from localcloud.shared.clock import Clock
 from localcloud.shared.errors import ModelError, ModelNotReady, ThrottlingException, ValidationError
@@ -171,86 +171,29 @@ def resolve(backend: Any, config_name: str) -> Deployment:
     )
 
 
+def _fill_roles(backend: Any, deployment: Deployment, endpoint_config: str) -> None:
+    """A record of what served written before endpoints acted as their role has no role: each
+    such variant gets its model's execution role, through the recorded config (or, if that is
+    gone, the endpoint's)."""
+    for variant in deployment.variants:
+        for config_name in (deployment.config_name, endpoint_config):
+            if variant.role_arn:
+                break
+            config = backend.endpoint_configs.get(config_name)
+            listed = [
+                *(getattr(config, "production_variants", None) or []),
+                *(getattr(config, "shadow_production_variants", None) or []),
+            ]
+            for entry in listed:
+                model = backend._models.get(entry.get("ModelName"))
+                if entry.get("VariantName") == variant.name and model is not None:
+                    variant.role_arn = str(model.execution_role_arn or "")
+
+
 def _discard_models(fleets: dict[str, Fleet]) -> None:
     """A start that failed keeps no unpacked model (its instances' logs stay for their streams)."""
     for fleet in fleets.values():
         shutil.rmtree(fleet.model_dir, ignore_errors=True)
-
-
-# A request's RequestTTLSeconds and InvocationTimeoutSeconds: (min, max), SageMaker's default.
-ASYNC_TTL_RANGE_S, ASYNC_TTL_DEFAULT_S = (60, 21600), 21600
-ASYNC_TIMEOUT_RANGE_S, ASYNC_TIMEOUT_DEFAULT_S = (1, 3600), 900
-
-
-@dataclass(frozen=True)
-class AsyncRequest:
-    """One queued InvokeEndpointAsync: where its answer goes and who hears of it."""
-
-    key: Key
-    inference_id: str
-    input_location: str
-    content_type: str
-    output: str
-    failure: str
-    notification: dict[str, Any]  # the config's NotificationConfig
-    role_arn: str  # what the answer is written as: the endpoint's model's execution role
-    received: datetime
-    queued_at: float  # cloud seconds
-    ttl_s: int
-    timeout_s: int
-
-
-def _check_range(member: str, value: int | None, low: int, high: int) -> None:
-    """SageMaker's validation of a request's numeric header (botocore checks only the
-    minimum)."""
-    if value is None:
-        return
-    if value < low:
-        bound = f"greater than or equal to {low}"
-    elif value > high:
-        bound = f"less than or equal to {high}"
-    else:
-        return
-    raise ValidationError(
-        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
-        f"constraint: Member must have value {bound}"
-    )
-
-
-def _iso_ms(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def async_notification(
-    request: AsyncRequest, *, ok: bool, answer_type: str, reason: str | None
-) -> dict[str, Any]:
-    """The SNS message SageMaker sends when an async inference completes or fails."""
-    _account, region, name = request.key
-    message: dict[str, Any] = {
-        "awsRegion": region,
-        "eventTime": _iso_ms(datetime.now(UTC)),
-        "receivedTime": _iso_ms(request.received),
-        "invocationStatus": "Completed" if ok else "Failed",
-    }
-    if not ok:
-        message["failureReason"] = f"ClientError: {reason}"
-    message["requestParameters"] = {
-        "contentType": request.content_type,
-        "endpointName": name,
-        "inputLocation": request.input_location,
-    }
-    message["responseParameters"] = (
-        {"contentType": answer_type, "outputLocation": request.output}
-        if ok
-        else {"failureLocation": request.failure}
-    )
-    message |= {
-        "inferenceId": request.inference_id,
-        "eventVersion": "1.0",
-        "eventSource": "aws:sagemaker",
-        "eventName": "InferenceResult",
-    }
-    return message
 
 
 class Endpoints:
@@ -270,7 +213,8 @@ class Endpoints:
         self.sessions: Sessions | None = None  # handed in by `localcloud.patches`
         self._persist = store.flush  # called after a background status change
         self.telemetry = Telemetry(store, clock=self.clock, live=self._provisioned_variants)
-        self.capture = CaptureWriter(self._capture_client)
+        self.capture = CaptureWriter(self.s3_client)
+        self.async_invocations = AsyncInvocations(self, store)
         # Shadow copies run off the caller's request; a few threads are plenty on one machine.
         self._shadow_pool = ThreadPoolExecutor(4, thread_name_prefix="shadow")
         self._runtimes: dict[Key, Runtime] = {}
@@ -278,36 +222,20 @@ class Endpoints:
         self._stopping = threading.Event()
         self._watchdog: threading.Thread | None = None
 
-    def _s3_client(self, key: Key, role_arn: str) -> Any:
+    def s3_client(self, key: Key, role_arn: str) -> Any:
         """S3 as SageMaker's session of `role_arn` for the endpoint `key` (its model's
-        download, capture files, async inputs and answers): what its role may, no more."""
-        client = self._s3_clients.get((key, role_arn))
+        download, capture files, async inputs and answers): what its role may, no more. Kept
+        while the endpoint lives (`delete` drops them); RoleError when SageMaker cannot assume
+        the role."""
+        with self._lock:
+            client = self._s3_clients.get((key, role_arn))
         if client is None:
             client = role_client(self.sessions, "s3", self._endpoint_url, key, role_arn, "endpoint")
-            if len(self._s3_clients) >= 256:  # deleted endpoints' clients go, eventually
-                self._s3_clients.clear()
-            self._s3_clients[(key, role_arn)] = client
+            with self._lock:
+                # A deleted endpoint's last capture lines get a client that is not kept.
+                if key in self._runtimes:
+                    client = self._s3_clients.setdefault((key, role_arn), client)
         return client
-
-    def _read_s3(self, key: Key, role_arn: str, url: str) -> bytes:
-        """An object read as the endpoint's role; StartError with the reason otherwise."""
-        if not url.startswith("s3://") or "/" not in url[5:]:
-            raise StartError(f"ModelDataUrl {url} is not an s3://bucket/key URL")
-        bucket, object_key = split_uri(url)
-        try:
-            s3 = self._s3_client(key, role_arn)
-            return s3.get_object(Bucket=bucket, Key=object_key)["Body"].read()
-        except Exception as err:  # RoleError, or botocore's ClientError: S3's code and message
-            raise StartError(f"could not download the model data {url}: {err}") from None
-
-    def _capture_client(self, account: str, region: str, endpoint: str, variant: str) -> Any:
-        """Capture files are written as the variant's model's execution role."""
-        key = (account, region, endpoint)
-        runtime = self.get(key)
-        deployment = runtime.deployment if runtime is not None else None
-        variants = deployment.variants if deployment is not None else []
-        roles = [v.role_arn for v in variants if v.name == variant]
-        return self._s3_client(key, roles[0] if roles else "")
 
     def _runtime(self, key: Key) -> Runtime:
         with self._lock:
@@ -458,14 +386,16 @@ class Endpoints:
         """DeleteEndpoint: stop what serves it (after its in-flight requests)."""
         with self._lock:
             runtime = self._runtimes.pop(key, None)
+            for client_key in [k for k in self._s3_clients if k[0] == key]:
+                del self._s3_clients[client_key]
         if runtime is None:
             return
         with runtime.lock:
             runtime.deleted = True
             fleets, runtime.fleets = runtime.fleets, {}
             queue, runtime.queue = runtime.queue, None
-        if runtime.watch is not None:
-            runtime.watch.stop.set()  # a deployment under way ends now
+            if runtime.watch is not None:
+                runtime.watch.stop.set()  # a deployment under way ends now
         if queue is not None:  # queued async invocations of a deleted endpoint are dropped
             queue.shutdown(wait=False, cancel_futures=True)
         self._retire(list(fleets.values()), drain=True)
@@ -507,9 +437,14 @@ class Endpoints:
             return
         if guarded and not runtime.deleted:
             assert policy is not None
-            reason = self._shift(backend, runtime, fleets, deployment, policy, started)
-            if self._stopping.is_set():
-                return  # the cloud stopped mid-deployment: the next start rolls it back
+            try:
+                reason = self._shift(backend, runtime, fleets, deployment, policy, started)
+            except rollout.Abandoned:
+                # Deleted, or the cloud stopped: the new fleets go, the records stay as they are
+                # (a restart rolls the update back, `_resolve_interrupted`).
+                self._retire(list(fleets.values()), drain=False)
+                runtime.settled.set()
+                return
             if reason is not None:
                 self._roll_back(runtime, reason)
                 return
@@ -615,18 +550,21 @@ class Endpoints:
         started: datetime,
     ) -> str | None:
         """Move the traffic from the serving fleets (blue) to `fleets` (green) as `policy` says,
-        watching its alarms; None when green may take over, else the rollback's reason."""
+        watching its alarms; None when green may take over, else the rollback's reason.
+        rollout.Abandoned when the endpoint is deleted or the cloud stops meanwhile."""
         account, region, _name = runtime.key
-        watch = runtime.watch = rollout.Watch(
+        watch = rollout.Watch(
             self.clock, self.alarm_state, account, region, policy, self.clock.now()
         )
+        with runtime.lock:  # `delete` and `stop_all` stop the watch they find under this lock
+            runtime.watch = watch
+            if runtime.deleted or self._stopping.is_set():
+                watch.stop.set()
         config_name = deployment.config_name
         if policy.mode == "ROLLING":
             return self._roll(backend, runtime, fleets, deployment, policy, watch, started)
         instances = sum(f.variant.instance_count for f in fleets.values())
         for share, hold_s, what in rollout.steps(policy, instances):
-            if self._stopping.is_set():
-                return None  # the records stay as they are: the next start resolves them
             self._set_share(runtime, fleets, share)
             baking = share >= 1.0
             phase = "baking period" if baking else "traffic shift"
@@ -664,7 +602,7 @@ class Endpoints:
             old = sum(f.variant.instance_count for f in blue.values())
             self._set_share(runtime, fleets, new / max(1, new + old))
 
-        while not self._stopping.is_set():
+        while True:
             share()
             message = f"rolling: {sum(len(f.live()) for f in fleets.values())} new instances"
             self._pending(runtime, deployment.config_name, deployment, "Updating", started, message)
@@ -739,8 +677,11 @@ class Endpoints:
                 shutil.rmtree(workdir, ignore_errors=True)
                 workdir.mkdir(parents=True)
                 url = variant.model_data_url
-                archive = self._read_s3(runtime.key, variant.role_arn, url)
-                unpack_model(archive, workdir, url)
+                try:
+                    s3 = self.s3_client(runtime.key, variant.role_arn)
+                except RoleError as err:
+                    raise StartError(f"could not download the model data {url}: {err}") from None
+                fetch_model(s3, url, workdir)
                 fleets[variant.name] = Fleet(runtime.key, variant, workdir / "model", workdir)
         except (StartError, ValidationError):
             _discard_models(fleets)
@@ -908,6 +849,8 @@ class Endpoints:
                 async_config=record.get("async_config"),
             )
             runtime.generation = int(record["generation"])
+        if deployment is not None:
+            _fill_roles(backend, deployment, endpoint.endpoint_config_name)
         config_name = deployment.config_name if deployment else endpoint.endpoint_config_name
         try:
             fleets, deployment = self._start(backend, runtime, config_name, deployment)
@@ -918,6 +861,8 @@ class Endpoints:
             endpoint.pending_deployment_summary = None
             runtime.settled.set()
             return
+        finally:
+            self._discard_generations(runtime)
         runtime.fleets, runtime.deployment = fleets, deployment
         runtime.capture = CaptureSettings.from_config(deployment.capture)
         self._remember(runtime)
@@ -925,6 +870,14 @@ class Endpoints:
         self.describe(runtime)
         endpoint.endpoint_status = "InService"
         runtime.settled.set()
+
+    def _discard_generations(self, runtime: Runtime) -> None:
+        """Remove the work dirs of the generations before the one a restart started: their
+        processes are gone with the old cloud, their unpacked models would stay forever."""
+        current, root = str(runtime.generation), self._dir(runtime.key)
+        for entry in root.iterdir() if root.is_dir() else []:
+            if entry.name.isdigit() and entry.name != current and entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
 
     def _resolve_interrupted(self, backend: Any, endpoint: Any, serving: str) -> None:
         """An update the restart cut short ends as a rollback: what served before it serves
@@ -977,6 +930,8 @@ class Endpoints:
             runtimes = list(self._runtimes.values())
         for runtime in runtimes:
             with runtime.lock:
+                if runtime.watch is not None:
+                    runtime.watch.stop.set()  # a deployment's traffic step or bake ends now
                 fleets, runtime.fleets = runtime.fleets, {}
                 green, runtime.green = runtime.green, {}  # a deployment's new fleets too
                 queue, runtime.queue = runtime.queue, None
@@ -1003,10 +958,12 @@ class Endpoints:
         inference_id: str | None = None,
         queued: bool = False,
         timeout_s: float | None = None,
+        routed: Fleet | None = None,
     ) -> tuple[bytes, dict[str, str]]:
         """Forward one InvokeEndpoint to an instance of a variant chosen by weight (or the
         target variant); SageMaker's errors otherwise. `queued`: an async invocation's turn,
-        `timeout_s` its InvocationTimeoutSeconds."""
+        `timeout_s` its InvocationTimeoutSeconds, `routed` the fleet it was routed to (unless
+        that has been retired since)."""
         began = time.perf_counter()
         account, _region, name = key
         runtime = self.get(key)
@@ -1025,7 +982,10 @@ class Endpoints:
                     f"Endpoint {name} of account {account} is not in service "
                     f"(status {endpoint.endpoint_status})."
                 )
-            fleet = self._route(runtime, name, target_variant)
+            if routed is not None and not routed.retired:
+                fleet = routed
+            else:
+                fleet = self.route(runtime, name, target_variant)
             variant = fleet.variant
             where = (*key, variant.name)
             if variant.serverless and fleet.inflight >= (variant.max_concurrency or 0):
@@ -1092,7 +1052,9 @@ class Endpoints:
                 custom_attributes=headers.get("X-Amzn-SageMaker-Custom-Attributes"),
                 when=now,
             )
-            self.capture.add(account, key[1], capture, name, variant.name, line, now)
+            self.capture.add(
+                account, key[1], capture, name, variant.name, variant.role_arn, line, now
+            )
         reply = {"Content-Type": content_type, "x-Amzn-Invoked-Production-Variant": variant.name}
         custom = next((v for k, v in answer_headers.items() if k.lower() == CUSTOM_HEADER), None)
         if custom is not None:  # the model set custom attributes for the caller
@@ -1127,128 +1089,14 @@ class Endpoints:
         ttl_s: int | None = None,
         timeout_s: int | None = None,
     ) -> tuple[str, str, str]:
-        """InvokeEndpointAsync: the input is read from S3 now, the request queued (at most
-        MaxConcurrentInvocationsPerInstance per instance run at once); the answer goes to
-        S3OutputPath (an error to S3FailurePath) and a notification to the success (error)
-        topic. A request still queued after `ttl_s` cloud seconds expires; one the model takes
-        longer than `timeout_s` real seconds to answer fails. Returns (inference id, output,
-        failure URI)."""
-        account, _region, name = key
-        _check_range("requestTTLSeconds", ttl_s, *ASYNC_TTL_RANGE_S)
-        _check_range("invocationTimeoutSeconds", timeout_s, *ASYNC_TIMEOUT_RANGE_S)
-        runtime = self.get(key)
-        if endpoint is None or runtime is None:
-            raise ValidationError(f"Endpoint {name} of account {account} not found.")
-        deployment = runtime.deployment
-        if deployment is None or not runtime.fleets:
-            raise ValidationError(
-                f"Endpoint {name} of account {account} is not in service "
-                f"(status {endpoint.endpoint_status})."
-            )
-        if not deployment.async_config:
-            raise ValidationError(
-                f"Endpoint {name} of account {account} is not an asynchronous endpoint."
-            )
-        role_arn = next((v.role_arn for v in deployment.variants if not v.shadow), "")
-        try:
-            body = self._read_s3(key, role_arn, input_location)
-        except StartError:
-            raise ValidationError(f"Could not read the input {input_location}.") from None
-        output_config = deployment.async_config.get("OutputConfig") or {}
-        inference_id = inference_id or str(uuid.uuid4())
-        output_path = str(output_config.get("S3OutputPath") or "").rstrip("/")
-        failure_path = str(output_config.get("S3FailurePath") or output_path).rstrip("/")
-        output = f"{output_path}/{inference_id}.out"
-        failure = f"{failure_path}/{inference_id}-error.out"
-        with runtime.lock:
-            if runtime.queue is None:
-                client = deployment.async_config.get("ClientConfig") or {}
-                per_instance = int(client.get("MaxConcurrentInvocationsPerInstance") or 4)
-                instances = sum(f.variant.instance_count for f in runtime.fleets.values())
-                runtime.queue = ThreadPoolExecutor(
-                    per_instance * max(1, instances), thread_name_prefix=f"async-{name}"
-                )
-            queue = runtime.queue
-        request = AsyncRequest(
-            key=key,
-            inference_id=inference_id,
-            input_location=input_location,
-            content_type=headers.get("Content-Type", "application/octet-stream"),
-            output=output,
-            failure=failure,
-            notification=output_config.get("NotificationConfig") or {},
-            role_arn=role_arn,
-            received=datetime.now(UTC),
-            queued_at=self.clock.now(),
-            ttl_s=ttl_s or ASYNC_TTL_DEFAULT_S,
-            timeout_s=timeout_s or ASYNC_TIMEOUT_DEFAULT_S,
+        """InvokeEndpointAsync (`async_invocations.AsyncInvocations.submit`): (inference id,
+        output, failure URI)."""
+        return self.async_invocations.submit(
+            key, endpoint, input_location, headers, inference_id, ttl_s=ttl_s, timeout_s=timeout_s
         )
-        queue.submit(self._run_async, request, endpoint, body, headers)
-        return inference_id, output, failure
-
-    def _run_async(
-        self, request: AsyncRequest, endpoint: Any, body: bytes, headers: dict[str, str]
-    ) -> None:
-        """One queued async invocation's turn: expire it, or run it; then write the answer
-        (or the failure) to S3 and notify."""
-        waited = self.clock.now() - request.queued_at
-        answer_type = "application/octet-stream"
-        if waited > request.ttl_s:
-            reason = (
-                f"Request expired: it waited {waited:.0f} s in the queue, more than its "
-                f"RequestTTLSeconds of {request.ttl_s}."
-            )
-            ok, data = False, reason.encode()
-        else:
-            try:
-                data, reply = self.invoke(
-                    request.key,
-                    endpoint,
-                    body,
-                    headers,
-                    inference_id=request.inference_id,
-                    queued=True,
-                    timeout_s=request.timeout_s,
-                )
-                ok, answer_type = True, reply.get("Content-Type", answer_type)
-            except Exception as err:  # the caller reads the failure from S3, as on SageMaker
-                reason = str(getattr(err, "message", None) or err)
-                ok, data = False, reason.encode()
-        target = request.output if ok else request.failure
-        bucket, object_key = target[len("s3://") :].split("/", 1)
-        try:
-            self._s3_client(request.key, request.role_arn).put_object(
-                Bucket=bucket, Key=object_key, Body=data, ContentType=answer_type
-            )
-        except Exception as err:
-            log.warning(
-                "async invocation %s: could not write %s: %s", request.inference_id, target, err
-            )
-        topic = request.notification.get("SuccessTopic" if ok else "ErrorTopic")
-        if topic:
-            message = async_notification(
-                request, ok=ok, answer_type=answer_type, reason=None if ok else reason
-            )
-            self._notify(topic, message)
-
-    def _notify(self, topic_arn: str, message: dict[str, Any]) -> None:
-        """Publish to the cloud's SNS, as SageMaker does; a missing topic is logged, as
-        SageMaker's failed notification is invisible to the caller."""
-        from moto.sns.models import sns_backends
-
-        parts = topic_arn.split(":")
-        if len(parts) != 6:
-            log.warning("async notification: %s is not an SNS topic ARN", topic_arn)
-            return
-        region, account = parts[3], parts[4]
-        try:
-            with self._store.changing():  # a message delivered to an SQS queue is state
-                sns_backends[account][region].publish(json.dumps(message), arn=topic_arn)
-        except Exception as err:
-            log.warning("async notification to %s failed: %s", topic_arn, err)
 
     @staticmethod
-    def _route(runtime: Runtime, name: str, target_variant: str | None) -> Fleet:
+    def route(runtime: Runtime, name: str, target_variant: str | None) -> Fleet:
         """The variant that takes a request: the target, else weighted random by CurrentWeight;
         from the new fleets for their share of the requests while a deployment shifts."""
         pool = runtime.fleets

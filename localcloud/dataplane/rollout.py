@@ -255,6 +255,11 @@ def steps(policy: Policy, instances: int) -> list[tuple[float, int, str]]:
     return [*shifts, (1.0, policy.bake_s, "baking: all traffic on the new fleet")]
 
 
+class Abandoned(Exception):
+    """The deployment was abandoned while it held a step (its endpoint was deleted, or the cloud
+    is stopping): neither go ahead nor roll back."""
+
+
 @dataclass
 class Watch:
     """The alarms of one deployment on the cloud's clock; `started` is in cloud seconds."""
@@ -278,14 +283,16 @@ class Watch:
         return None
 
     def hold(self, cloud_seconds: float, phase: str) -> str | None:
-        """Wait `cloud_seconds` reading the alarms; the rollback reason as soon as one trips."""
+        """Wait `cloud_seconds` reading the alarms: None (go ahead) when they have passed, the
+        rollback reason as soon as one trips; Abandoned as soon as `stop` is set."""
         end = self.clock.now() + cloud_seconds
         while True:
+            if self.stop.is_set():
+                raise Abandoned
             reason = self.tripped(phase)
             if reason is not None:
                 return reason
             left = end - self.clock.now()
             if left <= 0:
                 return None
-            if self.stop.wait(min(WATCH_EVERY_S, self.clock.real(left))):
-                return None  # the endpoint is going away
+            self.stop.wait(min(WATCH_EVERY_S, self.clock.real(left)))

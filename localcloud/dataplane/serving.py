@@ -1,8 +1,8 @@
 """One serving process (`python -m inference.server`) and its in-flight request count.
 
-The local cloud never parses a model itself: it unpacks `model.tar.gz`, starts the project's
-inference server on a Unix socket in the instance's work dir, waits for `GET /ping`, and
-forwards invocations to it.
+The local cloud never parses a model itself: it downloads `model.tar.gz` into the work dir
+(`fetch_model`), unpacks it there, starts the project's inference server on a Unix socket in
+the instance's work dir, waits for `GET /ping`, and forwards invocations to it.
 
 Only the cloud reaches a serving process: it listens on no TCP port (nothing for another user,
 a port scan or a DNS-rebinding page to reach), and its socket is created mode 0600 inside the
@@ -21,8 +21,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from localcloud.dataplane.wire import Connection, Disconnected
+from smlocal.core.s3uri import split_s3_uri
 from training.hosts import spawn
 
 # SageMaker gives a container this long to download its model and answer /ping.
@@ -31,6 +33,8 @@ STARTUP_TIMEOUT_S = 180.0
 INVOKE_TIMEOUT_S = 60.0
 _FAILURE_REASON_MAX = 1024  # DescribeEndpoint.FailureReason's length limit
 SOCKET_NAME = "serve.sock"  # in the instance's work dir
+ARCHIVE_NAME = ".model.tar.gz"  # a model's download, in its work dir until it is unpacked
+_DOWNLOAD_CHUNK = 1024 * 1024
 
 
 class NotReached(OSError):
@@ -41,9 +45,32 @@ class StartError(Exception):
     """The model could not be served; the message becomes the endpoint's FailureReason."""
 
 
-def unpack_model(archive: bytes, target: Path, url: str) -> Path:
-    """Extract the `model.tar.gz` body read from `url` into `target/model` (the container's
-    /opt/ml/model); a refused archive leaves nothing there."""
+def fetch_model(s3: Any, url: str, workdir: Path) -> Path:
+    """The model at `url` (a `model.tar.gz`), read with `s3` (a client acting as the model's
+    role) into a file of `workdir` a chunk at a time, so no archive sits in memory, unpacked
+    into `workdir/model` (the container's /opt/ml/model); the archive file is removed.
+    StartError with the reason when it cannot be read or unpacked."""
+    try:
+        bucket, key = split_s3_uri(url, key_required=True)
+    except ValueError:
+        raise StartError(f"ModelDataUrl {url} is not an s3://bucket/key URL") from None
+    archive = workdir / ARCHIVE_NAME
+    try:
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+            with contextlib.closing(body), open(archive, "wb") as out:
+                for chunk in body.iter_chunks(_DOWNLOAD_CHUNK):
+                    out.write(chunk)
+        except Exception as err:  # RoleError, or botocore's ClientError: S3's code and message
+            raise StartError(f"could not download the model data {url}: {err}") from None
+        return unpack_model(archive, workdir, url)
+    finally:
+        archive.unlink(missing_ok=True)
+
+
+def unpack_model(archive: Path | bytes, target: Path, url: str) -> Path:
+    """Extract the `model.tar.gz` read from `url` (its file, or its bytes) into `target/model`
+    (the container's /opt/ml/model); a refused archive leaves nothing there."""
     from smlocal.core import archives
 
     model_dir = target / "model"

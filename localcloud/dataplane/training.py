@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from localcloud.dataplane.batch import RoleError, Sessions, role_client
+from localcloud.dataplane.batch import discard_work_dir
+from localcloud.dataplane.sessions import RoleError, Sessions, role_client
 from localcloud.dataplane.training_metrics import MetricPublisher
 from localcloud.shared.errors import SageMakerValidation
 from smlocal.core.archives import ArchiveError, inside
@@ -259,8 +260,7 @@ class TrainingJobs:
             for job in backend.training_jobs.values():
                 if job.training_job_status not in _ACTIVE:
                     continue
-                with contextlib.suppress(ArchiveError):  # what the stopped run left
-                    shutil.rmtree(inside(self.root, account, region, job.training_job_name), True)
+                discard_work_dir(self.root, (account, region, job.training_job_name))
                 transitions = list(getattr(job, "secondary_status_transitions", []) or [])
                 if transitions and "EndTime" not in transitions[-1]:
                     transitions[-1]["EndTime"] = now

@@ -35,7 +35,7 @@ from localcloud.dataplane.batch import (
     relative,
     split_uri,
 )
-from localcloud.dataplane.serving import ServingProcess, StartError, clip_reason, unpack_model
+from localcloud.dataplane.serving import ServingProcess, StartError, clip_reason, fetch_model
 from localcloud.shared.clock import Clock
 from localcloud.shared.errors import SageMakerValidation
 from smlocal.core.archives import ArchiveError, inside
@@ -232,12 +232,7 @@ class TransformJobs(BatchJobs):
             shutil.rmtree(work_dir, ignore_errors=True)
             work_dir.mkdir(parents=True)
             s3 = self._s3(key, role_arn, "transform-job")
-            bucket, model_key = split_uri(url)
-            try:
-                archive = s3.get_object(Bucket=bucket, Key=model_key)["Body"].read()
-            except Exception as err:
-                raise TransformError(f"could not download the model data {url}: {err}") from None
-            model_dir = unpack_model(archive, work_dir, url)
+            model_dir = fetch_model(s3, url, work_dir)
             env = {**environment, **(job.environment or {})}
             serving = ServingProcess.start(
                 model_dir, work_dir, workers=1, serverless=False, environment=env

@@ -29,7 +29,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from localcloud.dataplane.batch import ACTIVE as _TRAINING_ACTIVE
-from localcloud.dataplane.batch import BatchJobs, JobError, Key, client
+from localcloud.dataplane.batch import BatchJobs, JobError, Key
+from localcloud.dataplane.sessions import client
 from localcloud.shared.errors import SageMakerValidation
 
 log = logging.getLogger("localcloud.dataplane.tuning")

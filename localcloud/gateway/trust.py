@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from localcloud.dataplane.batch import RoleError, SessionKey
+from localcloud.dataplane.sessions import RoleError, SessionKey
 from localcloud.gateway.auth import IssuedKey, register_service_key
 from localcloud.gateway.authorize import decide, web_identity
 from localcloud.gateway.organization import ROLE_NAME, given, is_member, trust_document

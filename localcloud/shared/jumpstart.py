@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 
+from smlocal.core.s3uri import split_s3_uri
+
 _BUCKET = re.compile(
     r"^(?:jumpstart-cache-prod|jumpstart-private-cache-prod|sagemaker-sd-models-prod)-[a-z0-9-]+$"
 )
-_S3_URI = re.compile(r"^s3://([^/]+)")
 
 
 def is_jumpstart_bucket(name: str) -> bool:
@@ -25,8 +26,11 @@ def is_jumpstart_bucket(name: str) -> bool:
 
 def bucket_of(uri: str) -> str | None:
     """The JumpStart bucket an `s3://` URI points into; None for any other URI."""
-    m = _S3_URI.match(uri or "")
-    return m[1] if m and is_jumpstart_bucket(m[1]) else None
+    try:
+        bucket, _key = split_s3_uri(uri or "")
+    except ValueError:
+        return None
+    return bucket if is_jumpstart_bucket(bucket) else None
 
 
 def not_offline(bucket: str) -> str:

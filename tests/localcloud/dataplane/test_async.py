@@ -1,7 +1,8 @@
 """Async inference as SageMaker runs it, through boto3: answers and failures land in S3, the
 config's success and error topics hear of each (read back through an SQS subscription),
-InvocationTimeoutSeconds and RequestTTLSeconds are honoured; `smlocal predict`'s client asks
-an async endpoint through S3.
+InvocationTimeoutSeconds and RequestTTLSeconds are honoured; the input is read at the request's
+turn, as the role of the variant it is routed to (an unreadable one fails as any request does);
+`smlocal predict`'s client asks an async endpoint through S3.
 
 On the fast cloud (60x): a request's time to live (60 s at least) is counted in cloud seconds,
 so a request queued behind another for two real seconds has outlived it.
@@ -22,7 +23,9 @@ from inference.errors import PredictError
 from tests.helpers.cloud import (
     PYTORCH_IMAGE,
     ROLE_ARN,
+    SAGEMAKER_TRUST,
     Cloud,
+    create_role,
     poll,
     wait_endpoint,
 )
@@ -224,6 +227,81 @@ def test_a_slow_answer_times_out_and_a_request_queued_behind_it_expires(
     assert "expired" in errors["late-1"]["failureReason"]
     with pytest.raises(ClientError):  # the answer of neither was written
         s3.head_object(Bucket=BUCKET, Key="async/out/late-1.out")
+
+
+def test_an_input_that_cannot_be_read_fails_into_the_failure_location(
+    cloud: Cloud, s3: Any, runtime: Any, endpoint: str, topics: dict[str, tuple[str, str]]
+) -> None:
+    # The caller's request reads nothing: the input is read when the request's turn comes.
+    missing = f"s3://{BUCKET}/async/in/never-uploaded"
+    answer = runtime.invoke_endpoint_async(
+        EndpointName=endpoint, InputLocation=missing, ContentType="text/plain", InferenceId="gone-1"
+    )
+    failure = landed(s3, answer["FailureLocation"])["body"].decode()
+    assert f"Could not read the input {missing}: " in failure and "NoSuchKey" in failure
+    error = notices(cloud, topics["error"][1], 1)["gone-1"]
+    assert error["invocationStatus"] == "Failed"
+    assert error["failureReason"] == f"ClientError: {failure}"
+    assert error["requestParameters"]["inputLocation"] == missing
+
+
+def test_a_request_is_read_and_answered_as_the_role_of_the_variant_it_is_routed_to(
+    cloud: Cloud, s3: Any, runtime: Any, endpoint: str
+) -> None:
+    # The first variant takes no traffic (weight 0) and its role may read its model only.
+    models_only = create_role(
+        cloud.client("iam"),
+        "async-models-only",
+        SAGEMAKER_TRUST,
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{BUCKET}/models/*",
+                }
+            ],
+        },
+    )
+    sagemaker = cloud.client("sagemaker")
+    url = f"s3://{BUCKET}/models/async/model.tar.gz"
+    variants = []
+    for name, role, weight in (("First", models_only, 0.0), ("Second", ROLE_ARN, 1.0)):
+        sagemaker.create_model(
+            ModelName=f"routed-{name}",
+            ExecutionRoleArn=role,
+            PrimaryContainer={"Image": PYTORCH_IMAGE, "ModelDataUrl": url},
+        )
+        variants.append(
+            {
+                "VariantName": name,
+                "ModelName": f"routed-{name}",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": weight,
+            }
+        )
+    output = {"S3OutputPath": f"s3://{BUCKET}/routed/out"}
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="routed",
+        ProductionVariants=variants,
+        AsyncInferenceConfig={"OutputConfig": output},
+    )
+    sagemaker.create_endpoint(EndpointName="routed", EndpointConfigName="routed")
+    try:
+        described = wait_endpoint(sagemaker, "routed")
+        assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+        s3.put_object(Bucket=BUCKET, Key="async/in/routed-1", Body=b"hello")
+        answer = runtime.invoke_endpoint_async(
+            EndpointName="routed",
+            InputLocation=f"s3://{BUCKET}/async/in/routed-1",
+            ContentType="text/plain",
+            InferenceId="routed-1",
+        )
+        assert landed(s3, answer["OutputLocation"]) == {"body": b"M:hello", "type": "text/plain"}
+    finally:
+        sagemaker.delete_endpoint(EndpointName="routed")
 
 
 def test_request_settings_out_of_range_are_refused(s3: Any, runtime: Any, endpoint: str) -> None:

@@ -1,18 +1,24 @@
 """Deployment guardrails through boto3, on the cloud whose clock runs at 60x: UpdateEndpoint's
 DeploymentConfig shifts traffic (canary, all at once), bakes, and rolls back when its
-CloudWatch alarm (5xx errors of the variant) goes into ALARM; the old model then serves."""
+CloudWatch alarm (5xx errors of the variant) goes into ALARM; the old model then serves. A
+step's hold is abandoned (neither a go-ahead nor a rollback) when the cloud stops."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.dataplane import rollout
+from localcloud.dataplane.endpoints import Endpoints
+from localcloud.shared.clock import Clock
+from localcloud.shared.persistence import StateStore
 from tests.helpers.cloud import (
     BUCKET,
     Cloud,
@@ -284,3 +290,43 @@ def test_the_traffic_steps_of_each_mode() -> None:
     assert rolling is not None and rolling.mode == "ROLLING" and rolling.wait_s == 60
     assert rolling.size is not None and rolling.size.count(3) == 2
     assert rolling.raw["RollingUpdatePolicy"]["WaitIntervalInSeconds"] == 60
+
+
+def _held(watch: rollout.Watch) -> tuple[threading.Thread, list[BaseException | str | None]]:
+    """A thread holding a bake of an hour on `watch`; what the hold ended with."""
+    ended: list[BaseException | str | None] = []
+
+    def hold() -> None:
+        try:
+            ended.append(watch.hold(3600, "baking period"))
+        except rollout.Abandoned as stopped:
+            ended.append(stopped)
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    return thread, ended
+
+
+def test_a_stopped_hold_is_abandoned_not_a_go_ahead() -> None:
+    at_once = rollout.parse(policy({"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}, 3600))
+    assert at_once is not None
+    watch = rollout.Watch(Clock(), lambda *_: None, "123456789012", "us-east-1", at_once, 0.0)
+    thread, ended = _held(watch)
+    watch.stop.set()
+    thread.join(30)
+    assert len(ended) == 1 and isinstance(ended[0], rollout.Abandoned)  # None would go ahead
+
+
+def test_the_cloud_stopping_ends_a_deployment_s_bake_at_once(tmp_path: Path) -> None:
+    at_once = rollout.parse(policy({"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}, 3600))
+    assert at_once is not None
+    endpoints = Endpoints(tmp_path, StateStore(tmp_path), "http://localhost:1")
+    runtime = endpoints._runtime(("123456789012", "us-east-1", "baking"))
+    runtime.watch = rollout.Watch(
+        endpoints.clock, lambda *_: None, "123456789012", "us-east-1", at_once, 0.0
+    )
+    thread, ended = _held(runtime.watch)
+    endpoints.stop_all()
+    thread.join(30)  # an hour's bake otherwise
+    assert not thread.is_alive()
+    assert len(ended) == 1 and isinstance(ended[0], rollout.Abandoned)

@@ -1,24 +1,32 @@
 """The cloud's link to one serving process: a Unix socket only the cloud's user may connect to (no
 TCP port at all), kept-alive connections, and a connection the server closed while idle is
-replaced without failing the request."""
+replaced without failing the request. The model it serves is fetched from the cloud's S3
+through a file, never whole in memory."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import shutil
 import socket
 import stat
+import tarfile
 import tempfile
 import threading
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from localcloud.dataplane.serving import NotReached, ServingProcess
+from localcloud.dataplane.serving import NotReached, ServingProcess, StartError, fetch_model
 from localcloud.dataplane.wire import Connection
 from smlocal.core import sockets
+from tests.helpers.archives import MIB, zeros_archive
+from tests.helpers.cloud import BUCKET, put_model
 from tests.helpers.models import build_model_dir
 from tests.helpers.ports import listening_ports
 from tests.helpers.users import IS_ROOT, NOBODY, connect_as
@@ -103,3 +111,50 @@ def test_a_stopped_server_is_not_reached(tmp_path: Path, serving: ServingProcess
     )
     with pytest.raises(NotReached):
         gone.invoke(BODY, HEADERS, timeout_s=2)
+
+
+def _plain_tar(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_a_model_is_fetched_through_a_file_it_removes_never_whole_in_memory(
+    s3: Any, tmp_path: Path
+) -> None:
+    weights = os.urandom(24 * MIB)
+    url = put_model(s3, "fetch/model.tar.gz", _plain_tar({"model.pth": weights, "code/a.py": b""}))
+    tracemalloc.start()
+    try:
+        model_dir = fetch_model(s3, url, tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * MIB, f"{peak / MIB:.1f} MiB held for a 24 MiB archive"
+    assert model_dir == tmp_path / "model"
+    assert (model_dir / "model.pth").read_bytes() == weights
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # the archive file is gone
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("fetch/missing.tar.gz", "could not download the model data {url}: .*NoSuchKey"),
+        ("", "ModelDataUrl {url} is not an s3://bucket/key URL"),
+        # A gigabyte of zeros in a megabyte: past 100 times the downloaded file's size.
+        ("fetch/bomb.tar.gz", "the model data {url} cannot be unpacked: .*a compression bomb"),
+    ],
+)
+def test_a_model_that_cannot_be_fetched_fails_with_the_reason_and_leaves_nothing(
+    s3: Any, tmp_path: Path, key: str, reason: str
+) -> None:
+    url = f"s3://{BUCKET}/{key}"
+    if key == "fetch/bomb.tar.gz":
+        put_model(s3, key, zeros_archive(1024 * MIB))
+    with pytest.raises(StartError, match=reason.format(url=re.escape(url))):
+        fetch_model(s3, url, tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -1,6 +1,7 @@
 """Endpoints with several production variants and instances, through boto3: traffic splits by
 weight, TargetVariant routes, every instance is its own process, a killed one is replaced, and
-UpdateEndpointWeightsAndCapacities shifts traffic and starts/stops processes."""
+UpdateEndpointWeightsAndCapacities shifts traffic and starts/stops processes. Data capture
+lines are written as the role of the variant that answered, even once its endpoint is gone."""
 
 from __future__ import annotations
 
@@ -248,6 +249,51 @@ def test_data_capture_writes_every_sampled_request_as_sagemaker_lays_it_out(
     assert metadata["customAttributes"] == ["c=1"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", metadata["inferenceTime"])
     assert len({found[i]["eventMetadata"]["eventId"] for i in ids}) == 5
+
+
+def test_lines_captured_just_before_a_delete_are_written_as_their_variant_s_role(
+    sagemaker: Any, s3: Any, runtime: Any
+) -> None:
+    name = "captured-last"
+    url = put_model(s3, f"models/{name}/model.tar.gz", model_archive(NAMED.format(name=name)))
+    sagemaker.create_model(
+        ModelName=name,
+        ExecutionRoleArn=ROLE_ARN,
+        PrimaryContainer={"Image": PYTORCH_IMAGE, "ModelDataUrl": url},
+    )
+    variant = {"VariantName": "V", "ModelName": name, "InitialInstanceCount": 1}
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[{**variant, "InstanceType": "ml.m5.large"}],
+        DataCaptureConfig={
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": CAPTURE,
+            "CaptureOptions": [{"CaptureMode": "Input"}],
+        },
+    )
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    try:
+        assert wait_endpoint(sagemaker, name)["EndpointStatus"] == "InService"
+        ids = [f"last-{i}" for i in range(3)]
+        for inference_id in ids:
+            runtime.invoke_endpoint(
+                EndpointName=name, Body=b"x", ContentType="text/plain", InferenceId=inference_id
+            )
+    finally:
+        # Before the writer's next flush (once a second): the lines are written after it.
+        sagemaker.delete_endpoint(EndpointName=name)
+
+    def captured() -> set[str]:
+        found = set()
+        pages = s3.get_paginator("list_objects_v2").paginate(
+            Bucket=BUCKET, Prefix=f"data-capture/{name}/V/"
+        )
+        for item in (obj for page in pages for obj in page.get("Contents", [])):
+            body = s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read().decode()
+            found |= {json.loads(line)["eventMetadata"]["inferenceId"] for line in body.split()}
+        return found
+
+    poll(captured, lambda got: set(ids) <= got, lambda got: f"captured: {sorted(got)}", 30, 0.5)
 
 
 def test_metrics_count_the_calls_and_instances_log_to_their_streams(

@@ -1,5 +1,6 @@
 """State survives a restart: objects byte-identical, IAM and stacks back, an endpoint that was
-InService serves again, a job that was running is Failed with the reason, a deployment that was
+InService serves again (one recorded before endpoints acted as their role too), in one
+generation of work dirs, a job that was running is Failed with the reason, a deployment that was
 under way is rolled back. Object bodies live as
 files under the state dir, the snapshot holds metadata only: bodies and versions come back after
 a restart or a kill -9, and bodies nothing refers to are deleted. Each test runs a cloud of its
@@ -19,7 +20,9 @@ import pytest
 from localcloud import control
 from localcloud.dataplane.rollout import RESTART_REASON
 from tests.helpers.cloud import (
+    ACCOUNT,
     BUCKET,
+    ROLE_ARN,
     create_model_and_config,
     put_model,
     start_cloud,
@@ -132,6 +135,16 @@ def test_a_killed_cloud_loses_nothing_it_acknowledged(tmp_path: Path) -> None:
         stop_cloud(cloud)
 
 
+def _generations(state_dir: Path, endpoint: str) -> list[str]:
+    """The generation folders of an endpoint's work dirs."""
+    folder = state_dir / "endpoints" / ACCOUNT / "us-east-1" / endpoint
+    return sorted(p.name for p in folder.iterdir() if p.is_dir())
+
+
+def _record(state_dir: Path, endpoint: str) -> Path:
+    return state_dir / "endpoints" / ACCOUNT / "us-east-1" / endpoint / "current.json"
+
+
 def test_everything_comes_back_after_a_restart(tmp_path: Path) -> None:
     cloud = start_cloud(tmp_path / "state")
     big = os.urandom(10 * 1024 * 1024)
@@ -145,7 +158,9 @@ def test_everything_comes_back_after_a_restart(tmp_path: Path) -> None:
         url = put_model(s3, "models/m/model.tar.gz", model_archive())
         create_model_and_config(sagemaker, "m", url)
         sagemaker.create_endpoint(EndpointName="survivor", EndpointConfigName="m")
+        sagemaker.create_endpoint(EndpointName="veteran", EndpointConfigName="m")
         assert wait_endpoint(sagemaker, "survivor")["EndpointStatus"] == "InService"
+        assert wait_endpoint(sagemaker, "veteran")["EndpointStatus"] == "InService"
         create_model_and_config(sagemaker, "m2", url)
         sagemaker.update_endpoint(
             EndpointName="survivor", EndpointConfigName="m2", DeploymentConfig=CANARY
@@ -175,6 +190,11 @@ def test_everything_comes_back_after_a_restart(tmp_path: Path) -> None:
             time.sleep(0.2)
     finally:
         stop_cloud(cloud)
+    # What the cloud recorded before its endpoints acted as their role: no role in the record.
+    record = json.loads(_record(cloud.state_dir, "veteran").read_text())
+    for variant in record["variants"]:
+        del variant["role_arn"]
+    _record(cloud.state_dir, "veteran").write_text(json.dumps(record))
 
     cloud = start_cloud(cloud.state_dir)  # the same state dir, a new process and port
     try:
@@ -201,6 +221,21 @@ def test_everything_comes_back_after_a_restart(tmp_path: Path) -> None:
             ContentType="application/json",
         )
         assert len(json.loads(answer["Body"].read())["predictions"]) == 1
+
+        veteran = sagemaker.describe_endpoint(EndpointName="veteran")
+        assert veteran["EndpointStatus"] == "InService", veteran.get("FailureReason")
+        answer = cloud.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName="veteran",
+            Body=json.dumps([[[0.0] * 28] * 28]),
+            ContentType="application/json",
+        )
+        assert len(json.loads(answer["Body"].read())["predictions"]) == 1
+        record = json.loads(_record(cloud.state_dir, "veteran").read_text())
+        assert [v["role_arn"] for v in record["variants"]] == [ROLE_ARN]  # its model's
+        # The generation the restart started serves; those before it left nothing behind.
+        for endpoint in ("survivor", "veteran"):
+            record = json.loads(_record(cloud.state_dir, endpoint).read_text())
+            assert _generations(cloud.state_dir, endpoint) == [str(record["generation"])]
 
         job = sagemaker.describe_training_job(TrainingJobName="interrupted")
         assert job["TrainingJobStatus"] == "Failed"

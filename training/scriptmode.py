@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import sys
 import tarfile
 from collections.abc import Mapping
@@ -41,6 +40,14 @@ def local_path(uri: str) -> Path | None:
     return Path(urlparse(uri).path if uri.startswith("file://") else uri)
 
 
+def _copy(path: Path, dest: Path, what: str) -> None:
+    """A user's local file copied in with its mode narrowed by the umask, never widened."""
+    try:
+        folders.copy_file(path, dest)
+    except (ArchiveError, OSError) as err:
+        raise FetchError(f"{what}: {getattr(err, 'strerror', None) or err}") from None
+
+
 def fetch_prefix(uri: str, dest: Path, s3_client: Any) -> int:
     """Copy every object under an S3 prefix (or a local file/folder) into `dest`; file count."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -52,7 +59,7 @@ def fetch_prefix(uri: str, dest: Path, s3_client: Any) -> int:
             except ArchiveError as err:
                 raise FetchError(f"channel {uri}: {err}") from None
         if path.is_file():
-            shutil.copy2(path, dest / path.name)
+            _copy(path, dest / path.name, f"channel {uri}")
             return 1
         raise FetchError(f"no such file or folder: {uri}")
     bucket, prefix = split_s3(uri)
@@ -101,7 +108,7 @@ def fetch_sourcedir(uri: str, dest: Path, s3_client: Any) -> None:
     if path is not None:
         if not path.is_file():
             raise FetchError(f"no such sourcedir: {uri}")
-        shutil.copy2(path, archive)
+        _copy(path, archive, f"sourcedir {uri}")
     else:
         bucket, key = split_s3(uri)
         try:

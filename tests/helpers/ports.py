@@ -7,10 +7,10 @@ import socket
 from pathlib import Path
 
 
-def free_port() -> int:
-    """A port nothing listens on once the probing socket is closed."""
+def free_port(address: str = "127.0.0.1") -> int:
+    """A port nothing listens on at `address` once the probing socket is closed."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((address, 0))
         return sock.getsockname()[1]
 
 

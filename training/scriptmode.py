@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 
 from smlocal.core import archives, folders
 from smlocal.core.archives import ArchiveError
+from smlocal.core.s3uri import split_s3_uri
 
 
 class FetchError(Exception):
@@ -26,11 +27,12 @@ class FetchError(Exception):
 
 
 def split_s3(uri: str) -> tuple[str, str]:
-    """`s3://bucket/key` → (bucket, key)."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "s3" or not parsed.netloc:
-        raise FetchError(f"not an s3:// URI: {uri!r}")
-    return parsed.netloc, parsed.path.lstrip("/")
+    """`s3://bucket/key` → (bucket, key), the key as written (`?` and `#` are part of it);
+    FetchError naming the URI when it is not one (it becomes the job's FailureReason)."""
+    try:
+        return split_s3_uri(uri)
+    except ValueError as err:
+        raise FetchError(str(err)) from None
 
 
 def local_path(uri: str) -> Path | None:

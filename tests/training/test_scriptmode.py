@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from training.scriptmode import (
+    FetchError,
     decode_hyperparameters,
     fetch_prefix,
     fetch_sourcedir,
     host_environment,
+    split_s3,
     user_args,
 )
 from training.spec import TrainingJobSpec
@@ -132,3 +134,12 @@ def test_local_files_land_with_their_mode_narrowed_by_the_umask(
     assert [stat.S_IMODE(p.stat().st_mode) for p in copied] == [0o600, 0o600]
     assert copied[0].read_text() == "1,2\n"
     assert (tmp_path / "job" / "code" / "train.py").read_text() == "print('hi')\n"
+
+
+def test_an_s3_uri_keeps_its_whole_key() -> None:
+    """`?` and `#` are characters of an S3 key, not a query or a fragment (the one splitter,
+    `smlocal.core.s3uri`, as every room takes a URI apart)."""
+    assert split_s3("s3://bucket/data/run#2/part?1.csv") == ("bucket", "data/run#2/part?1.csv")
+    assert split_s3("s3://bucket") == ("bucket", "")
+    with pytest.raises(FetchError, match="'file:///x' is not an s3:// URI"):
+        split_s3("file:///x")

@@ -411,16 +411,16 @@ class TrainingRun:
             self.logs[host.name].append(line)
             if host is self._hosts[0]:
                 points = self._metrics.feed(line, when)
-        if self._on_log is not None:
+        self._hand_on("on_log", self._on_log, host.name, line)
+        if points:
+            self._hand_on("on_metrics", self._on_metrics, points)
+
+    def _hand_on(self, name: str, sink: Callable[..., None] | None, *args: Any) -> None:
+        if sink is not None:
             try:
-                self._on_log(host.name, line)
-            except Exception as err:  # a broken log sink must not break the job
-                print(f"training {self.job_name}: on_log failed: {err}", file=sys.stderr)
-        if points and self._on_metrics is not None:
-            try:
-                self._on_metrics(points)
-            except Exception as err:  # nor a broken metrics sink
-                print(f"training {self.job_name}: on_metrics failed: {err}", file=sys.stderr)
+                sink(*args)
+            except Exception as err:  # a broken sink must not break the job
+                print(f"training {self.job_name}: {name} failed: {err}", file=sys.stderr)
 
     def _supervise(self) -> tuple[str, str | None]:
         while True:

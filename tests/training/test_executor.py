@@ -159,6 +159,8 @@ def test_killing_one_host_fails_the_job_and_leaves_nothing(
     assert (envdir / "dev.yaml").read_bytes() == before
 
 
+LOSS = ({"Name": "loss", "Regex": r"loss=([0-9.]+)"},)  # a MetricDefinitions of one
+
 THIRD_PARTY_SCRIPT = """\
 import argparse, json, os
 
@@ -196,7 +198,7 @@ def test_a_third_party_script_mode_script_runs_unmodified(
         entry_point="train.py",
         channels={"train": inputs["data"]},
         hyperparameters={"epochs": 3, "optimizer": "adam"},
-        metric_definitions=({"Name": "loss", "Regex": r"loss=([0-9.]+)"},),
+        metric_definitions=LOSS,
     )
     run = run_training_job(request, tmp_path / "work", s3)
 
@@ -238,7 +240,7 @@ def test_on_metrics_hands_on_host_1_s_points_that_make_final_metrics(
         sourcedir_uri=source,
         entry_point="loss.py",
         instance_count=2,
-        metric_definitions=({"Name": "loss", "Regex": r"loss=([0-9.]+)"},),
+        metric_definitions=LOSS,
     )
     handed: list[dict[str, Any]] = []
     run = run_training_job(request, tmp_path / "work", s3, on_metrics=handed.extend)

@@ -58,7 +58,7 @@ def key_checking_moto_server(address: str = "127.0.0.2") -> Iterator[str]:
                 time.sleep(0.1)
         yield f"http://{address}:{port}"
     finally:
-        server.terminate()
+        server.kill()  # it keeps nothing worth a graceful stop (which takes it seconds)
         server.wait(10)
 
 

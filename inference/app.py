@@ -78,6 +78,7 @@ class ServingApp:
         # None: no Host check (a Unix socket only its user reaches); else the address served on.
         self._served_host = served_host
         self._transform = handlers.transform
+        self._default_accept = handlers.default_accept
         self._max_payload = max_payload_bytes
         self._timeout_s = timeout_s
         # One model thread: torch parallelises inside each call; more threads would only contend.
@@ -169,7 +170,8 @@ class ServingApp:
         context = Context({CUSTOM_ATTRIBUTES: custom} if custom is not None else None)
         try:
             body = await self._read_body(length, receive)
-            content_type, accept = codecs.media_type(content_type), codecs.negotiate(accept)
+            content_type = codecs.media_type(content_type)
+            accept = codecs.negotiate(accept, self._default_accept)
             deadline = time.monotonic() + self._timeout_s
             future = asyncio.get_running_loop().run_in_executor(
                 self._executor, self._run, body, content_type, accept, deadline, context

@@ -18,6 +18,7 @@ import numpy as np
 
 from inference import codecs
 from inference.errors import PredictError
+from smlocal.core.s3uri import split_s3_uri
 
 CONTENT_TYPES = (codecs.JSON, codecs.CSV, codecs.NPY)
 ASYNC_INPUT_PREFIX = "async-inference/input"
@@ -217,7 +218,7 @@ def _s3_object(s3: Any, uri: str) -> tuple[bytes, str | None] | None:
     """(body, content type) of the object at `uri`, None while there is none."""
     from botocore.exceptions import ClientError
 
-    bucket, key = uri[len("s3://") :].split("/", 1)
+    bucket, key = split_s3_uri(uri, key_required=True)
     try:
         got = s3.get_object(Bucket=bucket, Key=key)
     except ClientError as err:

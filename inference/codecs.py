@@ -163,10 +163,17 @@ def media_type(header: str | None) -> str:
     return value or DEFAULT
 
 
-def negotiate(accept: str | None) -> str:
+def default_accept(environ: Mapping[str, str] | None = None) -> str:
+    """The model's answer type for a request without Accept (or `*/*`): its container's
+    `SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`, else JSON, as the toolkit reads it (once, at load)."""
+    environ = os.environ if environ is None else environ
+    return media_type(environ.get(DEFAULT_ACCEPT_ENV))
+
+
+def negotiate(accept: str | None, default: str = DEFAULT) -> str:
     """Pick the response type from an Accept header: the first one an encoder produces; for a
-    missing header or `*/*` the model's `SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT` (default JSON),
-    as the toolkit does; otherwise the first listed, so the encoder can refuse it (406)."""
+    missing header or `*/*` the model's `default` (`default_accept()`), as the toolkit does;
+    otherwise the first listed, so the encoder can refuse it (406)."""
     weighted: list[tuple[float, str]] = []
     for part in (accept or "").split(","):
         kind, *params = (piece.strip() for piece in part.split(";"))
@@ -184,7 +191,7 @@ def negotiate(accept: str | None) -> str:
         if kind in ENCODES:
             return kind
     if not listed or "*/*" in listed or "application/*" in listed:
-        return media_type(os.environ.get(DEFAULT_ACCEPT_ENV))
+        return default
     return listed[0]
 
 

@@ -4,13 +4,15 @@ The script is `SAGEMAKER_PROGRAM` (default `inference.py`) in `SAGEMAKER_SUBMIT_
 (default `<model dir>/code`). Each handler is taken with `getattr(module, name, default)`, and
 the defaults are the SageMaker PyTorch inference toolkit's (`default_pytorch_inference_handler`):
 `model_fn` loads a TorchScript `model.pt` (or the one `.pt` / `.pth` file); `input_fn` decodes
-JSON / CSV / npy into a tensor on the device; `predict_fn` puts the model on the device, calls
-`model.eval()` and runs the forward pass under `torch.no_grad()`; `output_fn` encodes JSON /
-CSV / npy. A lone `transform_fn(model, body, content_type, accept)` replaces the three; a
-model without any script is served with the defaults alone, as the toolkit serves it. A handler
-that takes one more argument (or one named `context`) gets the toolkit's `context`: the
-request's headers (`X-Amzn-SageMaker-Custom-Attributes` among them) and the response headers it
-sets. Every problem is found at start, as a `ModelLoadError`, never at the first request.
+JSON / CSV / npy into a tensor on the device; `predict_fn` runs the forward pass under
+`torch.no_grad()` on a model put on the device and in eval mode (`model.eval()`), which the
+toolkit does before each forward and this module once, at load (the device is chosen then too);
+`output_fn` encodes JSON / CSV / npy. A lone `transform_fn(model, body, content_type, accept)`
+replaces the three; a model without any script is served with the defaults alone, as the
+toolkit serves it. A handler that takes one more argument (or one named `context`) gets the
+toolkit's `context`: the request's headers (`X-Amzn-SageMaker-Custom-Attributes` among them)
+and the response headers it sets. Every problem is found at start, as a `ModelLoadError`,
+never at the first request.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -92,7 +94,7 @@ def _with_context(fn: Callable, arity: int) -> Callable:
 
 
 def _device() -> torch.device:
-    # The toolkit's choice, made per call: CUDA when the serving host has it.
+    # The toolkit's choice: CUDA when the serving host has it (made once per load, not per call).
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -128,29 +130,38 @@ def default_model_fn(model_dir: str) -> Any:
 
 
 def default_input_fn(
-    body: bytes, content_type: str, limits: codecs.Limits | None = None
+    body: bytes,
+    content_type: str,
+    limits: codecs.Limits | None = None,
+    device: torch.device | None = None,
 ) -> torch.Tensor:
     """JSON / CSV → a float32 tensor (as the PyTorch container does); npy / npz keep their
-    dtype; on the device. 413 for a body that decodes to more than `limits` (default: the
-    environment's)."""
+    dtype; on `device` (default: the toolkit's choice). 413 for a body that decodes to more than
+    `limits` (default: the environment's)."""
     array = codecs.decode(body, content_type, limits)
     if codecs.media_type(content_type) in (codecs.JSON, codecs.CSV):
         array = array.astype(np.float32, copy=False)
-    return torch.from_numpy(np.ascontiguousarray(array)).to(_device())
+    return torch.from_numpy(np.ascontiguousarray(array)).to(device or _device())
 
 
-def default_predict_fn(data: Any, model: Any) -> Any:
-    """As the toolkit's: the model and the data on the device, `model.eval()` (a model_fn may
-    return a model in training mode: dropout off, batch norm on its running statistics), then
-    `model(data)` under `torch.no_grad()`."""
-    device = _device()
+def default_predict_fn(data: Any, model: Any, device: torch.device | None = None) -> Any:
+    """As the toolkit's: the data on `device` (default: the toolkit's choice), then `model(data)`
+    under `torch.no_grad()`. The toolkit also puts the model on the device and calls
+    `model.eval()` before each forward; a loaded pipeline does both once, at load (`_ready`)."""
+    if isinstance(data, torch.Tensor):
+        data = data.to(device or _device())
+    with torch.no_grad():
+        return model(data)
+
+
+def _ready(model: Any, device: torch.device) -> Any:
+    """What the toolkit's default predict_fn does to the model before every forward, done once:
+    on the device, and `model.eval()` (a model_fn may return a model in training mode: dropout
+    off, batch norm on its running statistics)."""
     if isinstance(model, torch.nn.Module):
         model = model.to(device)
         model.eval()
-    if isinstance(data, torch.Tensor):
-        data = data.to(device)
-    with torch.no_grad():
-        return model(data)
+    return model
 
 
 def default_output_fn(prediction: Any, accept: str) -> tuple[bytes, str]:
@@ -168,6 +179,7 @@ class Handlers:
     model: Any
     program: Path  # the script; without one, the model file the defaults serve
     transform: Transform
+    default_accept: str = codecs.DEFAULT  # the answer type when a request names none
 
 
 def unpack(model_dir: Path | str) -> Path:
@@ -253,8 +265,19 @@ def load(
 
     `program` / `submit_dir` default to `SAGEMAKER_PROGRAM` / `SAGEMAKER_SUBMIT_DIRECTORY`;
     `limits` (how big a decoded request may be) to `SMLOCAL_MAX_BATCH_SIZE` /
-    `SMLOCAL_MAX_DECODED_BYTES` or the defaults for a 6 MB payload.
+    `SMLOCAL_MAX_DECODED_BYTES` or the defaults for a 6 MB payload; the answer type of a
+    request without Accept is `SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`'s, read here.
     """
+    handlers = _load(model_dir, program, submit_dir, limits)
+    return replace(handlers, default_accept=codecs.default_accept())
+
+
+def _load(
+    model_dir: Path | str,
+    program: str | None,
+    submit_dir: str | None,
+    limits: codecs.Limits | None,
+) -> Handlers:
     limits = limits or codecs.Limits.from_env(codecs.REALTIME_PAYLOAD_BYTES)
     directory = unpack(model_dir)
     program = program or os.environ.get("SAGEMAKER_PROGRAM") or DEFAULT_PROGRAM
@@ -332,9 +355,15 @@ def _pipeline(
     output_fn: Callable,
     limits: codecs.Limits,
 ) -> Transform:
+    device = _device()
+    if predict_fn is default_predict_fn:
+        # The model as the default predict_fn needs it, made so once rather than per request
+        # (a `.to()` and an `.eval()` walk every submodule: ~10% of the MNIST Net's forward).
+        model = _ready(model, device)
+        predict_fn = functools.partial(default_predict_fn, device=device)
     predict, output = _with_context(predict_fn, 2), _with_context(output_fn, 2)
     if input_fn is default_input_fn:  # it checks the limits itself, before it allocates
-        decode = functools.partial(default_input_fn, limits=limits)
+        decode = functools.partial(default_input_fn, limits=limits, device=device)
 
         def default_transform(
             body: bytes, content_type: str, accept: str, context: Context | None = None

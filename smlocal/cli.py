@@ -103,17 +103,23 @@ def access_message(problem: Exception, environ: Mapping[str, str] = os.environ) 
 
     from localcloud.control import DEFAULT_PORT
 
-    cloud = _answering_cloud()
     if isinstance(problem, ClientError):
         endpoint = environ.get("AWS_ENDPOINT_URL", "")
-        if urlparse(endpoint).hostname not in _LOOPBACK:
-            return None  # AWS's own refusal: its message says it
         code = problem.response["Error"]["Code"]
+        if urlparse(endpoint).hostname not in _LOOPBACK:  # AWS's own refusal, with its reason
+            who = _origin(endpoint) if endpoint else "AWS"
+            reason = str(problem.response["Error"].get("Message") or "").rstrip(".")
+            return (
+                f"{who} refused this shell's key ({code}): {reason}; check the profile or "
+                "AWS_ACCESS_KEY_ID"
+            )
+        cloud = _answering_cloud()
         where = f"the cloud on {cloud}" if cloud else "the cloud there (with its --state-dir)"
         return (
             f"{endpoint} does not know this shell's key ({code}), which another local cloud "
             f"issued; point this shell at {where}: {_POINT}"
         )
+    cloud = _answering_cloud()
     if isinstance(problem, ConnectionError):
         proxy = problem.kwargs.get("proxy_url")
         url = _origin(proxy or problem.kwargs.get("endpoint_url") or "the endpoint")

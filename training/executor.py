@@ -3,7 +3,8 @@
 API (the local cloud builds on it; keep it stable):
 
     run = TrainingRun(request, work_dir=Path("..."), s3_client=boto3.client("s3"),
-                      on_log=lambda host, line: ...)   # on_log is optional
+                      on_log=lambda host, line: ...,   # optional
+                      on_metrics=lambda points: ...)   # optional: host 1's metric points
     run.start()                 # returns at once; the job runs in a background thread
     run.wait(timeout=None)      # -> bool: True once the job has finished
     run.stop()                  # StopTrainingJob: every host terminated, then status Stopped
@@ -76,6 +77,9 @@ from training.outputs import upload_outputs
 from training.scriptmode import FetchError
 
 LogCallback = Callable[[str, str], None]
+# The data points (`MetricName`, `Value`, `Timestamp`) one line of host 1 held: the matches
+# that make FinalMetricDataList, each once, for whoever publishes them (CloudWatch).
+MetricsCallback = Callable[[list[dict[str, Any]]], None]
 _FAILURE_REASON_MAX = 1024  # DescribeTrainingJob's FailureReason limit
 _TERMINAL = ("Completed", "Failed", "Stopped")
 # A stopped job's last upload (model, checkpoints) is abandoned after this long (a hung network).
@@ -97,6 +101,7 @@ class TrainingRun:
         work_dir: Path,
         s3_client: Any,
         on_log: LogCallback | None = None,
+        on_metrics: MetricsCallback | None = None,
         python: str = sys.executable,
         num_gpus: int = 0,
         stop_grace_sec: float = STOP_GRACE_S,
@@ -110,6 +115,7 @@ class TrainingRun:
         self._launched = False  # the hosts were started: a stop uploads what they left
         self._checkpoints: checkpoints.CheckpointSync | None = None
         self._on_log = on_log
+        self._on_metrics = on_metrics
         self._python = python
         self._host_python = python  # an overlay's when the sourcedir has a requirements.txt
         self._overlay_cache = Path(overlay_cache or Path(work_dir) / "overlays")
@@ -400,15 +406,21 @@ class TrainingRun:
 
     def _line(self, host: HostProcess, line: str, is_stderr: bool) -> None:
         when = _now()
+        points: list[dict[str, Any]] = []
         with self._lock:
             self.logs[host.name].append(line)
             if host is self._hosts[0]:
-                self._metrics.feed(line, when)
-        if self._on_log is not None:
+                points = self._metrics.feed(line, when)
+        self._hand_on("on_log", self._on_log, host.name, line)
+        if points:
+            self._hand_on("on_metrics", self._on_metrics, points)
+
+    def _hand_on(self, name: str, sink: Callable[..., None] | None, *args: Any) -> None:
+        if sink is not None:
             try:
-                self._on_log(host.name, line)
-            except Exception as err:  # a broken log sink must not break the job
-                print(f"training {self.job_name}: on_log failed: {err}", file=sys.stderr)
+                sink(*args)
+            except Exception as err:  # a broken sink must not break the job
+                print(f"training {self.job_name}: {name} failed: {err}", file=sys.stderr)
 
     def _supervise(self) -> tuple[str, str | None]:
         while True:

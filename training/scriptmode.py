@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import sys
 import tarfile
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from urllib.parse import urlparse
 
 from smlocal.core import archives, folders
 from smlocal.core.archives import ArchiveError
+from smlocal.core.s3uri import split_s3_uri
 
 
 class FetchError(Exception):
@@ -27,11 +27,12 @@ class FetchError(Exception):
 
 
 def split_s3(uri: str) -> tuple[str, str]:
-    """`s3://bucket/key` → (bucket, key)."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "s3" or not parsed.netloc:
-        raise FetchError(f"not an s3:// URI: {uri!r}")
-    return parsed.netloc, parsed.path.lstrip("/")
+    """`s3://bucket/key` → (bucket, key), the key as written (`?` and `#` are part of it);
+    FetchError naming the URI when it is not one (it becomes the job's FailureReason)."""
+    try:
+        return split_s3_uri(uri)
+    except ValueError as err:
+        raise FetchError(str(err)) from None
 
 
 def local_path(uri: str) -> Path | None:
@@ -39,6 +40,14 @@ def local_path(uri: str) -> Path | None:
     if uri.startswith("s3://"):
         return None
     return Path(urlparse(uri).path if uri.startswith("file://") else uri)
+
+
+def _copy(path: Path, dest: Path, what: str) -> None:
+    """A user's local file copied in with its mode narrowed by the umask, never widened."""
+    try:
+        folders.copy_file(path, dest)
+    except (ArchiveError, OSError) as err:
+        raise FetchError(f"{what}: {getattr(err, 'strerror', None) or err}") from None
 
 
 def fetch_prefix(uri: str, dest: Path, s3_client: Any) -> int:
@@ -52,7 +61,7 @@ def fetch_prefix(uri: str, dest: Path, s3_client: Any) -> int:
             except ArchiveError as err:
                 raise FetchError(f"channel {uri}: {err}") from None
         if path.is_file():
-            shutil.copy2(path, dest / path.name)
+            _copy(path, dest / path.name, f"channel {uri}")
             return 1
         raise FetchError(f"no such file or folder: {uri}")
     bucket, prefix = split_s3(uri)
@@ -101,7 +110,7 @@ def fetch_sourcedir(uri: str, dest: Path, s3_client: Any) -> None:
     if path is not None:
         if not path.is_file():
             raise FetchError(f"no such sourcedir: {uri}")
-        shutil.copy2(path, archive)
+        _copy(path, archive, f"sourcedir {uri}")
     else:
         bucket, key = split_s3(uri)
         try:

@@ -12,8 +12,9 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from localcloud.dataplane.sessions import RoleError, Sessions, role_client
 from localcloud.shared.clock import Clock
@@ -22,6 +23,7 @@ from smlocal.core.archives import ArchiveError, inside
 from smlocal.core.s3uri import split_s3_uri
 
 log = logging.getLogger("localcloud.dataplane.batch")
+T = TypeVar("T")
 
 
 class JobError(Exception):
@@ -49,6 +51,39 @@ def take_batch(waiting: queue.Queue[Any], most: int = 1000) -> list[Any]:
         while len(batch) < most:
             batch.append(waiting.get_nowait())
     return batch
+
+
+class QueueWriter(Generic[T]):
+    """Items `put` from any thread, written by `write_batch` on one thread of its own, a call
+    per batch of what queued up meanwhile (`take_batch`), so a job's threads never wait for
+    the cloud's state lock. Best effort: a failed write is logged and the items dropped."""
+
+    def __init__(self, name: str, write_batch: Callable[[list[T]], None]) -> None:
+        self._name = name
+        self._write_batch = write_batch
+        self._queue: queue.Queue[T | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._drain, name=name, daemon=True)
+        self._thread.start()
+
+    def put(self, item: T) -> None:
+        self._queue.put(item)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Write what is queued, then end the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout_s)
+
+    def _drain(self) -> None:
+        while True:
+            batch = take_batch(self._queue)
+            items = [item for item in batch if item is not None]
+            if items:
+                try:
+                    self._write_batch(items)
+                except Exception:  # best effort: a job's outcome must not depend on it
+                    log.exception("%s: could not write %d items", self._name, len(items))
+            if None in batch:
+                return
 
 
 class BatchJobs:
@@ -173,14 +208,23 @@ class BatchJobs:
 
 
 def put_logs(
-    store: Any, account: str, region: str, group: str, stream: str, lines: list[str]
+    store: Any,
+    account: str,
+    region: str,
+    group: str,
+    stream: str,
+    lines: list[str],
+    times_ms: list[int] | None = None,
 ) -> None:
     """Append `lines` to a log stream (created with its group if new: with no lines, only
-    that); best effort."""
+    that), each at its time in `times_ms` (default: now); an empty line is logged as " "
+    (CloudWatch Logs takes no empty message); best effort."""
     from moto.logs.models import logs_backends
 
-    now = int(time.time() * 1000)
-    events = [{"timestamp": now, "message": line or " "} for line in lines]
+    times = times_ms or [now_ms()] * len(lines)
+    events = [
+        {"timestamp": t, "message": line or " "} for line, t in zip(lines, times, strict=True)
+    ]
     try:
         with store.changing():
             backend = logs_backends[account][region]
@@ -192,6 +236,25 @@ def put_logs(
                 backend.put_log_events(group, stream, events)
     except Exception:  # logs are best effort; a job's outcome must not depend on them
         log.exception("could not write logs to %s", group)
+
+
+def now_ms() -> int:
+    """Now as CloudWatch Logs stamps an event: milliseconds since the epoch."""
+    return int(time.time() * 1000)
+
+
+LogLine = tuple[str, str, str, str, int]  # account, region, stream, line, time (ms)
+
+
+def write_log_lines(store: Any, group: str, lines: list[LogLine]) -> None:
+    """A `QueueWriter`'s batch of log lines into `group`: one `put_logs` per stream."""
+    by_stream: dict[tuple[str, str, str], tuple[list[str], list[int]]] = {}
+    for account, region, stream, line, ts in lines:
+        texts, times = by_stream.setdefault((account, region, stream), ([], []))
+        texts.append(line)
+        times.append(ts)
+    for (account, region, stream), (texts, times) in by_stream.items():
+        put_logs(store, account, region, group, stream, texts, times)
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -219,31 +282,18 @@ def relative(key: str, prefix: str) -> str:
 
 
 class LogQueue:
-    """Moves a job's log lines to CloudWatch Logs in batches, on one thread, so a process's
+    """One job's log lines into `group`, written on a `QueueWriter`'s thread, so a process's
     output reader never waits for the cloud's state lock (a full pipe would stall the job)."""
 
     def __init__(self, store: Any, account: str, region: str, group: str) -> None:
-        self._args = (store, account, region, group)
-        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._drain, name=f"logs-{group}", daemon=True)
-        self._thread.start()
+        self._where = (account, region)
+        self._writer: QueueWriter[LogLine] = QueueWriter(
+            f"logs-{group}", partial(write_log_lines, store, group)
+        )
 
     def put(self, stream: str, line: str) -> None:
-        self._queue.put((stream, line))
+        self._writer.put((*self._where, stream, line, now_ms()))
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Write what is queued, then end the thread."""
-        self._queue.put(None)
-        self._thread.join(timeout_s)
-
-    def _drain(self) -> None:
-        while True:
-            batch = take_batch(self._queue)
-            by_stream: dict[str, list[str]] = {}
-            for item in batch:
-                if item is not None:
-                    by_stream.setdefault(item[0], []).append(item[1])
-            for stream, lines in by_stream.items():
-                put_logs(*self._args, stream, lines)
-            if None in batch:
-                return
+        self._writer.close(timeout_s)

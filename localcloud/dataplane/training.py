@@ -10,21 +10,26 @@ through a boto3 S3 client pointed at the local cloud itself, signed with a sessi
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
-import queue
 import shutil
 import threading
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from localcloud.dataplane.batch import discard_work_dir
+from localcloud.dataplane.batch import (
+    LogLine,
+    QueueWriter,
+    discard_work_dir,
+    now_ms,
+    write_log_lines,
+)
 from localcloud.dataplane.sessions import RoleError, Sessions, role_client
-from localcloud.dataplane.training_metrics import MetricPublisher
+from localcloud.dataplane.training_metrics import Point, put_metrics
 from localcloud.shared.errors import SageMakerValidation
 from smlocal.core.archives import ArchiveError, inside
 
@@ -59,57 +64,6 @@ def _request(kwargs: dict[str, Any], algorithm_specification: dict[str, Any]) ->
     return request
 
 
-class _LogWriter:
-    """Moves log lines from the runs' threads to CloudWatch Logs in batches, on one thread, so a
-    training host never waits for the cloud's state lock."""
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-        self._queue: queue.Queue[tuple[str, str, str, str, int] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._drain, name="training-logs", daemon=True)
-        self._thread.start()
-
-    def put(self, account: str, region: str, stream: str, line: str) -> None:
-        self._queue.put((account, region, stream, line, int(time.time() * 1000)))
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=10)
-
-    def _drain(self) -> None:
-        while True:
-            item = self._queue.get()
-            batch = [item]
-            with contextlib.suppress(queue.Empty):
-                while len(batch) < 1000:
-                    batch.append(self._queue.get_nowait())
-            events = [b for b in batch if b is not None]
-            if events:
-                try:
-                    self._write(events)
-                except Exception:  # logs are best effort; the job's outcome must not depend on them
-                    log.exception("could not write training logs")
-            if None in batch:
-                return
-
-    def _write(self, events: list[tuple[str, str, str, str, int]]) -> None:
-        from moto.logs.models import logs_backends
-
-        by_stream: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-        for account, region, stream, line, ts in events:
-            by_stream.setdefault((account, region, stream), []).append(
-                {"timestamp": ts, "message": line}
-            )
-        with self._store.changing():
-            for (account, region, stream), log_events in by_stream.items():
-                backend = logs_backends[account][region]
-                if LOG_GROUP not in backend.groups:
-                    backend.create_log_group(LOG_GROUP, {})
-                if stream not in backend.groups[LOG_GROUP].streams:
-                    backend.create_log_stream(LOG_GROUP, stream)
-                backend.put_log_events(LOG_GROUP, stream, log_events)
-
-
 class TrainingJobs:
     """Every training job this local cloud runs (all accounts and regions)."""
 
@@ -120,8 +74,13 @@ class TrainingJobs:
         self._store = store
         self._runs: dict[Key, Any] = {}
         self._lock = threading.Lock()
-        self._logs = _LogWriter(store)
-        self._metrics = MetricPublisher(store)  # MetricDefinitions' matches into CloudWatch
+        # Log lines and MetricDefinitions' matches into CloudWatch, off the jobs' threads.
+        self._logs: QueueWriter[LogLine] = QueueWriter(
+            "training-logs", partial(write_log_lines, store, LOG_GROUP)
+        )
+        self._metrics: QueueWriter[Point] = QueueWriter(
+            "training-metrics", partial(put_metrics, store)
+        )
         self._shutting_down = False
         self.sessions: Sessions | None = None  # handed in by `localcloud.patches`
 
@@ -141,8 +100,11 @@ class TrainingJobs:
 
         def on_log(host: str, line: str) -> None:
             stream = streams.setdefault(host, f"{name}/{host}-{epoch}")
-            self._logs.put(account, region, stream, line)
-            publish(host, line)
+            self._logs.put((account, region, stream, line, now_ms()))
+
+        def on_metrics(points: list[dict[str, Any]]) -> None:
+            for point in points:
+                self._metrics.put((account, region, name, point))
 
         request = _request(kwargs, job.algorithm_specification)
         # AWS answers KmsKeyId "" when none was given; the SDK's Estimator.attach reads it.
@@ -161,12 +123,12 @@ class TrainingJobs:
             del backend.training_jobs[name]
             raise SageMakerValidation(str(err)) from None
         try:
-            publish = self._metrics.watch(account, region, name, request["AlgorithmSpecification"])
             run = TrainingRun(
                 request,
                 work_dir=work_dir,
                 s3_client=s3,
                 on_log=on_log,
+                on_metrics=on_metrics,
                 stop_grace_sec=float(os.environ.get(STOP_GRACE_ENV, STOP_GRACE_S)),
                 # requirements.txt overlays, shared by every job of this cloud
                 overlay_cache=self.state_dir / "overlays",

@@ -75,6 +75,17 @@ def copy_tree(
     return files
 
 
+def copy_file(src: Path, dest: Path) -> None:
+    """Copy one regular file (a link named by its user is followed) to `dest`, replacing what
+    is there without writing through it. Created with the source's mode less set-id bits and
+    group or other write, which the umask narrows (shutil.copy2 would set the source's mode
+    after: a 0644 file would stay readable by others in a private folder)."""
+    info = os.stat(src)
+    if not stat.S_ISREG(info.st_mode):
+        raise ArchiveError(f"{src} is not a regular file; only a file is copied")
+    _copy_file(Path(os.path.realpath(src)), Path(dest), False, info.st_mode)
+
+
 def _copy_file(src: Path, dest: Path, link: bool, mode: int) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(dest)  # never write through a link or file already there

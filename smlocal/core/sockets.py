@@ -11,6 +11,7 @@ import contextlib
 import os
 import socket
 import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,23 +48,45 @@ def connect(path: Path, timeout_s: float) -> socket.socket:
 
 def listen(path: Path) -> socket.socket:
     """A listening stream socket at `path`, created with mode 0600 (only this user may connect:
-    Linux asks for write permission on the file). A socket a killed process left there is
-    replaced; any other file there is an error (FileExistsError)."""
-    with contextlib.suppress(FileNotFoundError):
-        if not stat.S_ISSOCK(os.lstat(path).st_mode):
-            raise FileExistsError(f"{path} exists and is not a socket")
-        os.unlink(path)
+    Linux asks for write permission on the file). A socket nothing listens on (a killed
+    process's: a connection is refused) is replaced; one a server listens on, or any other file
+    there, is an error (FileExistsError naming the path).
+
+    The socket is bound in a private folder beside `path` (0700), made 0600 there and renamed
+    into place: there is no moment when others may connect, and the process-wide umask is left
+    alone (other threads may be creating files meanwhile)."""
+    path = Path(path)
+    _check_free(path)
+    folder = Path(tempfile.mkdtemp(prefix=".socket-", dir=path.parent))
+    made = folder / path.name
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        with address(path) as where:
-            # Created so, never chmod-ed after: there is no moment when others may connect.
-            mask = os.umask(0o177)
-            try:
-                sock.bind(where)
-            finally:
-                os.umask(mask)
+        with address(made) as where:
+            sock.bind(where)
+        os.chmod(made, 0o600)
+        os.rename(made, path)
         sock.listen(BACKLOG)
     except BaseException:
         sock.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(made)
         raise
+    finally:
+        os.rmdir(folder)
     return sock
+
+
+def _check_free(path: Path) -> None:
+    """Remove a stale socket at `path`; FileExistsError for a live one or another file."""
+    try:
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            raise FileExistsError(f"{path} exists and is not a socket")
+    except FileNotFoundError:
+        return
+    try:
+        connect(path, 1.0).close()
+    except ConnectionRefusedError:  # nothing listens: what a killed process left
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return
+    raise FileExistsError(f"a server already listens at {path}")

@@ -11,6 +11,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from smlocal.core.errors import UserError
+from smlocal.core.s3uri import split_s3_uri
 from smlocal.gitops.sessions import client
 
 CHUNK = 8 * 1024 * 1024
@@ -28,10 +29,10 @@ class S3Url:
 
     @classmethod
     def parse(cls, url: str) -> S3Url:
-        if not url.startswith("s3://") or "/" not in url[5:]:
-            raise ArtifactError(f"not an s3://bucket/key url: {url!r}")
-        bucket, key = url[5:].split("/", 1)
-        return cls(bucket, key)
+        try:
+            return cls(*split_s3_uri(url, key_required=True))
+        except ValueError as err:
+            raise ArtifactError(f"not an s3://bucket/key url: {err}") from None
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.key}"

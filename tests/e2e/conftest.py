@@ -46,8 +46,8 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     ) as local:
         running = Cloud(local.state_dir, local.port)
         running.env = {**client_environment(running.port, running.state_dir), "COLUMNS": "200"}
-        sts = running.client("sts")
-        creds = sts.assume_role(RoleArn=DEPLOYER_ROLE, RoleSessionName="e2e")["Credentials"]
+        running.other = running.assume(DEPLOYER_ROLE, "e2e", region=OTHER_REGION)
+        creds = running.other.credentials
         running.other_env = {
             **running.env,
             "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],

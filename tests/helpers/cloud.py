@@ -20,6 +20,7 @@ from botocore.config import Config
 
 from localcloud import control
 from localcloud.shared.credentials import credentials
+from localcloud.shared.persistence import STATE_FILE
 from localcloud.shared.processes import processes_under
 
 BUCKET = "localcloud-tests"
@@ -49,34 +50,41 @@ PYTORCH_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2
 
 @dataclass
 class Cloud:
-    """A running local cloud: its state dir and port."""
+    """A running local cloud: its state dir and port, seen with the key the cloud issued at
+    its start, in `region`."""
 
     state_dir: Path
     port: int
+    region: str = field(default="us-east-1", kw_only=True)
 
     @property
     def url(self) -> str:
         return f"http://localhost:{self.port}"
 
+    def _key(self) -> dict[str, str | None]:
+        """The key this view signs with (boto3's argument names)."""
+        key = credentials(self.state_dir)  # the key the cloud issued at its start
+        return {
+            "aws_access_key_id": key.access_key_id,
+            "aws_secret_access_key": key.secret_access_key,
+        }
+
     def client(self, service: str, *, retries: int = 3, read_timeout: int = 120) -> Any:
         config = Config(retries={"total_max_attempts": retries}, read_timeout=read_timeout)
-        key = credentials(self.state_dir)  # the key the cloud issued at its start
         return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id=key.access_key_id,
-            aws_secret_access_key=key.secret_access_key,
-            config=config,
+            service, endpoint_url=self.url, region_name=self.region, config=config, **self._key()
         )
 
-    def assume(self, role_arn: str, session: str = "tests", **params: Any) -> Cloud:
-        """This cloud as a session of `role_arn`, assumed with this one's key (AssumeRole:
-        the role's trust decides); its `client`s sign with that session's key."""
+    def assume(
+        self, role_arn: str, session: str = "tests", *, region: str | None = None, **params: Any
+    ) -> Session:
+        """This cloud as a session of `role_arn` (in `region`, default this view's), assumed
+        with this view's key (AssumeRole: the role's trust decides); its `client`s sign with
+        that session's key."""
         creds = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session, **params)[
             "Credentials"
         ]
-        return Session(self.state_dir, self.port, creds)
+        return Session(self.state_dir, self.port, creds, region=region or self.region)
 
 
 @dataclass
@@ -85,26 +93,35 @@ class Session(Cloud):
 
     credentials: dict[str, Any] = field(default_factory=dict)
 
-    def client(self, service: str, *, retries: int = 3, read_timeout: int = 120) -> Any:
-        config = Config(retries={"total_max_attempts": retries}, read_timeout=read_timeout)
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id=self.credentials["AccessKeyId"],
-            aws_secret_access_key=self.credentials["SecretAccessKey"],
-            aws_session_token=self.credentials.get("SessionToken"),
-            config=config,
-        )
+    def _key(self) -> dict[str, str | None]:
+        return {
+            "aws_access_key_id": self.credentials["AccessKeyId"],
+            "aws_secret_access_key": self.credentials["SecretAccessKey"],
+            "aws_session_token": self.credentials.get("SessionToken"),
+        }
 
 
 def start_cloud(state_dir: Path, clock_speed: float = 1.0, execution_role: bool = True) -> Cloud:
-    """`cloud start` on a free port (its own process), ready when this returns; with
-    `execution_role`, the role ROLE_ARN exists in it (made unless a restart brought it back)."""
+    """`cloud start` on a free port (its own process), ready when this returns. With
+    `execution_role`, the role ROLE_ARN exists in it: made on a new state dir; on a restart it
+    must have come back (made again, it would hide a role the state lost, and race the
+    recovery of endpoints that act as it)."""
+    new = not (Path(state_dir) / STATE_FILE).exists()
     record = control.start_detached(state_dir, 0, clock_speed=clock_speed)
     cloud = Cloud(state_dir=Path(record["state_dir"]), port=int(record["port"]))
     if execution_role:
-        create_role(cloud.client("iam"), ROLE_NAME, SAGEMAKER_TRUST, TESTS_POLICY)
+        iam = cloud.client("iam")
+        try:
+            if new:
+                create_role(iam, ROLE_NAME, SAGEMAKER_TRUST, TESTS_POLICY)
+            else:
+                try:
+                    iam.get_role(RoleName=ROLE_NAME)
+                except iam.exceptions.NoSuchEntityException:
+                    raise AssertionError(f"role {ROLE_NAME} did not survive the restart") from None
+        except BaseException:
+            stop_cloud(cloud)
+            raise
     return cloud
 
 

@@ -20,10 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import numpy as np
 import pytest
-from botocore.config import Config
 from ruamel.yaml import YAML
 
 from smlocal.core.environments import load_environment
@@ -32,6 +30,7 @@ from smlocal.core.naming import OUTPUT_ENDPOINT_NAME, endpoint_stack_name
 from smlocal.core.pins import write_pin
 from tests.helpers import ROOT
 from tests.helpers.cloud import Cloud as LocalCloud
+from tests.helpers.cloud import Session
 
 DEV_ACCOUNT, DEV_REGION = "123456789012", "us-east-1"
 OTHER_ACCOUNT, OTHER_REGION = "222222222222", "eu-west-1"
@@ -43,23 +42,18 @@ OTHER_PLATFORM = f"SageMakerPlatform-{OTHER_ACCOUNT}-{OTHER_REGION}"
 @dataclass
 class Cloud(LocalCloud):
     """The session's local cloud and the environments (processes) that reach its accounts:
-    `env` dev's (the cloud's key), `other_env` the second account's (an assumed role)."""
+    `env` dev's (the cloud's key), `other_env` the second account's (`other`, an assumed
+    role)."""
 
     env: dict[str, str] = field(default_factory=dict)
+    other: Session | None = None
     other_env: dict[str, str] = field(default_factory=dict)
 
-    def session(self, other: bool = False) -> boto3.Session:
-        e = self.other_env if other else self.env
-        return boto3.Session(
-            aws_access_key_id=e["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=e["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=e.get("AWS_SESSION_TOKEN"),
-            region_name=OTHER_REGION if other else DEV_REGION,
-        )
-
     def client(self, service: str, *, other: bool = False, attempts: int = 3) -> Any:  # type: ignore[override]
-        config = Config(retries={"total_max_attempts": attempts}, read_timeout=120)
-        return self.session(other).client(service, endpoint_url=self.url, config=config)
+        if other:
+            assert self.other is not None, "the second account was not reached"
+            return self.other.client(service, retries=attempts)
+        return super().client(service, retries=attempts)
 
 
 def run(

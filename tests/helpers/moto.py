@@ -4,6 +4,10 @@ at it with moto's test credentials, whatever the machine's own AWS settings are.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,6 +32,34 @@ def moto_server() -> Iterator[str]:
         yield f"http://localhost:{port}"
     finally:
         server.stop()
+
+
+@contextmanager
+def key_checking_moto_server(address: str = "127.0.0.2") -> Iterator[str]:
+    """A moto server in its own process that checks keys as AWS does (an unknown one is refused
+    with AWS's code and message: `INITIAL_NO_AUTH_ACTION_COUNT=0`), on `address`: AWS as a
+    client meets it, at an address that is not the local cloud's. Yields its URL."""
+    port = free_port(address)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", address, "-p", str(port)],
+        env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # until it listens
+            try:
+                socket.create_connection((address, port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None, "the moto server exited"
+                assert time.monotonic() < deadline, f"no moto server on {address}:{port}"
+                time.sleep(0.1)
+        yield f"http://{address}:{port}"
+    finally:
+        server.kill()  # it keeps nothing worth a graceful stop (which takes it seconds)
+        server.wait(10)
 
 
 def use_moto(

@@ -205,6 +205,31 @@ def test_default_predict_fn_runs_a_train_mode_model_in_eval_mode(tmp_path: Path)
     assert not handlers.model.training and not net[1].training
 
 
+COUNTING_MODEL_FN = """
+    import torch
+
+    class Counting(torch.nn.Sequential):
+        modes = []
+
+        def train(self, mode=True):
+            self.modes.append(mode)
+            return super().train(mode)
+
+    def model_fn(model_dir):
+        return Counting(torch.nn.Linear(4, 3), torch.nn.Dropout(0.5))  # training mode
+"""
+
+
+def test_the_default_predict_fn_s_model_is_made_ready_once_at_load(tmp_path: Path) -> None:
+    """The toolkit's `.to(device)` and `eval()` before each forward are done once, at load: the
+    model answers its first request in eval mode and no request walks it again."""
+    handlers = load(build_model_dir(tmp_path, COUNTING_MODEL_FN))
+    assert not handlers.model.training and handlers.model.modes == [False]
+    for _ in range(3):
+        handlers.transform(b"[[1.0, 2.0, 3.0, 4.0]]", "application/json", "application/json")
+    assert handlers.model.modes == [False]
+
+
 @pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # the toolkit's format
 def test_a_torchscript_model_without_any_script_is_served_with_the_defaults(
     tmp_path: Path,

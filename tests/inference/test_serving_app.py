@@ -41,6 +41,15 @@ BROKEN = """
 """
 
 
+TYPED_AS_ASKED = """
+    def model_fn(model_dir):
+        return None
+
+    def transform_fn(model, body, content_type, accept):
+        return b"1"  # a body alone is typed as the negotiated Accept
+"""
+
+
 def npy(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array)
@@ -130,6 +139,21 @@ def test_payload_over_6_mb_is_413(client: TestClient) -> None:
     )
     assert response.status_code == 413
     assert "6291456" in response.json()["message"]
+
+
+def test_the_default_accept_is_the_model_s_as_it_was_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT is read once, with the model, not per request."""
+    monkeypatch.setenv("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "text/csv")
+    client = script_client(tmp_path, TYPED_AS_ASKED)
+    monkeypatch.delenv("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT")
+    for accept in ({}, {"Accept": "*/*"}):
+        response = client.post("/invocations", content=b"0", headers=accept)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/csv"
+    response = client.post("/invocations", content=b"0", headers={"Accept": "application/json"})
+    assert response.headers["content-type"] == "application/json"
 
 
 def test_serverless_limit_is_4_mb(tmp_path: Path) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.cli import SMLOCAL, one_line_refusal, run
+from tests.helpers.moto import key_checking_moto_server
 from tests.helpers.ports import free_port
 
 
@@ -60,6 +62,46 @@ def test_no_credentials_and_no_cloud_is_one_line_with_the_fix(
         "error: no AWS credentials, and no local cloud answers at http://localhost:4566 (for "
         'the local cloud: smlocal cloud start --detach; eval "$(smlocal cloud env)"; for AWS: '
         "a profile or AWS_ACCESS_KEY_ID)"
+    )
+
+
+@pytest.fixture(scope="module")
+def aws_stand_in() -> Iterator[str]:
+    with key_checking_moto_server() as url:
+        yield url
+
+
+@pytest.mark.parametrize(
+    ("command", "code", "reason"),
+    [
+        (
+            ["predict", "--env", "dev", "--n", "1"],
+            "InvalidClientTokenId",  # CloudFormation's DescribeStacks
+            "The security token included in the request is invalid",
+        ),
+        (
+            ["train", "--env", "dev", "--data", "s3://b-1/d"],
+            "InvalidAccessKeyId",  # S3's PutObject of the sourcedir
+            "The AWS Access Key Id you provided does not exist in our records",
+        ),
+    ],
+    ids=["predict", "train"],
+)
+def test_a_key_aws_refuses_is_one_line_with_its_reason(
+    tmp_path: Path, aws_stand_in: str, command: list[str], code: str, reason: str
+) -> None:
+    env = _shell(
+        tmp_path,
+        AWS_ENDPOINT_URL=aws_stand_in,
+        AWS_ACCESS_KEY_ID="AKIAEXAMPLEEXAMPLE00",
+        AWS_SECRET_ACCESS_KEY="secret",
+        AWS_REGION="us-east-1",
+        AWS_MAX_ATTEMPTS="1",
+    )
+    line = one_line_refusal(run([SMLOCAL, *command], env=env))
+    assert line == (
+        f"error: {aws_stand_in} refused this shell's key ({code}): {reason}; check the profile "
+        "or AWS_ACCESS_KEY_ID"
     )
 
 

@@ -159,6 +159,8 @@ def test_killing_one_host_fails_the_job_and_leaves_nothing(
     assert (envdir / "dev.yaml").read_bytes() == before
 
 
+LOSS = ({"Name": "loss", "Regex": r"loss=([0-9.]+)"},)  # a MetricDefinitions of one
+
 THIRD_PARTY_SCRIPT = """\
 import argparse, json, os
 
@@ -196,7 +198,7 @@ def test_a_third_party_script_mode_script_runs_unmodified(
         entry_point="train.py",
         channels={"train": inputs["data"]},
         hyperparameters={"epochs": 3, "optimizer": "adam"},
-        metric_definitions=({"Name": "loss", "Regex": r"loss=([0-9.]+)"},),
+        metric_definitions=LOSS,
     )
     run = run_training_job(request, tmp_path / "work", s3)
 
@@ -218,6 +220,40 @@ def test_a_third_party_script_mode_script_runs_unmodified(
         "num_gpus": 0,
         "channels": '["train"]',
     }
+
+
+PER_HOST_LOSS = """\
+import json, os
+first = os.environ["SM_CURRENT_HOST"] == json.loads(os.environ["SM_HOSTS"])[0]
+for step in range(3):
+    print(f"step {step}: loss={(step + 1) / (10 if first else 1):.2f}")
+"""
+
+
+def test_on_metrics_hands_on_host_1_s_points_that_make_final_metrics(
+    s3: Any, inputs: dict[str, str], tmp_path: Path
+) -> None:
+    source = _upload_script(s3, tmp_path, "loss.py", PER_HOST_LOSS)
+    request = _request(
+        inputs,
+        "per-host-loss",
+        sourcedir_uri=source,
+        entry_point="loss.py",
+        instance_count=2,
+        metric_definitions=LOSS,
+    )
+    handed: list[dict[str, Any]] = []
+    run = run_training_job(request, tmp_path / "work", s3, on_metrics=handed.extend)
+
+    assert run.status == "Completed", run.failure_reason
+    # Host 1's matches only (algo-2 logs 1.0, 2.0, 3.0), each once, as they were read.
+    assert [(p["MetricName"], p["Value"]) for p in handed] == [
+        ("loss", 0.1),
+        ("loss", 0.2),
+        ("loss", 0.3),
+    ]
+    # The last of them is FinalMetricDataList's, time and all: the lines were matched once.
+    assert run.final_metrics == [handed[-1]]
 
 
 def test_a_failing_script_fails_the_job_with_its_error(

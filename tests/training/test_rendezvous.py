@@ -3,7 +3,6 @@ listens on every interface, and its port is not reachable through another addres
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 from pathlib import Path
@@ -11,50 +10,11 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.ports import listening
 from training.executor import TrainingRun
 from training.spec import TrainingJobSpec
 
 BUCKET = "sagemaker-us-east-1-123456789012"
-_LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp
-
-
-def _inodes(pids: set[int]) -> set[str]:
-    """Socket inodes open in `pids` and in every process of their groups."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            pgrp = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2])
-            if pgrp not in pids:
-                continue
-            for fd in (entry / "fd").iterdir():
-                target = os.readlink(fd)
-                if target.startswith("socket:["):
-                    found.add(target[len("socket:[") : -1])
-        except OSError:
-            continue
-    return found
-
-
-def _address(hex_address: str) -> str:
-    raw = bytes.fromhex(hex_address)
-    # The kernel prints each 32-bit word in host (little-endian) order.
-    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
-    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, words)
-
-
-def listening(pids: set[int]) -> list[tuple[str, int]]:
-    """(address, port) of every TCP socket the processes of `pids`' groups listen on."""
-    inodes, found = _inodes(pids), []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            local, state, inode = fields[1], fields[3], fields[9]
-            if state == _LISTEN and inode in inodes:
-                address, port = local.rsplit(":", 1)
-                found.append((_address(address), int(port, 16)))
-    return found
 
 
 def local_addresses() -> set[str]:

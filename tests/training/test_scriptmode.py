@@ -4,9 +4,23 @@ arguments, and a host's `SM_*` environment and config files."""
 from __future__ import annotations
 
 import json
+import os
+import stat
+import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from training.scriptmode import decode_hyperparameters, host_environment, user_args
+import pytest
+
+from training.scriptmode import (
+    FetchError,
+    decode_hyperparameters,
+    fetch_prefix,
+    fetch_sourcedir,
+    host_environment,
+    split_s3,
+    user_args,
+)
 from training.spec import TrainingJobSpec
 
 
@@ -86,3 +100,46 @@ def test_host_environment_writes_the_config_and_names_everything(tmp_path: Path)
     }
     assert json.loads((config / "hyperparameters.json").read_text()) == request["HyperParameters"]
     assert (tmp_path / "model").is_dir() and (tmp_path / "checkpoints").is_dir()
+
+
+@pytest.fixture
+def private_umask() -> Iterator[None]:
+    """The cloud's umask (077) while the test runs."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def test_local_files_land_with_their_mode_narrowed_by_the_umask(
+    tmp_path: Path, private_umask: None
+) -> None:
+    """A user's 0644 channel file or sourcedir archive copied in is 0600 under umask 077, as
+    everything the cloud creates in its state dir (shutil.copy2 set the source's 0644 after)."""
+    data = tmp_path / "train.csv"
+    data.write_text("1,2\n")
+    script = tmp_path / "train.py"
+    script.write_text("print('hi')\n")
+    archive = tmp_path / "sourcedir.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(script, arcname="train.py")
+    for path in (data, archive):
+        path.chmod(0o644)
+
+    assert fetch_prefix(f"file://{data}", tmp_path / "job" / "data", None) == 1
+    fetch_sourcedir(str(archive), tmp_path / "job" / "code", None)
+
+    copied = [tmp_path / "job" / "data" / "train.csv", tmp_path / "job" / "sourcedir.tar.gz"]
+    assert [stat.S_IMODE(p.stat().st_mode) for p in copied] == [0o600, 0o600]
+    assert copied[0].read_text() == "1,2\n"
+    assert (tmp_path / "job" / "code" / "train.py").read_text() == "print('hi')\n"
+
+
+def test_an_s3_uri_keeps_its_whole_key() -> None:
+    """`?` and `#` are characters of an S3 key, not a query or a fragment (the one splitter,
+    `smlocal.core.s3uri`, as every room takes a URI apart)."""
+    assert split_s3("s3://bucket/data/run#2/part?1.csv") == ("bucket", "data/run#2/part?1.csv")
+    assert split_s3("s3://bucket") == ("bucket", "")
+    with pytest.raises(FetchError, match="'file:///x' is not an s3:// URI"):
+        split_s3("file:///x")

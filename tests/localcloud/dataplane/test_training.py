@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from tests.helpers.cloud import (
     BUCKET,
+    poll,
     training_request,
     upload_sourcedir,
     wait_job,
@@ -96,6 +97,36 @@ def test_stop_training_job_stops_it(
     assert job["TrainingJobStatus"] == "Stopped"
     with pytest.raises(ClientError, match="only an InProgress job can be stopped"):
         sagemaker.stop_training_job(TrainingJobName="sleepy-job")
+
+
+BLANK = "print('before')\nprint()\nprint('after')\n"
+
+
+def test_a_blank_line_is_logged_as_cloudwatch_takes_it(
+    sagemaker: Any, s3: Any, training_inputs: str, tmp_path: Path, cloud: Any
+) -> None:
+    """CloudWatch Logs takes no empty message: a blank line is " ", in a training job's stream
+    as in every other job's (`batch.put_logs`), each line at the time it was read."""
+    _submit(sagemaker, s3, training_inputs, tmp_path, "blank", BLANK)
+    job = wait_job(sagemaker, "blank-job")
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    logs = cloud.client("logs")
+    group = "/aws/sagemaker/TrainingJobs"
+
+    def read() -> list[dict[str, Any]]:  # the lines reach CloudWatch on a thread of their own
+        streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix="blank-job/")
+        return [
+            event
+            for stream in streams["logStreams"]
+            for event in logs.get_log_events(
+                logGroupName=group, logStreamName=stream["logStreamName"]
+            )["events"]
+        ]
+
+    events = poll(read, lambda got: len(got) >= 3, str, timeout_s=10, interval_s=0.2)
+    assert [e["message"] for e in events] == ["before", " ", "after"]
+    times = [e["timestamp"] for e in events]
+    assert times == sorted(times)
 
 
 def test_job_names_are_unique(sagemaker: Any, trained_job: dict[str, Any]) -> None:

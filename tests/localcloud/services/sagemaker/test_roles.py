@@ -75,10 +75,12 @@ def test_creates_with_a_role_sagemaker_cannot_assume_are_refused_and_leave_nothi
         with pytest.raises(ClientError) as job:
             sagemaker.create_training_job(**{**request, "RoleArn": role})
         _refused_as_sagemaker_refuses(job, role)
+    refused = {f"roles-{n}" for n in range(len(untrusted))}
     names = {m["ModelName"] for m in sagemaker.list_models()["Models"]}
-    assert not {f"roles-{n}" for n in range(len(untrusted))} & names
+    assert not refused & names
+    # (tests/localcloud/test_roles.py names its jobs roles-<word>: only these names count)
     jobs = sagemaker.list_training_jobs(NameContains="roles-")["TrainingJobSummaries"]
-    assert jobs == []
+    assert not refused & {j["TrainingJobName"] for j in jobs}
 
 
 def test_the_trust_of_the_platform_role_lets_sagemaker_in(cloud: Cloud, sagemaker: Any) -> None:

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from localcloud.gateway.authorize import conditions_hold
+from localcloud.shared.policies import conditions_hold
 from smlocal.core.naming import CI_DEPLOY_ROLE, endpoint_stack_name
 from tests.helpers.cloud import BUCKET, PYTORCH_IMAGE, Cloud
 from tests.helpers.stacks import GITHUB_REPOSITORY

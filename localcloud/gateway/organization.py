@@ -30,7 +30,7 @@ from localcloud.shared.credentials import ACCOUNT_ID
 
 ROLE_NAME = "OrganizationAccountAccessRole"
 _GIVEN = "smlocal_organization_role_given"
-ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
+ADMINISTRATOR = "arn:{partition}:iam::aws:policy/AdministratorAccess"
 
 
 def trust_document(management: str = ACCOUNT_ID) -> dict[str, Any]:
@@ -73,7 +73,9 @@ def ensure_role(backend: Any) -> None:
         tags=[],
         max_session_duration=None,
     )
-    backend.attach_role_policy(ADMINISTRATOR, ROLE_NAME)
+    # moto makes an account's IAM in every partition (looking a key up does): each has its own
+    # copy of AWS's managed policies
+    backend.attach_role_policy(ADMINISTRATOR.format(partition=backend.partition), ROLE_NAME)
 
 
 def ensure_restored() -> None:

@@ -116,40 +116,6 @@ def issued_key(access_key_id: str, start: Credentials) -> IssuedKey | None:
     return None
 
 
-def install() -> None:
-    """STS GetSessionToken issues a real temporary key (moto answers AWS's documentation
-    example, which this cloud would refuse)."""
-    from moto.core.responses import ActionResult
-    from moto.core.utils import utcnow
-    from moto.iam.models import iam_backends
-    from moto.sts.responses import TokenResponse
-    from moto.sts.utils import random_session_token
-
-    if getattr(TokenResponse.get_session_token, "_localcloud", False):
-        return
-
-    def get_session_token(self: Any) -> Any:
-        duration = self._get_int_param("DurationSeconds", 43200)
-        backend = iam_backends[self.current_account][self.partition]
-        # The session is the caller's: an IAM user's stays that user's (the guard refuses
-        # session keys here, as AWS does); the cloud's own key's is its account root's.
-        caller = backend.access_keys.get(self.get_access_key())
-        key = backend.create_temp_access_key()
-        key.smlocal_user = caller.user_name if caller is not None else None
-        key.session_token = random_session_token()
-        key.expiration = utcnow() + dt.timedelta(seconds=duration)
-        credentials = {
-            "AccessKeyId": key.access_key_id,
-            "SecretAccessKey": key.secret_access_key,
-            "SessionToken": key.session_token,
-            "Expiration": key.expiration,
-        }
-        return ActionResult({"Credentials": credentials})
-
-    get_session_token._localcloud = True  # type: ignore[attr-defined]
-    TokenResponse.get_session_token = get_session_token  # type: ignore[method-assign]
-
-
 # --- the signature ---------------------------------------------------------------------------
 def _header(environ: dict[str, Any], name: str) -> str | None:
     key = name.upper().replace("-", "_")

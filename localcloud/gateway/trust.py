@@ -23,6 +23,9 @@ actions case-insensitively, `Version` for policy variables), the caller being th
 OIDC provider (`Principal.Federated`). AssumeRoleWithSAML is refused (moto would issue any
 role's key).
 
+GetSessionToken issues a real temporary key of its caller (`install`: moto answers AWS's
+documentation example), refused to session keys (`check_sts`), as AWS refuses it.
+
 `ServiceSessions` is SageMaker assuming a job's or a model's execution role: the trust must
 allow `sagemaker.amazonaws.com` with SageMaker's `aws:SourceAccount` and `aws:SourceArn`; the
 key it gets lives in this process only (`auth.register_service_key`) and acts as the role.
@@ -209,6 +212,41 @@ def check_sts(asked: Asked, key: IssuedKey, caller: Caller, region: str) -> None
         return  # a trust naming the principal itself needs nothing more in its own account
     if not identity_allows(caller, "sts:AssumeRole", arn, context):
         raise denied
+
+
+# --- GetSessionToken ----------------------------------------------------------------------------
+def install() -> None:
+    """STS GetSessionToken issues a real temporary key (moto answers AWS's documentation
+    example, which this cloud would refuse); `check_sts` refuses it to session keys."""
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.iam.models import iam_backends
+    from moto.sts.responses import TokenResponse
+    from moto.sts.utils import random_session_token
+
+    if getattr(TokenResponse.get_session_token, "_localcloud", False):
+        return
+
+    def get_session_token(self: Any) -> Any:
+        duration = self._get_int_param("DurationSeconds", 43200)
+        backend = iam_backends[self.current_account][self.partition]
+        # The session is the caller's: an IAM user's stays that user's (the guard refuses
+        # session keys here, as AWS does); the cloud's own key's is its account root's.
+        caller = backend.access_keys.get(self.get_access_key())
+        key = backend.create_temp_access_key()
+        key.smlocal_user = caller.user_name if caller is not None else None
+        key.session_token = random_session_token()
+        key.expiration = utcnow() + dt.timedelta(seconds=duration)
+        credentials = {
+            "AccessKeyId": key.access_key_id,
+            "SecretAccessKey": key.secret_access_key,
+            "SessionToken": key.session_token,
+            "Expiration": key.expiration,
+        }
+        return ActionResult({"Credentials": credentials})
+
+    get_session_token._localcloud = True  # type: ignore[attr-defined]
+    TokenResponse.get_session_token = get_session_token  # type: ignore[method-assign]
 
 
 # --- AssumeRoleWithWebIdentity: the token is the credential -------------------------------------

@@ -78,6 +78,8 @@ def _moto() -> tuple[Any, ...]:
     from moto.s3bucket_path.utils import parse_key_name as path_key
 
     class Seen(Request):
+        raw_path = functools.cached_property(Request.raw_path.fget)  # read twice: once
+
         @property
         def url_root(self) -> str:  # type: ignore[override]
             return _url_root(self.scheme, self.host, self.root_path)

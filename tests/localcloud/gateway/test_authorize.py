@@ -305,6 +305,18 @@ def test_an_explicit_deny_and_the_permissions_boundary_win(cloud: Cloud) -> None
 
 
 # --- resource-scoped statements of the services a CDK app touches, through the cloud ----------
+ROOT_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
 SCOPED_ROLE = "authorize-tests-scoped"
 SCOPED_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/{SCOPED_ROLE}/scoped"
 ASSETS = "authorize-tests-assets"
@@ -349,18 +361,8 @@ def scoped(cloud: Cloud) -> boto3.Session:
     key = kms.create_key()["KeyMetadata"]["Arn"]
     kms.create_alias(AliasName="alias/authorize-tests", TargetKeyId=key)
     cloud.client("s3").create_bucket(Bucket=ASSETS)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
     iam = cloud.client("iam")
-    role = iam.create_role(RoleName=SCOPED_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
+    role = iam.create_role(RoleName=SCOPED_ROLE, AssumeRolePolicyDocument=json.dumps(ROOT_TRUST))
     iam.put_role_policy(
         RoleName=SCOPED_ROLE,
         PolicyName="scoped",
@@ -443,18 +445,6 @@ def test_ecr_kms_and_s3_are_matched_by_their_arn(cloud: Cloud, scoped: boto3.Ses
         "s3:PutObject",
         f"arn:aws:s3:::{BUCKET}/asset.zip",
     )
-
-
-ROOT_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 
 
 def _role(cloud: Cloud, name: str, *statements: dict[str, Any]) -> Session:

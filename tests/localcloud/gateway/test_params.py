@@ -40,6 +40,12 @@ def _refused(environ: dict[str, Any], service: str) -> tuple[str, bytes]:
     return status, body
 
 
+def _malformed(environ: dict[str, Any], service: str, code: bytes, why: bytes) -> None:
+    status, body = _refused(environ, service)
+    assert status == "400 Bad Request"
+    assert code in body and why in body, body
+
+
 def test_a_query_request_reads_one_way() -> None:
     asked = read(_environ(b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fr"), "sts")
     assert (asked.protocol, asked.operation) == ("query", "AssumeRole")
@@ -77,9 +83,7 @@ def test_a_query_request_reads_one_way() -> None:
 def test_a_query_request_moto_could_read_otherwise_is_refused(
     environ: dict[str, Any], why: bytes
 ) -> None:
-    status, body = _refused(environ, "iam")
-    assert status == "400 Bad Request"
-    assert b"<Code>MalformedQueryString</Code>" in body and why in body
+    _malformed(environ, "iam", b"<Code>MalformedQueryString</Code>", why)
 
 
 def test_a_json_request_reads_its_body_and_its_body_read_as_a_query_too() -> None:
@@ -140,9 +144,7 @@ def test_a_json_request_reads_its_body_and_its_body_read_as_a_query_too() -> Non
 def test_a_json_request_moto_could_read_otherwise_is_refused(
     environ: dict[str, Any], why: bytes
 ) -> None:
-    status, body = _refused(environ, "sagemaker")
-    assert status == "400 Bad Request"
-    assert b'"__type": "SerializationException"' in body and why in body
+    _malformed(environ, "sagemaker", b'"__type": "SerializationException"', why)
 
 
 @pytest.mark.parametrize(

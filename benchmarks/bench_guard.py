@@ -1,7 +1,10 @@
 """The guard's CPU per request (`localcloud.gateway.guard.Guard`, in this process, in front of
 an app that answers at once), for signed requests of the cloud's own key: an S3 GetObject on a
 bucket of its account (the accounts rule's dict lookup), an S3 GetObject on another account's
-bucket (refused: the bucket policy is read), and a SageMaker JSON call (no S3 rule at all).
+bucket (refused: the bucket policy is read), and a SageMaker JSON call (no S3 rule at all); and
+for a role's session key (AssumeRole), whose requests the role's policies decide (`authorize`:
+AWS's managed `AmazonSageMakerFullAccess`, 14 KB, attached beside an inline policy): a
+SageMaker JSON call and an S3 GetObject.
 
     python benchmarks/bench_guard.py [--calls 3000]
 
@@ -67,6 +70,57 @@ def _signed(
     return _environ(request)
 
 
+class _RoleKey:
+    """A role's session key, as STS issues it."""
+
+    def __init__(self, access_key_id: str, secret_access_key: str, token: str) -> None:
+        self.access_key_id, self.secret_access_key, self.token = (
+            access_key_id,
+            secret_access_key,
+            token,
+        )
+
+
+def _role_key() -> _RoleKey:
+    """A session of a role with AmazonSageMakerFullAccess and an inline policy, among 200
+    other roles of its account (moto finds a role by ARN by scanning them all)."""
+    import json
+
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+
+    from localcloud.services.iam import managed
+
+    managed.install()  # AWS's managed policies, as the cloud has them
+    iam = iam_backends["123456789012"]["aws"]
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sts:*"}
+            ],
+        }
+    )
+    for n in range(200):
+        iam.create_role(f"bench-other-{n}", trust, "/", None, "", [], None)
+    role = iam.create_role("bench-role", trust, "/", None, "", [], None)
+    iam.attach_role_policy("arn:aws:iam::aws:policy/AmazonSageMakerFullAccess", role.name)
+    inline = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    }
+    iam.put_role_policy(role.name, "s3", json.dumps(inline))
+    session = sts_backends["123456789012"]["aws"].assume_role(
+        region_name="us-east-1",
+        role_session_name="bench",
+        role_arn=role.arn,
+        policy="",
+        duration=3600,
+        external_id="",
+    )
+    return _RoleKey(session.access_key_id, session.secret_access_key, session.session_token)
+
+
 def _per_call(front: Callable[..., Any], environ: dict[str, Any], calls: int) -> tuple[float, str]:
     """CPU µs per call and the status of the last answer."""
     seen = []
@@ -97,6 +151,7 @@ def main() -> None:
     print(f"load average {'/'.join(f'{v:.1f}' for v in os.getloadavg())}")
     s3_backends["123456789012"]["aws"].create_bucket("bench-own", "us-east-1")
     s3_backends["111111111111"]["aws"].create_bucket("bench-theirs", "us-east-1")
+    role_key = _role_key()
 
     def app(_environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         start_response("200 OK", [("Content-Length", "0")])
@@ -122,6 +177,25 @@ def main() -> None:
                     "Content-Type": "application/x-amz-json-1.1",
                     "X-Amz-Target": "SageMaker.ListEndpoints",
                 },
+            ),
+            "role: SageMaker DescribeEndpoint (JSON)": _signed(
+                role_key,
+                "sagemaker",
+                "POST",
+                f"{base}/",
+                b'{"EndpointName": "bench"}',
+                **{
+                    "Content-Type": "application/x-amz-json-1.1",
+                    "X-Amz-Target": "SageMaker.DescribeEndpoint",
+                    "X-Amz-Security-Token": role_key.token,
+                },
+            ),
+            "role: S3 GetObject, own account's bucket": _signed(
+                role_key,
+                "s3",
+                "GET",
+                f"{base}/bench-own/k",
+                **{"X-Amz-Security-Token": role_key.token},
             ),
         }
         for label, environ in cases.items():

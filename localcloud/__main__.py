@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from localcloud.control import DEFAULT_PORT, state_dir
 from localcloud.server import serve
-from smlocal.core.errors import UserError
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,12 +34,9 @@ def main(argv: list[str] | None = None) -> None:
         help="periods, alarm evaluation and cooldowns run N times faster [default: 1]",
     )
     args = parser.parse_args(argv)
-    try:
-        serve(state_dir(args.state_dir), args.port, tuple(args.cors_origin), args.clock_speed)
-    except UserError as err:
-        # One line and status 2, as smlocal's CLI: `cloud start --detach` relays it as is.
-        print(f"error: {err}", file=sys.stderr, flush=True)
-        sys.exit(2)
+    # A refused start is one line and status 2 (`server.serve` says it; `cloud start --detach`
+    # relays the line as is).
+    serve(state_dir(args.state_dir), args.port, tuple(args.cors_origin), args.clock_speed)
 
 
 if __name__ == "__main__":

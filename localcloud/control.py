@@ -20,7 +20,7 @@ from localcloud.gateway.authority import ensure_ca
 from localcloud.gateway.bundle import TRUST_VARIABLES, write_bundle
 from localcloud.gateway.guard import HEALTH_PATH
 from localcloud.gateway.proxy import proxy_url
-from localcloud.shared.credentials import credentials
+from localcloud.shared.credentials import ACCOUNT_ID, credentials
 from localcloud.shared.privacy import open_private_log, private_state_dir
 from localcloud.shared.processes import (
     PID_FILE,
@@ -38,7 +38,6 @@ DEFAULT_PORT = 4566
 # leftover of the cloud and ended.)
 STATE_DIR_ENV = "SMLOCAL_STATE_DIR"
 LOG_FILE = "server.log"
-ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0

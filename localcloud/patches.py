@@ -28,8 +28,9 @@ and refuses a second, different set of parts. The order matters where patches me
    policies in every account (`managed`); ECR (`services.ecr`): the registry login refused (no
    Docker engine, no registry); Lambda (`services.awslambda`): functions refused;
 7. the gateway's: a modelled error for any action moto does not implement, real temporary keys
-   from STS GetSessionToken (`gateway.auth` checks every signature; `gateway.authorize`, called
-   by the guard after it, a role key's request against the role's policies: it patches
+   from STS GetSessionToken (`gateway.trust`; `gateway.auth` checks every signature;
+   `gateway.authorize`, called by the guard after it, a role key's request against the role's
+   policies: it patches
    nothing; `gateway.accounts`, called by the guard too, keeps S3 accounts apart and
    AssumeRole within the role's trust: it patches nothing), the cloud's accounts as one
    organization (`organization`: `OrganizationAccountAccessRole` in every member account),
@@ -70,7 +71,7 @@ def install(
         return
     from moto.moto_server import werkzeug_app
 
-    from localcloud.gateway import auth, organization, trust, unimplemented
+    from localcloud.gateway import organization, trust, unimplemented
     from localcloud.services.autoscaling import scaling
     from localcloud.services.awslambda import refusals as lambda_refusals
     from localcloud.services.cloudformation import autoscaling as cfn_autoscaling
@@ -130,7 +131,7 @@ def install(
     managed.install()
     lambda_refusals.install()
     unimplemented.install()
-    auth.install()
+    trust.install()
     organization.install()
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
     _installed_for = (jobs, endpoints, clock, transforms, processing, tuning)

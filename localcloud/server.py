@@ -8,6 +8,11 @@ Only requests signed with keys the cloud issued, to its own host names, get in
 (`localcloud.gateway.guard`). The same port is its user's HTTPS proxy (`localcloud.gateway.proxy`):
 `*.amazonaws.com` served here, so clients that hard-code AWS's endpoints reach the cloud too,
 other hosts relayed to their public addresses.
+After a restart it serves at once (an endpoint recovering fetches its model through the cloud's
+own S3, as its role), but answers everyone else 503 `ServiceUnavailable` until its jobs,
+transforms and endpoints are recovered (`guard.Guard.recovering`), so no client races a
+recovery (a DeleteEndpoint while the endpoint restarts). A start refused (a state dir others
+can read) is one line on stderr and exit status 2.
 SIGTERM / SIGINT: stop accepting requests, stop training jobs and serving processes, write a
 final snapshot, exit. `--clock-speed N` runs the cloud's clock (`localcloud.shared.clock`) N
 times faster: CloudWatch alarm evaluation and Application Auto Scaling act on it.
@@ -30,7 +35,7 @@ from localcloud.dataplane.processing import ProcessingJobs
 from localcloud.dataplane.training import TrainingJobs
 from localcloud.dataplane.transform import TransformJobs
 from localcloud.dataplane.tuning import TuningJobs
-from localcloud.gateway import guard, proxy
+from localcloud.gateway import guard, organization, proxy
 from localcloud.gateway.authority import Authority
 from localcloud.gateway.connections import close_idle, keeping_alive, remembering
 from localcloud.gateway.persisting import persisting
@@ -45,7 +50,6 @@ from smlocal.core.files import write_atomically
 
 log = logging.getLogger("localcloud")
 
-ACCOUNT_ID = "123456789012"  # moto's default account
 REGION = "us-east-1"
 
 
@@ -130,20 +134,26 @@ class LocalCloud:
             tuning=self.tuning,
         )
         restored = self.store.restore()
+        organization.ensure_restored()  # member accounts whose IAM predates their role
         # Serving starts before the data plane recovers: an endpoint fetches its model through
-        # the cloud's own S3, as its role. The cloud is ready (server.json) once it recovered.
+        # the cloud's own S3, as its role. Until it recovered, only the keys of the cloud's own
+        # services get in; the cloud is ready (server.json) once it recovered.
+        front.recovering = restored
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="moto-server", daemon=True
         )
         self._thread.start()
         if restored:
-            sagemaker = get_backend("sagemaker")
-            self.jobs.recover(sagemaker)
-            self.transforms.recover(sagemaker)
-            self.processing.recover(sagemaker)
-            self.tuning.recover(sagemaker)
-            self.endpoints.recover(sagemaker)
-            self.store.flush()
+            try:
+                sagemaker = get_backend("sagemaker")
+                self.jobs.recover(sagemaker)
+                self.transforms.recover(sagemaker)
+                self.processing.recover(sagemaker)
+                self.tuning.recover(sagemaker)
+                self.endpoints.recover(sagemaker)
+                self.store.flush()
+            finally:
+                front.recovering = False
         self.alarms = AlarmEvaluator(self.clock, self.store)
         self.alarms.start()
 
@@ -179,18 +189,21 @@ class LocalCloud:
 def serve(
     state_dir: Path, port: int, cors_origins: tuple[str, ...] = (), clock_speed: float = 1.0
 ) -> None:
-    """Run the local cloud in this process until SIGTERM / SIGINT."""
+    """Run the local cloud in this process until SIGTERM / SIGINT. A start refused (a state
+    dir others can read) is one line on stderr and SystemExit(2), as the CLI says errors: the
+    one place that says it (`python -m localcloud serve`, `cloud start --detach`, which relays
+    the line, and `cloud start` in the foreground all come here)."""
     try:
         cloud = LocalCloud(state_dir, port, cors_origins=cors_origins, clock_speed=clock_speed)
-    except UserError as err:  # a state dir others can read: one line, as the CLI says errors
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        cloud.start()
+    except UserError as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    cloud.start()
     pid_file = cloud.write_pid_file()
     speed = f", clock {cloud.clock.speed:g}x" if cloud.clock.speed != 1 else ""
     print(

@@ -21,6 +21,11 @@ Every caller counts: the cloud's own key (its account's root), IAM users' keys, 
 sessions, the keys the cloud's services sign with. Refused as S3 refuses another account:
 `AccessDenied`, 403, "Access Denied".
 
+The buckets a request names are read as moto reads them (`arns_s3.bucket_and_key`,
+`arns_s3.copy_source`), their owners from moto's own map (`arns_s3.bucket_account`), and what
+the request does on them is named once per request (`authorize.requested`). Bucket policies
+read `aws:SecureTransport` as true, as every check does (`principals`).
+
 STS requests get their trust check here too (`trust.check_sts`): AssumeRole evaluates the
 role's trust policy.
 """
@@ -28,24 +33,16 @@ role's trust policy.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
-from urllib.parse import unquote
 
-from localcloud.gateway.auth import IssuedKey
+from localcloud.gateway.arns_s3 import bucket_account, bucket_and_key, copy_source
+from localcloud.gateway.auth import IssuedKey, scope_region
 from localcloud.gateway.authorize import requested
+from localcloud.gateway.params import read
+from localcloud.gateway.principals import Caller, context_of
 from localcloud.gateway.refusals import Refused
-from localcloud.gateway.trust import (
-    caller_of,
-    check_sts,
-    context_of,
-    identity_allows,
-    resource_policy,
-)
+from localcloud.gateway.trust import check_sts, identity_allows, resource_policy
 
-# a virtual-hosted bucket: `bucket.localhost` (the cloud's own name) or an S3 host of AWS's
-_BUCKET_HOST = re.compile(r"(.+?)\.(?:localhost|s3[.-][a-z0-9.-]*amazonaws\.com)")
-_PATH_STYLE_HOSTS = ("localhost:", "127.0.0.1:", "[::1]:")
 _ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 _AUTHENTICATED = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
 # S3 action -> the ACL permission that grants it (on the bucket, or on the object for reads)
@@ -63,69 +60,37 @@ _ACL = {
 _OBJECT_READS = ("GetObject",)
 
 
-def check(environ: dict[str, Any], key: IssuedKey, service: str) -> None:
+def check(environ: dict[str, Any], key: IssuedKey, caller: Caller, service: str) -> None:
     """Raise Refused unless the request keeps within what its account may reach (S3), or
     the role's trust lets its caller in (STS)."""
-    if service != "s3" and service != "sts":
-        return
-    signed = environ.get("smlocal.sigv4")  # the signature `auth` parsed: its scope's region
-    region = getattr(signed, "region", "") or "us-east-1"
     if service == "s3":
-        _s3(environ, key, region)
-    else:
-        secure = environ.get("wsgi.url_scheme") == "https" or "smlocal.tunnel_host" in environ
-        check_sts(environ, key, region, secure)
+        _s3(environ, caller)
+    elif service == "sts":
+        check_sts(read(environ, service), key, caller, scope_region(environ))
 
 
 def _buckets(environ: dict[str, Any]) -> list[str]:
     """The buckets a request names: its own (host or path), and a copy's source."""
-    host = environ.get("HTTP_HOST", "")
-    virtual = None
-    if not host.startswith(_PATH_STYLE_HOSTS):  # the cloud's own names: path style
-        virtual = _BUCKET_HOST.fullmatch(host.lower().rsplit(":", 1)[0])
-    if virtual is not None:
-        names = [virtual.group(1)]
-    else:
-        names = [environ.get("PATH_INFO", "/").lstrip("/").partition("/")[0]]
-    source = environ.get("HTTP_X_AMZ_COPY_SOURCE")
-    if source:
-        names.append(unquote(source).lstrip("/").split("/", 1)[0])
+    names = [bucket_and_key(environ)[0]]
+    source = copy_source(environ)
+    if source is not None:
+        names.append(source[0])
     return names
 
 
-_OWNERS: list[dict[str, tuple[str, str]]] = []
-
-
-def _owners() -> dict[str, tuple[str, str]]:
-    """moto's bucket name -> (partition, account) map (one dict for the process's life)."""
-    if not _OWNERS:
-        from moto.s3.models import s3_backends
-
-        _OWNERS.append(s3_backends.bucket_accounts)
-    return _OWNERS[0]
-
-
-def _s3(environ: dict[str, Any], key: IssuedKey, region: str) -> None:
-    owners = _owners()
-    for name in _buckets(environ):
-        owner = owners.get(name)
-        if owner is not None and owner[1] != key.account:
-            break
-    else:
+def _s3(environ: dict[str, Any], caller: Caller) -> None:
+    account = caller.account
+    if all(bucket_account(name) in (None, account) for name in _buckets(environ)):
         return  # the caller's own buckets, or none that exists (S3 answers NoSuchBucket)
-    caller = caller_of(key)
-    # Bucket policies read `aws:SecureTransport` as true: the cloud answers on the loopback
-    # interface only, which stands in for TLS (as `services.cloudformation.resources` reads
-    # them for the bucket's own account); a `enforce_ssl` bucket is not closed to everyone.
-    context = context_of(caller, region, secure=True)
-    for action, resource, _extra in requested(environ, "s3", key.account, region):
+    context = context_of(caller, scope_region(environ))
+    for action, resource, _extra in requested(environ, "s3", account):
         if action == "s3:CreateBucket":
             continue  # a name another account holds: S3 answers BucketAlreadyExists
         bucket_name = resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
-        owner = owners.get(bucket_name)
-        if owner is None or owner[1] == key.account:
+        owner = bucket_account(bucket_name)
+        if owner is None or owner == account:
             continue
-        if not _granted(owner[1], bucket_name, action, resource, caller, context):
+        if not _granted(owner, bucket_name, action, resource, caller, context):
             raise Refused("denied", "Access Denied")
 
 

@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from localcloud.gateway.refusals import Refused
-from localcloud.shared.credentials import Credentials
+from localcloud.shared.credentials import ACCOUNT_ID, Credentials
 
 MAX_SKEW = dt.timedelta(minutes=15)
 # Bodies of non-S3 requests are read to hash them; AWS's largest (InvokeEndpoint) is 6 MB.
@@ -44,11 +44,6 @@ MAX_SIGNED_BODY = 32 * 1024 * 1024
 
 
 # --- keys the cloud issued -------------------------------------------------------------------
-# The account of the cloud's own key: moto's default account, the management account of the
-# cloud's organization (`localcloud.gateway.organization`).
-START_ACCOUNT = "123456789012"
-
-
 @dataclass(frozen=True)
 class IssuedKey:
     secret_access_key: str
@@ -82,7 +77,8 @@ def register_service_key(access_key_id: str, key: IssuedKey) -> None:
 @functools.lru_cache(maxsize=4)
 def _start_key(start: Credentials) -> IssuedKey:
     """The cloud's own key, made once (it is asked on most requests)."""
-    return IssuedKey(start.secret_access_key, None, START_ACCOUNT, None)
+    # the account of the cloud's own key: the management account of the cloud's organization
+    return IssuedKey(start.secret_access_key, None, ACCOUNT_ID, None)
 
 
 def issued_key(access_key_id: str, start: Credentials) -> IssuedKey | None:
@@ -120,40 +116,6 @@ def issued_key(access_key_id: str, start: Credentials) -> IssuedKey | None:
     return None
 
 
-def install() -> None:
-    """STS GetSessionToken issues a real temporary key (moto answers AWS's documentation
-    example, which this cloud would refuse)."""
-    from moto.core.responses import ActionResult
-    from moto.core.utils import utcnow
-    from moto.iam.models import iam_backends
-    from moto.sts.responses import TokenResponse
-    from moto.sts.utils import random_session_token
-
-    if getattr(TokenResponse.get_session_token, "_localcloud", False):
-        return
-
-    def get_session_token(self: Any) -> Any:
-        duration = self._get_int_param("DurationSeconds", 43200)
-        backend = iam_backends[self.current_account][self.partition]
-        # The session is the caller's: an IAM user's stays that user's (the guard refuses
-        # session keys here, as AWS does); the cloud's own key's is its account root's.
-        caller = backend.access_keys.get(self.get_access_key())
-        key = backend.create_temp_access_key()
-        key.smlocal_user = caller.user_name if caller is not None else None
-        key.session_token = random_session_token()
-        key.expiration = utcnow() + dt.timedelta(seconds=duration)
-        credentials = {
-            "AccessKeyId": key.access_key_id,
-            "SecretAccessKey": key.secret_access_key,
-            "SessionToken": key.session_token,
-            "Expiration": key.expiration,
-        }
-        return ActionResult({"Credentials": credentials})
-
-    get_session_token._localcloud = True  # type: ignore[attr-defined]
-    TokenResponse.get_session_token = get_session_token  # type: ignore[method-assign]
-
-
 # --- the signature ---------------------------------------------------------------------------
 def _header(environ: dict[str, Any], name: str) -> str | None:
     key = name.upper().replace("-", "_")
@@ -166,8 +128,19 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+_BODY = "smlocal.body"  # the environ key that keeps a request's body once read
+
+
+def read_body(environ: dict[str, Any]) -> bytes:
+    """The whole body (to hash it, to read its parameters), read once and left for moto to
+    read again; capped at MAX_SIGNED_BODY."""
+    body = environ.get(_BODY)
+    if body is None:
+        body = environ[_BODY] = _read_body(environ)
+    return body
+
+
 def _read_body(environ: dict[str, Any]) -> bytes:
-    """The whole body (to hash it), left for moto to read again; capped."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -208,6 +181,17 @@ def credential_scope(environ: dict[str, Any]) -> tuple[str, str | None]:
 
 
 _PARSED = "smlocal.sigv4"  # the environ key that keeps a request's parsed signature
+
+
+def scope_region(environ: dict[str, Any]) -> str:
+    """The region of the request's credential scope (us-east-1 when it names none)."""
+    return getattr(_parse(environ), "region", "") or "us-east-1"
+
+
+def presigned(environ: dict[str, Any]) -> bool:
+    """Whether the request is signed in its URL's query (no Authorization header)."""
+    signed = _parse(environ)
+    return signed is not None and signed.expires_s is not None
 
 
 def _parse(environ: dict[str, Any]) -> _Signed | None:
@@ -385,7 +369,7 @@ def authenticate(
         query = "&".join(p for p in query.split("&") if not p.startswith("X-Amz-Signature="))
     # S3 signs its x-amz-content-sha256 header (a hash, UNSIGNED-PAYLOAD or STREAMING-*) in
     # place of the body; other services sign the body's hash.
-    body = b"" if s3 else _read_body(environ)
+    body = b"" if s3 else read_body(environ)
     host = environ.get("HTTP_HOST", "")
     url = f"http://{host}{path}" + (f"?{query}" if query else "")
     request = _Received(environ.get("REQUEST_METHOD", "GET"), url, headers, body, signed.amz_date)

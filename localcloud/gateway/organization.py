@@ -1,15 +1,19 @@
 """The cloud's accounts as one AWS Organization, so that its user reaches a second account the
 way AWS lets a person reach one: by assuming a role there.
 
-The management account is the cloud's own (`auth.START_ACCOUNT`, 123456789012: its key is that
-account's administrator). Every other account is a member, and has what AWS Organizations
-creates in an account it makes: the role `OrganizationAccountAccessRole`, trusting the
-management account's root, with administrator rights (the managed policy
-`AdministratorAccess` when moto loads AWS's managed policies, else an inline policy of the same
-name and content). It is in the member's IAM from the moment the account is first used, as any
-role is: listed, described, changed or deleted by that account's administrators (a deleted one
-stays deleted). A member account's IAM made before this module (an older state dir) gets it at
-the first AssumeRole of it.
+The management account is the cloud's own (`shared.credentials.ACCOUNT_ID`, 123456789012: its
+key is that account's administrator). Every other account is a member, and has what AWS
+Organizations creates in an account it makes: the role `OrganizationAccountAccessRole`,
+trusting the management account's root, with AWS's managed `AdministratorAccess` attached (the
+cloud loads AWS's managed policies into every account: `services.iam.managed`). It is in the
+member's IAM from the moment the account is first used, as any role is: listed, described,
+changed or deleted by that account's administrators (a deleted one stays deleted).
+
+Two moments give it: an account's IAM being made (`initialize_service_roles`, which moto runs
+for every new account's backend), and a restart's restore (`ensure_restored`, which the server
+runs once the state is loaded: a restore skips the backends' `__init__`, and a member account
+whose IAM predates this module has no role yet). AssumeRole of the role in an account nobody
+used yet makes the account first (`trust.role_trust`).
 
 The role's trust is evaluated like any other (`trust`): the cloud's key (the management
 account's administrator) may assume it; a role or user of the management account needs
@@ -22,18 +26,14 @@ import functools
 import json
 from typing import Any
 
-from localcloud.gateway.auth import START_ACCOUNT
+from localcloud.shared.credentials import ACCOUNT_ID
 
 ROLE_NAME = "OrganizationAccountAccessRole"
 _GIVEN = "smlocal_organization_role_given"
-ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
-_ADMIN_DOCUMENT = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-}
+ADMINISTRATOR = "arn:{partition}:iam::aws:policy/AdministratorAccess"
 
 
-def trust_document(management: str = START_ACCOUNT) -> dict[str, Any]:
+def trust_document(management: str = ACCOUNT_ID) -> dict[str, Any]:
     """The trust policy AWS Organizations gives the role: the management account's root."""
     return {
         "Version": "2012-10-17",
@@ -48,7 +48,7 @@ def trust_document(management: str = START_ACCOUNT) -> dict[str, Any]:
 
 
 def is_member(account: str) -> bool:
-    return account != START_ACCOUNT
+    return account != ACCOUNT_ID
 
 
 def given(backend: Any) -> bool:
@@ -73,17 +73,23 @@ def ensure_role(backend: Any) -> None:
         tags=[],
         max_session_duration=None,
     )
-    if ADMINISTRATOR in backend.managed_policies:
-        backend.attach_role_policy(ADMINISTRATOR, ROLE_NAME)
-    else:
-        backend.put_role_policy(ROLE_NAME, "AdministratorAccess", json.dumps(_ADMIN_DOCUMENT))
+    # moto makes an account's IAM in every partition (looking a key up does): each has its own
+    # copy of AWS's managed policies
+    backend.attach_role_policy(ADMINISTRATOR.format(partition=backend.partition), ROLE_NAME)
+
+
+def ensure_restored() -> None:
+    """Give the role to every member account's IAM that a restore brought back without it."""
+    from moto.iam.models import iam_backends
+
+    for partitions in list(dict.values(iam_backends)):
+        for backend in list(dict.values(partitions)):
+            ensure_role(backend)
 
 
 def install() -> None:
-    """Every member account's IAM holds the role from its start; AssumeRole into a member
-    account whose IAM predates this makes it first."""
-    from moto.iam.models import IAMBackend, iam_backends
-    from moto.sts.models import STSBackend
+    """Every member account's IAM holds the role from its start."""
+    from moto.iam.models import IAMBackend
 
     if getattr(IAMBackend.initialize_service_roles, "_localcloud", False):
         return
@@ -94,16 +100,5 @@ def install() -> None:
         initialize(self)
         ensure_role(self)
 
-    assume_role = STSBackend.assume_role
-
-    @functools.wraps(assume_role)
-    def assume_role_hook(self: STSBackend, **kwargs: Any) -> Any:
-        arn = str(kwargs.get("role_arn") or "")
-        parts = arn.split(":")
-        if len(parts) >= 6 and parts[5] == f"role/{ROLE_NAME}":
-            ensure_role(iam_backends[parts[4]]["aws"])
-        return assume_role(self, **kwargs)
-
     initialize_service_roles._localcloud = True  # type: ignore[attr-defined]
     IAMBackend.initialize_service_roles = initialize_service_roles  # type: ignore[method-assign]
-    STSBackend.assume_role = assume_role_hook  # type: ignore[method-assign]

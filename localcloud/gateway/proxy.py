@@ -43,14 +43,20 @@ from localcloud.shared.credentials import credentials
 HANDSHAKE_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 60.0
 PROXY_USER = "smlocal"
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_AWS_HOST = re.compile(rf"(?:{_LABEL}\.)+amazonaws\.com")
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+SERVED_DOMAIN = "amazonaws.com"
 
 
 def aws_host(target: str) -> str | None:
-    """The host of a CONNECT target (`host:443`) when it is an AWS name, else None."""
+    """The host of a CONNECT target (`host:443`) when it is an AWS name the cloud serves (a
+    name under `amazonaws.com` by the relay's reading, `relay.aws_domain`, each label one a
+    certificate can carry), else None."""
     host, colon, port = target.lower().rpartition(":")
-    if not colon or port != "443" or len(host) > 253 or not _AWS_HOST.fullmatch(host):
+    if not colon or port != "443" or len(host) > 253 or host.endswith("."):
+        return None
+    if host == SERVED_DOMAIN or relay.aws_domain(host) != SERVED_DOMAIN:
+        return None
+    if not all(_LABEL.fullmatch(label) for label in host.split(".")):
         return None
     return host
 

@@ -105,6 +105,25 @@ _REFUSALS: dict[str, dict[str, tuple[int, str, str | None]]] = {
         "json": (431, "RequestHeaderSectionTooLarge", None),
         "query": (431, "RequestHeaderSectionTooLarge", None),
     },
+    # A request moto could read otherwise than the gateway (`params`): refused, not guessed at.
+    "malformed": {
+        "s3": (400, "InvalidRequest", None),
+        "json": (400, "SerializationException", None),
+        "query": (400, "MalformedQueryString", None),
+    },
+    # What the cloud does not serve at all (S3's POST Object form uploads, S3 Control).
+    "not-implemented": {
+        "s3": (501, "NotImplemented", None),
+        "json": (501, "NotImplementedException", None),
+        "query": (501, "NotImplemented", None),
+    },
+    # The cloud is recovering its jobs and endpoints after a restart (`guard.Guard.recovering`);
+    # SDKs retry a 503.
+    "unavailable": {
+        "s3": (503, "ServiceUnavailable", None),
+        "json": (503, "ServiceUnavailable", None),
+        "query": (503, "ServiceUnavailable", None),
+    },
     "uri-too-long": {
         "s3": (414, "RequestURITooLong", None),
         "json": (414, "RequestURITooLong", None),
@@ -147,7 +166,7 @@ def error_response(
     family = {"rest-xml": "s3", "rest-json": "json"}.get(shape, shape)
     status, code, message = _REFUSALS[refusal.kind][family]
     message = message or refusal.detail
-    if shape == "rest-json" and status == 400:
+    if shape == "rest-json" and status == 400 and refusal.kind != "malformed":
         status = 403  # REST services answer authentication failures with 403
     request_id = str(uuid.uuid4())
     if family == "json":

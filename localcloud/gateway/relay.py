@@ -3,14 +3,21 @@ stream, so a shell with the cloud's environment (HTTPS_PROXY) still reaches the 
 registries and the rest of the internet. Nothing is decrypted: the client's TLS runs end to
 end with the real host, which it verifies with its own trust store.
 
-What is never relayed: AWS's names (`*.amazonaws.com`, `*.amazonaws.com.cn`, `*.api.aws`: the
-cloud serves the first on 443 and refuses the others, so a request meant for the local cloud
-never leaves the machine), and any address of this machine or its private networks (loopback,
-RFC 1918, shared, link-local with the instance metadata address, unique-local, multicast,
-reserved, and whatever interface address the connection turns out to loop back to), so the
-relay is no way into a local service the cloud can reach and its user's proxy is not (a serving
-process, another cloud, a database). The name is resolved once and the checked address is the
-one connected to (no second lookup a rebinding DNS could answer differently).
+What is never relayed: AWS's names (`aws_domain`: `*.amazonaws.com`, `*.amazonaws.com.cn`,
+`*.api.aws`; the cloud serves the first on 443 (`proxy.aws_host`) and refuses the others, so a
+request meant for the local cloud never leaves the machine), and any address that is not
+globally reachable (`not_public`): loopback, this network, RFC 1918, shared (CGNAT),
+link-local with the instance metadata address, unique-local and site-local, multicast,
+reserved, IETF protocol assignments, benchmarking, IPv6 documentation, NAT64 (64:ff9b::/96,
+64:ff9b:1::/48: a NAT64 gateway would carry it to any IPv4 address), and an IPv6 address that
+embeds an IPv4 one (IPv4-mapped, IPv4-compatible, 6to4) when that one is any of these; and
+whatever interface address the connection turns out to loop back to. So the relay is no way
+into a local service the cloud can reach and its user's proxy is not (a serving process,
+another cloud, a database). The IPv4 documentation networks (TEST-NET-1/2/3) are relayed:
+they are assigned to no network and no interface of a machine by convention, so they reach
+no local service, and this machine's package registries answer at one of them (pip, npm and
+curl through the proxy must keep working). The name is resolved once and the checked address
+is the one connected to (no second lookup a rebinding DNS could answer differently).
 
 Bounds: `MAX_RELAYS` connections at once (503 beyond), `CONNECT_TIMEOUT_S` to reach the host,
 a relay idle both ways for `IDLE_TIMEOUT_S` is closed, and at most `_BUFFER_LIMIT` bytes are
@@ -24,14 +31,17 @@ import ipaddress
 import re
 import selectors
 import socket
+from typing import Any
 
 MAX_RELAYS = 128
 CONNECT_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 300.0  # below the 350 s a NAT gateway keeps an idle TCP flow
 _CHUNK = 64 * 1024
 _BUFFER_LIMIT = 256 * 1024
-_AWS_NAME = re.compile(r"(?:.+\.)?(?:amazonaws\.com|amazonaws\.com\.cn|api\.aws)\.?")
+AWS_DOMAINS = ("amazonaws.com", "amazonaws.com.cn", "api.aws")
 _PORT = re.compile(r"[0-9]{1,5}")
+# Refused, by name (the refusal says which); any other address that is not globally reachable
+# (`ipaddress`'s is_global) is refused as "not public", but the IPv4 documentation networks.
 _NOT_PUBLIC = [
     (ipaddress.ip_network(network), kind)
     for network, kind in (
@@ -41,15 +51,24 @@ _NOT_PUBLIC = [
         ("127.0.0.0/8", "loopback"),
         ("169.254.0.0/16", "link-local"),
         ("172.16.0.0/12", "private"),
+        ("192.0.0.0/24", "IETF protocol assignments"),
         ("192.168.0.0/16", "private"),
+        ("198.18.0.0/15", "benchmarking"),
         ("224.0.0.0/4", "multicast"),
         ("240.0.0.0/4", "reserved"),
         ("::/128", "unspecified"),
         ("::1/128", "loopback"),
+        ("64:ff9b::/96", "NAT64"),
+        ("64:ff9b:1::/48", "NAT64"),
+        ("2001:db8::/32", "documentation"),
         ("fc00::/7", "unique-local"),
         ("fe80::/10", "link-local"),
+        ("fec0::/10", "site-local"),
         ("ff00::/8", "multicast"),
     )
+]
+_DOCUMENTATION_V4 = [
+    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
 ]
 
 
@@ -71,20 +90,45 @@ def split_target(target: str) -> tuple[str, int]:
     return host.lower(), int(port)
 
 
+def aws_domain(host: str) -> str | None:
+    """The AWS domain (`AWS_DOMAINS`) that `host` is or is under (a final dot ignored), else
+    None."""
+    name = host.lower().removesuffix(".")
+    for domain in AWS_DOMAINS:
+        if name == domain or name.endswith(f".{domain}"):
+            return domain
+    return None
+
+
 def is_aws_name(host: str) -> bool:
     """Whether `host` is one of AWS's names, which the relay never carries."""
-    return _AWS_NAME.fullmatch(host) is not None
+    return aws_domain(host) is not None
+
+
+def _embedded(ip: Any) -> Any:
+    """The IPv4 address an IPv6 address carries (IPv4-mapped, IPv4-compatible, 6to4): where the
+    connection would really go. Others as they are."""
+    if ip.version == 4:
+        return ip
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if 1 < int(ip) < 2**32:  # IPv4-compatible (::a.b.c.d, deprecated), not :: or ::1
+        return ipaddress.IPv4Address(int(ip))
+    return ip
 
 
 def not_public(address: str) -> str | None:
-    """What kind of non-public address `address` is (loopback, private, ...), or None."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone names a local link
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    """What kind of address the relay does not reach `address` is (loopback, private, ...),
+    or None."""
+    ip = _embedded(ipaddress.ip_address(address.split("%", 1)[0]))  # a zone names a link
     for network, kind in _NOT_PUBLIC:
         if ip.version == network.version and ip in network:
             return kind
-    return None
+    if any(ip in network for network in _DOCUMENTATION_V4 if ip.version == 4):
+        return None  # no local service is there; this machine's registries are
+    return None if ip.is_global else "not public"
 
 
 def open_upstream(host: str, port: int) -> socket.socket:

@@ -15,6 +15,9 @@ from pathlib import Path
 
 from smlocal.core.errors import UserError
 
+# The account the cloud's own key acts in: moto's default account (`moto.core.DEFAULT_ACCOUNT_ID`),
+# the management account of the cloud's organization; `CDK_DEFAULT_ACCOUNT` of `cloud env`.
+ACCOUNT_ID = "123456789012"
 CREDENTIALS_FILE = "credentials.json"
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
 _SECRET_ALPHABET = string.ascii_letters + string.digits

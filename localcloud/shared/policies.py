@@ -41,7 +41,8 @@ def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
     return found if isinstance(found, list) else [found]
 
 
-def _values(element: Any) -> list[str]:
+def values(element: Any) -> list[str]:
+    """A policy element as a list of strings (a single value may be written bare)."""
     return [str(v) for v in (element if isinstance(element, list) else [element])]
 
 
@@ -63,9 +64,9 @@ def substitute(text: str, context: Context) -> Pieces | None:
             pieces.append((_LITERALS[inner], True))
             continue
         key, _, default = inner.partition(",")
-        values = context.get(key.strip().lower())
-        if values is not None and len(values) == 1:
-            pieces.append((values[0], True))
+        given = context.get(key.strip().lower())
+        if given is not None and len(given) == 1:
+            pieces.append((given[0], True))
             continue
         default = default.strip()
         if len(default) >= 2 and default[0] == default[-1] == "'":
@@ -122,16 +123,16 @@ def _applies(
 ) -> bool:
     """Whether the statement's Action/NotAction and Resource/NotResource cover the request."""
     if "NotAction" in statement:
-        if any(action_matches(p, action) for p in _values(statement["NotAction"])):
+        if any(action_matches(p, action) for p in values(statement["NotAction"])):
             return False
-    elif not any(action_matches(p, action) for p in _values(statement.get("Action", []))):
+    elif not any(action_matches(p, action) for p in values(statement.get("Action", []))):
         return False
     if "NotResource" in statement:
-        patterns = _values(statement["NotResource"])
+        patterns = values(statement["NotResource"])
         return not any(resource_matches(p, resource, context, v) for p in patterns)
     if "Resource" not in statement:
         return False  # not a valid identity-policy statement: it grants nothing
-    return any(resource_matches(p, resource, context, v) for p in _values(statement["Resource"]))
+    return any(resource_matches(p, resource, context, v) for p in values(statement["Resource"]))
 
 
 # --- conditions ------------------------------------------------------------------------------
@@ -160,12 +161,12 @@ _OPERATORS: dict[str, tuple[Callable[[Pieces, str], bool], bool]] = {  # (test, 
 }
 
 
-def _expected(name: str, values: list[str], context: Context, version: str) -> list[Pieces]:
+def _expected(name: str, given: list[str], context: Context, version: str) -> list[Pieces]:
     """The condition's values with their variables replaced (String and Arn operators only);
     a value whose variable has no value is dropped: it matches nothing."""
     if not name.startswith(("String", "Arn")):
-        return [[(v, False)] for v in values]
-    found = (_pieces(v, context, version) for v in values)
+        return [[(v, False)] for v in given]
+    found = (_pieces(v, context, version) for v in given)
     return [pieces for pieces in found if pieces is not None]
 
 
@@ -182,7 +183,7 @@ def conditions_hold(
         for key, expected in pairs.items():
             actual = context.get(key.lower())
             if name == "Null":
-                if (actual is None) != (_values(expected)[0].lower() == "true"):
+                if (actual is None) != (values(expected)[0].lower() == "true"):
                     return False
                 continue
             if name not in _OPERATORS:
@@ -192,7 +193,7 @@ def conditions_hold(
                     continue
                 return False
             test, negated = _OPERATORS[name]
-            wanted = _expected(name, _values(expected), context, version)
+            wanted = _expected(name, values(expected), context, version)
 
             def matches(value: str, test: Any = test, wanted: list[Pieces] = wanted) -> bool:
                 return any(test(e, value) for e in wanted)

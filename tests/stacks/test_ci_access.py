@@ -1,6 +1,6 @@
 """CiAccessStack: GitHub's OIDC provider, the plan and deploy roles, who may assume them, and
 what their policies allow, evaluated on the template by the local cloud's IAM evaluator
-(`localcloud.gateway.authorize.decide`: IAM's matching and condition rules), with the
+(`localcloud.shared.policies.decide`: IAM's matching and condition rules), with the
 request context of a direct call (no aws:CalledVia) unless a case names CloudFormation's.
 tests/localcloud/gateway/test_authorize.py checks the same roles deployed on the cloud."""
 
@@ -12,7 +12,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
-from localcloud.gateway.authorize import decide
+from localcloud.shared.policies import decide
 from smlocal.core.environments import load_all
 from smlocal.core.manifest import ManifestError, ci_accounts
 from stacks.wiring import add_stacks

@@ -152,3 +152,47 @@ def test_a_public_read_object_is_read_across_accounts_unless_acls_are_ignored(
     finally:
         owner.delete_public_access_block(Bucket=PRIVATE)
         owner.delete_object(Bucket=PRIVATE, Key="public.txt")
+
+
+def test_a_host_is_read_for_its_bucket_as_moto_reads_it(
+    cloud: Cloud, member: Cloud, signed: Any
+) -> None:
+    """moto takes a host's first label as the bucket, and a host starting `localhost` as path
+    style: a name it would read otherwise than as `BUCKET.localhost` is not the cloud's."""
+    for host, path in (
+        (f"{PRIVATE}.x.localhost:{cloud.port}", "/secret.txt"),
+        (f"localhost.x.localhost:{cloud.port}", f"/{PRIVATE}/secret.txt"),
+    ):
+        response = signed("s3", method="GET", path=path, host=host)
+        assert response.status_code == 403, (host, response.text)
+        assert b"the member's" not in response.content
+    # BUCKET.localhost is the bucket it names, as S3's virtual hosts are
+    response = signed(
+        "s3", method="GET", path="/secret.txt", host=f"{PRIVATE}.localhost:{cloud.port}"
+    )
+    assert response.status_code == 403 and b"<Code>AccessDenied</Code>" in response.content
+    assert member.client("s3").get_object(Bucket=PRIVATE, Key="secret.txt")["Body"].read()
+
+
+def test_a_post_object_form_upload_is_refused(cloud: Cloud, member: Cloud, signed: Any) -> None:
+    """S3's POST Object writes the key its form names: not served (a public-read bucket's
+    listing grant would have let another account write)."""
+    owner = member.client("s3")
+    owner.create_bucket(Bucket="accounts-tests-public-read", ACL="public-read")
+    form = (
+        b'--f\r\nContent-Disposition: form-data; name="key"\r\n\r\nplanted.txt\r\n'
+        b'--f\r\nContent-Disposition: form-data; name="file"; filename="p"\r\n\r\nx\r\n--f--\r\n'
+    )
+    for bucket in ("accounts-tests-public-read", BUCKET):
+        for query in ("", "?acl"):
+            response = signed(
+                "s3",
+                path=f"/{bucket}{query}",
+                body=form,
+                headers={"Content-Type": "multipart/form-data; boundary=f"},
+            )
+            assert response.status_code == 501, response.text
+            assert b"<Code>NotImplemented</Code>" in response.content
+            assert b"POST Object" in response.content
+    assert owner.list_objects_v2(Bucket="accounts-tests-public-read")["KeyCount"] == 0
+    assert cloud.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="planted")["KeyCount"] == 0

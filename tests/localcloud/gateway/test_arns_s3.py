@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from localcloud.gateway.arns_s3 import s3_checks
+from localcloud.gateway.arns_s3 import bucket_and_key, s3_checks
+from localcloud.gateway.refusals import Refused
 
 OBJECT = "arn:aws:s3:::assets/models/model.tar.gz"
 BUCKET = "arn:aws:s3:::assets"
@@ -21,6 +22,7 @@ def _environ(method: str, path: str, query: str = "", body: bytes = b"", **heade
         "PATH_INFO": path,
         "QUERY_STRING": query,
         "HTTP_HOST": "localhost:4566",
+        "CONTENT_LENGTH": str(len(body)),
         "wsgi.input": io.BytesIO(body),
     }
     environ.update({f"HTTP_{k.upper()}": v for k, v in headers.items()})
@@ -100,4 +102,56 @@ def test_s3_requests_are_named_as_iam_names_them(
 def test_a_virtual_host_names_the_bucket() -> None:
     environ = _environ("GET", "/models/model.tar.gz")
     environ["HTTP_HOST"] = "assets.s3.us-east-1.amazonaws.com"
+    assert s3_checks(environ) == [("s3:GetObject", OBJECT)]
+
+
+@pytest.mark.parametrize(
+    ("host", "path", "read"),
+    [
+        ("localhost:4566", "/assets/models/m", ("assets", "models/m")),
+        ("127.0.0.1:4566", "/assets/models/m", ("assets", "models/m")),
+        ("assets.localhost:4566", "/models/m", ("assets", "models/m")),
+        # moto's readings, which a plain one would get wrong: the first label is the bucket ...
+        ("assets.x.localhost:4566", "/models/m", ("assets", "models/m")),
+        # ... and a host starting `localhost` is path style
+        ("localhost.x.localhost:4566", "/assets/models/m", ("assets", "models/m")),
+        ("localhost.s3.amazonaws.com", "/assets/models/m", ("assets", "models/m")),
+        ("assets.s3.us-east-1.amazonaws.com", "/models/m", ("assets", "models/m")),
+        ("s3.us-east-1.amazonaws.com", "/assets/models/m", ("assets", "models/m")),
+        ("localhost:4566", "/assets/a%2Fb", ("assets", "a/b")),
+    ],
+)
+def test_the_bucket_and_key_are_moto_s(host: str, path: str, read: tuple[str, str]) -> None:
+    environ = _environ("GET", path)
+    environ.update({"HTTP_HOST": host, "RAW_URI": path})
+    assert bucket_and_key(environ) == read
+
+
+def test_a_copy_source_is_read_as_moto_reads_it() -> None:
+    # `//other/...` is a URL's authority to moto: the source bucket is the path's first part
+    environ = _environ("PUT", "/assets/copy", x_amz_copy_source="//other/assets/src")
+    assert s3_checks(environ) == [
+        ("s3:PutObject", "arn:aws:s3:::assets/copy"),
+        ("s3:GetObject", "arn:aws:s3:::assets/src"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        _environ("POST", "/assets"),  # POST Object: moto writes the form's `key`
+        _environ("POST", "/assets", "acl"),  # whatever sub-resource the URL names
+        _environ("POST", "/assets/models/model.tar.gz"),
+        _environ("PATCH", "/assets/models/model.tar.gz"),
+        _environ("GET", "/v20180820/configuration/publicAccessBlock"),  # S3 Control
+    ],
+)
+def test_what_the_cloud_does_not_serve_is_refused_not_named(environ: Any) -> None:
+    with pytest.raises(Refused) as refused:
+        s3_checks(environ)
+    assert refused.value.kind == "not-implemented"
+
+
+def test_select_reads_the_object() -> None:
+    environ = _environ("POST", "/assets/models/model.tar.gz", "select&select-type=2")
     assert s3_checks(environ) == [("s3:GetObject", OBJECT)]

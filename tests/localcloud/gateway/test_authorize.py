@@ -14,9 +14,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from localcloud.gateway.authorize import conditions_hold
+from localcloud.shared.policies import conditions_hold
 from smlocal.core.naming import CI_DEPLOY_ROLE, endpoint_stack_name
-from tests.helpers.cloud import BUCKET, PYTORCH_IMAGE, Cloud
+from tests.helpers.cloud import BUCKET, PYTORCH_IMAGE, Cloud, Session, create_role
 from tests.helpers.stacks import GITHUB_REPOSITORY
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -305,6 +305,18 @@ def test_an_explicit_deny_and_the_permissions_boundary_win(cloud: Cloud) -> None
 
 
 # --- resource-scoped statements of the services a CDK app touches, through the cloud ----------
+ROOT_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
 SCOPED_ROLE = "authorize-tests-scoped"
 SCOPED_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/{SCOPED_ROLE}/scoped"
 ASSETS = "authorize-tests-assets"
@@ -349,18 +361,8 @@ def scoped(cloud: Cloud) -> boto3.Session:
     key = kms.create_key()["KeyMetadata"]["Arn"]
     kms.create_alias(AliasName="alias/authorize-tests", TargetKeyId=key)
     cloud.client("s3").create_bucket(Bucket=ASSETS)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
     iam = cloud.client("iam")
-    role = iam.create_role(RoleName=SCOPED_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
+    role = iam.create_role(RoleName=SCOPED_ROLE, AssumeRolePolicyDocument=json.dumps(ROOT_TRUST))
     iam.put_role_policy(
         RoleName=SCOPED_ROLE,
         PolicyName="scoped",
@@ -443,3 +445,110 @@ def test_ecr_kms_and_s3_are_matched_by_their_arn(cloud: Cloud, scoped: boto3.Ses
         "s3:PutObject",
         f"arn:aws:s3:::{BUCKET}/asset.zip",
     )
+
+
+def _role(cloud: Cloud, name: str, *statements: dict[str, Any]) -> Session:
+    policy = {"Version": "2012-10-17", "Statement": list(statements)}
+    return cloud.assume(create_role(cloud.client("iam"), name, ROOT_TRUST, policy))
+
+
+def test_a_request_is_authorised_as_moto_reads_it(cloud: Cloud, signed: Any) -> None:
+    """A role checked for one action or resource and run for another, each way moto reads
+    a request otherwise than a plain reading: refused as malformed, or authorised for each
+    reading."""
+    getter = _role(
+        cloud,
+        "authorize-tests-get-user",
+        {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"},
+    )
+    nothing = {"Effect": "Deny", "Action": "*", "Resource": "*"}
+    target = {"Version": "2012-10-17", "Statement": [nothing]}
+    create_role(cloud.client("iam"), "authorize-tests-target", ROOT_TRUST, target)
+    # ?Action=GetUser in the URL, PutRolePolicy in a multipart body: moto runs the body's
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
+    )
+    parts = {
+        "Action": "PutRolePolicy",
+        "Version": "2010-05-08",
+        "RoleName": "authorize-tests-target",
+        "PolicyName": "escalated",
+        "PolicyDocument": policy,
+    }
+    body = (
+        "".join(
+            f'--b\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+            for k, v in parts.items()
+        ).encode()
+        + b"--b--\r\n"
+    )
+    response = signed(
+        "iam",
+        path="/?Action=GetUser",
+        body=body,
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+        creds=getter.credentials,
+    )
+    assert response.status_code == 400, response.text
+    assert "<Code>MalformedQueryString</Code>" in response.text
+    iam = cloud.client("iam")
+    assert (
+        "escalated" not in iam.list_role_policies(RoleName="authorize-tests-target")["PolicyNames"]
+    )
+    # SSM reads a parameter from the URL's query, or from the body read as a query string,
+    # before the JSON body
+    writer = _role(
+        cloud,
+        "authorize-tests-ssm-mine",
+        {
+            "Effect": "Allow",
+            "Action": "ssm:PutParameter",
+            "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/authorize-tests-mine",
+        },
+    )
+    json_headers = {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "AmazonSSM.PutParameter",
+    }
+    mine = {"Name": "authorize-tests-mine", "Value": "x", "Type": "String", "Overwrite": True}
+    response = signed(
+        "ssm",
+        path="/?Name=authorize-tests-victim",
+        body=json.dumps(mine).encode(),
+        headers=json_headers,
+        creds=writer.credentials,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["__type"] == "SerializationException"
+    smuggled = {**mine, "Value": "x&Name=authorize-tests-victim&Overwrite="}
+    response = signed(
+        "ssm", body=json.dumps(smuggled).encode(), headers=json_headers, creds=writer.credentials
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["message"] == (
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/authorize-tests-ssm-mine/tests is not "
+        "authorized to perform: ssm:PutParameter on resource: "
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/authorize-tests-victim because no "
+        "identity-based policy allows the ssm:PutParameter action"
+    )
+    ssm = cloud.client("ssm")
+    assert ssm.get_parameters(Names=["authorize-tests-victim"])["InvalidParameters"] == [
+        "authorize-tests-victim"
+    ]
+    writer.client("ssm").put_parameter(**mine)  # its own, read one way: allowed
+
+
+def test_the_loopback_interface_stands_for_tls_for_a_role_too(cloud: Cloud, s3: Any) -> None:
+    """`aws:SecureTransport` is true for a role's request over http://localhost, as for a
+    bucket policy (CDK's `enforceSSL` and the bootstrap's deny of insecure transport)."""
+    insecure = {"Bool": {"aws:SecureTransport": "false"}}
+    session = _role(
+        cloud,
+        "authorize-tests-tls-only",
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "s3:*", "Resource": "*", "Condition": insecure},
+    )
+    session.client("s3").put_object(Bucket=BUCKET, Key="authorize-tests/tls", Body=b"x")

@@ -5,6 +5,8 @@ over HTTP, as a browser would."""
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,7 +107,16 @@ def test_motos_internal_api_is_off_and_the_state_stays(cloud: Cloud, s3: Any, pa
 
 
 @pytest.mark.parametrize(
-    "host", ["evil.example:{port}", "evil.example", "localhost:1", "127.0.0.2:{port}"]
+    "host",
+    [
+        "evil.example:{port}",
+        "evil.example",
+        "localhost:1",
+        "127.0.0.2:{port}",
+        # moto would read the bucket `a` of the first, the path's of the second
+        "a.b.localhost:{port}",
+        "localhost.b.localhost:{port}",
+    ],
 )
 def test_a_foreign_host_header_is_refused(cloud: Cloud, key: Any, host: str) -> None:
     response = httpx.get(
@@ -171,3 +182,105 @@ def test_cors_origin_allows_exactly_that_origin(cors_cloud: Cloud) -> None:
 def test_a_cors_origin_that_is_not_an_origin_is_refused(origin: str, tmp_path: Path) -> None:
     with pytest.raises(control.CloudError, match="--cors-origin must be an origin"):
         control.start_detached(tmp_path, 0, cors_origins=(origin,))
+
+
+def _environ(service: str, path: str, body: bytes, creds: Any, **headers: str) -> dict[str, Any]:
+    """The WSGI environ of a request signed for `service` with `creds` (botocore's
+    Credentials), as werkzeug builds it."""
+    from botocore.auth import S3SigV4Auth, SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    sent = {"Host": "localhost:4566", **headers}
+    if service == "s3":
+        sent["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
+    request = AWSRequest(method="POST", url=f"http://localhost:4566{path}", data=body, headers=sent)
+    (S3SigV4Auth if service == "s3" else SigV4Auth)(creds, service, "us-east-1").add_auth(request)
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "RAW_URI": path,
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "CONTENT_LENGTH": str(len(body)),
+    }
+    for name, value in request.headers.items():
+        upper = name.upper().replace("-", "_")
+        environ[upper if upper == "CONTENT_TYPE" else f"HTTP_{upper}"] = value
+    return environ
+
+
+def test_while_the_cloud_recovers_only_its_services_keys_get_in(tmp_path: Path) -> None:
+    """After a restart the cloud serves its own services (an endpoint fetching its model as
+    its role) and answers every other key 503 in its protocol's shape, until it recovered."""
+    from botocore.credentials import Credentials
+
+    from localcloud.gateway.auth import IssuedKey, register_service_key
+    from localcloud.gateway.guard import Guard
+    from localcloud.shared.credentials import credentials
+
+    answered: list[str] = []
+
+    def app(_environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Length", "0")])
+        return [b""]
+
+    def status(status_line: str, _headers: Any, _exc: Any = None) -> None:
+        answered.append(status_line)
+
+    start = credentials(tmp_path)
+    front = Guard(app, start)
+    front.port = 4566
+    front.recovering = True
+    own = Credentials(start.access_key_id, start.secret_access_key)
+    requests = {
+        "s3": (_environ("s3", "/bkt/k", b"x", own), b"<Code>ServiceUnavailable</Code>"),
+        "sagemaker": (
+            _environ(
+                "sagemaker",
+                "/",
+                b"{}",
+                own,
+                **{"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "SageMaker.X"},
+            ),
+            b'"__type": "ServiceUnavailable"',
+        ),
+        "sts": (
+            _environ(
+                "sts",
+                "/",
+                b"Action=GetCallerIdentity",
+                own,
+                **{"Content-Type": "application/x-www-form-urlencoded"},
+            ),
+            b"<Code>ServiceUnavailable</Code>",
+        ),
+    }
+    for service, (environ, shape) in requests.items():
+        body = b"".join(
+            front(
+                dict(environ, **{"wsgi.input": io.BytesIO(environ["wsgi.input"].getvalue())}),
+                status,
+            )
+        )
+        assert answered[-1] == "503 Service Unavailable", service
+        assert shape in body and b"recovering" in body, body
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    register_service_key(
+        "ASIATESTRECOVERING01",
+        IssuedKey("s" * 40, "token", "123456789012", expires, service="sagemaker.amazonaws.com"),
+    )
+    service_key = Credentials("ASIATESTRECOVERING01", "s" * 40, "token")
+    sts = _environ(
+        "sts",
+        "/",
+        b"Action=GetCallerIdentity",
+        service_key,
+        **{"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    front(sts, status)
+    assert answered[-1] == "200 OK"
+    front.recovering = False
+    environ, _ = requests["sts"]
+    front(dict(environ, **{"wsgi.input": io.BytesIO(environ["wsgi.input"].getvalue())}), status)
+    assert answered[-1] == "200 OK"

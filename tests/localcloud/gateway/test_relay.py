@@ -29,9 +29,21 @@ from localcloud.gateway import relay
         ("fd12:3456::1", "unique-local"),
         ("224.0.0.251", "multicast"),
         ("255.255.255.255", "reserved"),
+        ("192.0.0.8", "IETF protocol assignments"),
+        ("198.18.0.1", "benchmarking"),
+        ("64:ff9b::a00:1", "NAT64"),  # a NAT64 gateway would carry it to 10.0.0.1
+        ("64:ff9b:1::1", "NAT64"),
+        ("2001:db8::1", "documentation"),
+        ("fec0::1", "site-local"),
+        ("2002:7f00:1::1", "loopback"),  # 6to4: the IPv4 address it embeds decides
+        ("::7f00:1", "loopback"),  # IPv4-compatible (deprecated): likewise
+        ("2001::1", "not public"),  # Teredo, and whatever else is not globally reachable
         ("8.8.8.8", None),
         ("2606:4700::1111", None),
-        ("203.0.113.80", None),  # documentation ranges are no local service: relayed
+        # the IPv4 documentation networks are assigned to no local service; this machine's
+        # package registries answer at one of them (pip through the proxy must work)
+        ("203.0.113.80", None),
+        ("198.51.100.7", None),
     ],
 )
 def test_what_is_not_public(address: str, kind: str | None) -> None:
@@ -52,6 +64,28 @@ def test_what_is_not_public(address: str, kind: str | None) -> None:
 )
 def test_aws_names_are_never_relayed(host: str, aws: bool) -> None:
     assert relay.is_aws_name(host) is aws
+
+
+@pytest.mark.parametrize(
+    ("target", "served"),
+    [
+        ("sts.amazonaws.com:443", "sts.amazonaws.com"),
+        ("Bucket.S3.us-east-1.amazonaws.com:443", "bucket.s3.us-east-1.amazonaws.com"),
+        ("sts.amazonaws.com:8443", None),  # refused: another port of an AWS name
+        ("amazonaws.com:443", None),
+        ("s3.cn-north-1.amazonaws.com.cn:443", None),  # AWS's, refused, not served
+        ("bedrock.us-east-1.api.aws:443", None),
+        ("-bad.amazonaws.com:443", None),  # no certificate carries it
+        ("sts.amazonaws.com.:443", None),
+    ],
+)
+def test_the_proxy_serves_the_amazonaws_com_names_the_relay_knows(
+    target: str, served: str | None
+) -> None:
+    from localcloud.gateway.proxy import aws_host
+
+    assert aws_host(target) == served
+    assert served is None or relay.is_aws_name(served)
 
 
 def test_a_target_is_host_and_port() -> None:

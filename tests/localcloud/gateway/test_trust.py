@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from botocore.exceptions import ClientError
@@ -178,3 +179,74 @@ def test_a_deleted_organization_role_stays_deleted_and_its_sessions_lose_their_r
     with pytest.raises(ClientError) as error:
         cloud.assume(role)
     assert refused(error) == denied(ROOT, role)
+
+
+def test_a_role_arn_given_twice_is_refused_not_read_two_ways(cloud: Cloud, signed: Any) -> None:
+    """moto reads the first RoleArn of a form, the trust check once read the last: the
+    trusting role checked, the other one's key issued."""
+    iam = cloud.client("iam")
+    victim = create_role(iam, "trust-tests-twice-victim", trust({"AWS": "999999999999"}), S3_ONLY)
+    trusting = create_role(iam, "trust-tests-twice-trusting", trust({"AWS": ROOT}), S3_ONLY)
+    fields = f"RoleSessionName=t&Version=2011-06-15&RoleArn={victim}&RoleArn={trusting}"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    response = signed("sts", body=f"Action=AssumeRole&{fields}".encode(), headers=form)
+    assert response.status_code == 400, response.text
+    assert "<Code>MalformedQueryString</Code>" in response.text
+    assert "the parameter RoleArn is given more than once" in response.text
+    assert b"AccessKeyId" not in response.content
+    # nor with the role in the URL's query and the other in the body
+    response = signed(
+        "sts",
+        path=f"/?RoleArn={quote(victim, safe='')}",
+        body=f"Action=AssumeRole&RoleSessionName=t&RoleArn={trusting}".encode(),
+        headers=form,
+    )
+    assert response.status_code == 400 and "both in the URL" in response.text
+
+
+def _token(issuer: str, sub: str) -> str:
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    claims = {"iss": issuer, "aud": "sts.amazonaws.com", "sub": sub}
+    return f"{part({'alg': 'RS256'})}.{part(claims)}.c2ln"
+
+
+def test_a_web_identity_trust_is_matched_as_every_trust_is(cloud: Cloud) -> None:
+    """AssumeRoleWithWebIdentity through the trust matcher of AssumeRole: a Deny wins, actions
+    match case-insensitively, `Principal: "*"` is a principal (not a crash)."""
+    iam = cloud.client("iam")
+    issuer = "https://trust-tests.example"
+    provider = iam.create_open_id_connect_provider(
+        Url=issuer, ClientIDList=["sts.amazonaws.com"], ThumbprintList=["a" * 40]
+    )["OpenIDConnectProviderArn"]
+    allow = {
+        "Effect": "Allow",
+        "Principal": {"Federated": provider},
+        "Action": "sts:assumerolewithwebidentity",  # lowercase: IAM matches actions so
+    }
+    deny = {
+        "Effect": "Deny",
+        "Principal": {"Federated": provider},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"trust-tests.example:sub": "blocked"}},
+    }
+    anyone = {"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRoleWithWebIdentity"}
+    guarded = create_role(
+        iam, "trust-tests-web-deny", {"Version": "2012-10-17", "Statement": [allow, deny]}, S3_ONLY
+    )
+    open_role = create_role(
+        iam, "trust-tests-web-any", {"Version": "2012-10-17", "Statement": [anyone]}, S3_ONLY
+    )
+    sts = cloud.client("sts")
+
+    def assume(role: str, sub: str) -> dict[str, Any]:
+        return sts.assume_role_with_web_identity(
+            RoleArn=role, RoleSessionName="tests", WebIdentityToken=_token(issuer, sub)
+        )
+
+    assert assume(guarded, "allowed")["Credentials"]["AccessKeyId"]
+    with pytest.raises(ClientError) as error:
+        assume(guarded, "blocked")
+    assert refused(error)[:2] == ("AccessDenied", 403)
+    assert assume(open_role, "anyone")["Credentials"]["AccessKeyId"]
